@@ -1,0 +1,67 @@
+--[[ load_rules.lua — replace a team's effective rules and local-day table atomically.
+
+A claim running before this script sees the old rules, one running after sees the
+new ones; never a mix. The version only moves when the rules' digest changes, so
+several server instances loading the same config agree on one version.
+
+KEYS[1]  lg:{team}:rules   hash: version, digest, team, rep:<id> -> rules JSON
+KEYS[2]  lg:{team}:days    zset: local date (YYYY-MM-DD) scored by UTC ms of its midnight
+KEYS[3]  lg:{team}:audit   stream: audit trail
+
+ARGV[1]  now override in ms ('' = Redis TIME; tests only)
+ARGV[2]  digest of the rules (opaque string)
+ARGV[3]  team settings as JSON
+ARGV[4]  audit stream max length (approximate trim)
+ARGV[5]  n = number of day rows that follow
+ARGV[6 .. 5+2n]   day rows: midnight ms, date
+ARGV[6+2n .. ]    rep rows: rep id, rules JSON
+
+Returns  {version, changed}  version: integer; changed: 1 if the rules were replaced, 0 if
+         the digest was already loaded (the day table is refreshed either way).
+Emits    audit entry action=rules_loaded (only when changed).
+]]
+-- @include "lib/clock.lua"
+-- @include "lib/audit.lua"
+
+local rules_key, days_key, audit_key = KEYS[1], KEYS[2], KEYS[3]
+local now = clock_ms(ARGV[1])
+local digest, team_json, audit_maxlen = ARGV[2], ARGV[3], ARGV[4]
+local n_days = tonumber(ARGV[5])
+local CHUNK = 400
+
+local function call_chunked(cmd, key, first, last)
+  for i = first, last, CHUNK * 2 do
+    local args = {cmd, key}
+    for j = i, math.min(i + CHUNK * 2 - 1, last) do
+      args[#args + 1] = ARGV[j]
+    end
+    redis.call(unpack(args))
+  end
+end
+
+redis.call('DEL', days_key)
+if n_days > 0 then
+  call_chunked('ZADD', days_key, 6, 5 + 2 * n_days)
+end
+
+local current = redis.call('HMGET', rules_key, 'version', 'digest')
+local version = tonumber(current[1] or '0')
+if current[2] == digest then
+  return {version, 0}
+end
+
+version = version + 1
+redis.call('DEL', rules_key)
+redis.call('HSET', rules_key, 'version', version, 'digest', digest, 'team', team_json)
+local first_rep = 6 + 2 * n_days
+for i = first_rep, #ARGV, 2 do
+  ARGV[i] = 'rep:' .. ARGV[i]
+end
+if #ARGV >= first_rep then
+  call_chunked('HSET', rules_key, first_rep, #ARGV)
+end
+audit(audit_key, audit_maxlen, {
+  'action', 'rules_loaded', 'actor', 'system', 'result', 'ok',
+  'rules_version', version, 'digest', digest, 'ts', now,
+})
+return {version, 1}

@@ -1,0 +1,52 @@
+--[[ release_lead.lua — the holder gives a lead back; it is offered again to the team.
+
+KEYS[1]  lg:{team}:rules            hash: version (for the audit record)
+KEYS[2]  lg:{team}:lead:<lead_id>   hash: lead state
+KEYS[3]  lg:{team}:held:<rep>       set: lead ids the rep holds
+KEYS[4]  lg:{team}:audit            stream: audit trail
+KEYS[5]  lg:{team}:events           stream: offers and decisions
+KEYS[6]  lg:{team}:trail:<lead_id>  list: this lead's audit entry ids
+
+ARGV[1]  now override in ms ('' = Redis TIME; tests only)
+ARGV[2]  rep id (must be the holder)
+ARGV[3]  lead id
+ARGV[4]  audit stream max length (approximate trim)
+ARGV[5]  events stream max length (approximate trim)
+
+Returns  {'ok', '', seq} with the entry id of the new offer, or
+         {'rejected', reason, ''} with reason not_found | closed | not_holder.
+Emits    events entry type=lead (the re-offer); audit entry action=release.
+]]
+-- @include "lib/reasons.lua"
+-- @include "lib/clock.lua"
+-- @include "lib/audit.lua"
+
+local rules_key, lead_key, held_key = KEYS[1], KEYS[2], KEYS[3]
+local audit_key, events_key, trail_key = KEYS[4], KEYS[5], KEYS[6]
+local now = clock_ms(ARGV[1])
+local rep_id, lead_id, audit_maxlen, events_maxlen = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+
+local lead = redis.call('HMGET', lead_key, 'state', 'holder', 'payload')
+local state, holder, payload = lead[1], lead[2], lead[3]
+local reason = nil
+if not state then
+  reason = R.NOT_FOUND
+elseif state == 'closed' or state == 'withdrawn' then
+  reason = R.CLOSED
+elseif state ~= 'held' or holder ~= rep_id then
+  reason = R.NOT_HOLDER
+end
+if reason then
+  return {'rejected', reason, ''}
+end
+
+local seq = redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*',
+  'type', 'lead', 'lead_id', lead_id, 'payload', payload, 'published_ms', now, 'reoffer', '1')
+redis.call('HSET', lead_key, 'state', 'open', 'holder', '', 'seq', seq)
+redis.call('HDEL', lead_key, 'claimed_ms')
+redis.call('SREM', held_key, lead_id)
+audit(audit_key, audit_maxlen, {
+  'action', 'release', 'lead', lead_id, 'rep', rep_id, 'actor', rep_id, 'result', 'ok',
+  'seq', seq, 'rules_version', redis.call('HGET', rules_key, 'version') or '0', 'ts', now,
+}, trail_key)
+return {'ok', '', seq}

@@ -1,0 +1,128 @@
+"""The arbitration API: publish, claim, release and close, each one atomic script in Redis."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from server import keys
+from server.config import Config
+from server.lead import NewLead
+from server.reasons import Outcome, Reason
+from server.results import ActionResult, ClaimResult, PublishResult, RulesLoad
+from server.roster import Member, Roster, roster_from_hashes
+from server.rules import local_midnights, team_digest, team_reps
+from server.store import Store
+
+DAYS_BEFORE = 7
+DAYS_AFTER = 400
+RELOAD_CHANNEL = "lg:rules-reloaded"
+
+
+class Arbiter:
+    """Decides claims for every team; the rules it enforces are the ones loaded into Redis."""
+
+    def __init__(self, store: Store, config: Config) -> None:
+        self.store = store
+        self.config = config
+        self.roster = Roster({}, {})
+
+    async def apply_rules(self, config: Config) -> list[RulesLoad]:
+        """Load every team's effective rules into Redis (atomic per team), then re-read them."""
+        now_ms = await self.now_ms()
+        loads = [await self._load_team(config, team, now_ms) for team in config.teams]
+        self.config = config
+        await self.refresh_roster()
+        if any(load.changed for load in loads):
+            await self.store.call(self.store.redis.publish(RELOAD_CHANNEL, "1"))
+        return loads
+
+    async def _load_team(self, config: Config, team: str, now_ms: int) -> RulesLoad:
+        settings = config.teams[team]
+        day_rows = local_midnights(settings.timezone, now_ms, DAYS_BEFORE, DAYS_AFTER)
+        rep_rows = [(rep.id, rep.to_json()) for rep in team_reps(config, team)]
+        return await self.store.load_rules(
+            team, team_digest(config, team), settings.model_dump_json(), day_rows, rep_rows
+        )
+
+    async def refresh_roster(self) -> Roster:
+        """Re-read the rules every team enforces now (after any instance reloaded them)."""
+        hashes = {}
+        for team in self.config.teams:
+            hashes[team] = await self.store.call(self.store.redis.hgetall(keys.rules(team)))
+        self.roster = roster_from_hashes(hashes)
+        return self.roster
+
+    async def now_ms(self) -> int:
+        """Redis time (or the test clock), never this host's clock."""
+        if self.store.clock.now_ms is not None:
+            return self.store.clock.now_ms
+        seconds, micros = await self.store.call(self.store.redis.time())
+        return int(seconds) * 1000 + int(micros) // 1000
+
+    def mode(self, team: str) -> str:
+        """The arbitration mode of a team."""
+        return self.config.teams[team].mode
+
+    async def publish(self, lead: NewLead, actor: str) -> PublishResult:
+        """Publish a lead once; a known id returns its first offer and changes nothing."""
+        payload = json.dumps(lead.payload(self.mode(lead.team)), separators=(",", ":"))
+        return await self.store.publish(lead.team, lead.id, payload, actor)
+
+    async def claim(self, rep_id: str, lead_id: str, req_id: str) -> ClaimResult:
+        """Decide a claim; an unknown rep is rejected as ineligible without touching Redis."""
+        member = self.roster.get(rep_id)
+        if member is None:
+            return ClaimResult(lead_id, req_id, Outcome.REJECTED, Reason.INELIGIBLE)
+        return await self.store.claim(member.team, rep_id, lead_id, req_id)
+
+    async def release(self, rep_id: str, lead_id: str) -> ActionResult:
+        """The holder gives a lead back; it is offered to the team again."""
+        member = self._member(rep_id)
+        if member is None:
+            return ActionResult(lead_id, False, Reason.NOT_HOLDER)
+        return await self.store.release(member.team, rep_id, lead_id)
+
+    async def close(self, rep_id: str, lead_id: str, outcome: str) -> ActionResult:
+        """The holder closes a lead as won or lost, freeing the quota slot."""
+        member = self._member(rep_id)
+        if member is None:
+            return ActionResult(lead_id, False, Reason.NOT_HOLDER)
+        return await self.store.close(member.team, rep_id, lead_id, outcome)
+
+    def _member(self, rep_id: str) -> Member | None:
+        return self.roster.get(rep_id)
+
+    async def lead_state(self, team: str, lead_id: str, audit_count: int = 100) -> dict[str, Any]:
+        """A lead's stored state and its audit trail ({} if unknown)."""
+        fields = await self.store.call(self.store.redis.hgetall(keys.lead(team, lead_id)))
+        if not fields:
+            return {}
+        trail = await self.audit_trail(team, lead_id, audit_count)
+        return {"lead": fields, "audit": trail}
+
+    async def audit_trail(self, team: str, lead_id: str, count: int) -> list[dict[str, str]]:
+        """The latest `count` audit entries of one lead, oldest first."""
+        redis = self.store.redis
+        ids = await self.store.call(redis.lrange(keys.trail(team, lead_id), -count, -1))
+        async with redis.pipeline(transaction=False) as pipe:
+            for entry_id in ids:
+                pipe.xrange(keys.audit(team), entry_id, entry_id)
+            found = await self.store.call(pipe.execute())
+        return [{"id": rows[0][0], **rows[0][1]} for rows in found if rows]
+
+    async def rep_state(self, rep_id: str) -> dict[str, Any]:
+        """A rep's quota and cooldown state as Redis holds it ({} if unknown)."""
+        member = self._member(rep_id)
+        if member is None:
+            return {}
+        redis = self.store.redis
+        state = await self.store.call(redis.hgetall(keys.rep_state(member.team, rep_id)))
+        held = await self.store.call(redis.smembers(keys.held(member.team, rep_id)))
+        return {"rep": rep_id, "team": member.team, "state": state, "held": sorted(held),
+                "limits": dict(member.limits), "rules_version": member_version(self, member)}
+
+
+def member_version(arbiter: Arbiter, member: Member) -> int:
+    """The rules version the member's team is on."""
+    return arbiter.roster.versions.get(member.team, 0)

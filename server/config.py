@@ -1,0 +1,173 @@
+"""The validated, frozen configuration tree loaded from `config.toml`."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+NonNegative = Annotated[int, Field(ge=0)]
+Positive = Annotated[int, Field(gt=0)]
+# TOML arrays arrive as lists; strict mode would refuse them for a tuple field.
+StrTuple = Annotated[tuple[str, ...], Field(strict=False)]
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, unreadable or invalid."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class RuleSet(_Frozen):
+    """Complete claim rules: a team's defaults and every rep's effective rules."""
+
+    max_open: NonNegative
+    max_daily: NonNegative
+    cooldown_after_claim_ms: NonNegative
+    penalty_cooldown_ms: NonNegative
+
+
+class RuleOverride(_Frozen):
+    """A partial rule set layered over the team defaults (tier, then rep)."""
+
+    max_open: NonNegative | None = None
+    max_daily: NonNegative | None = None
+    cooldown_after_claim_ms: NonNegative | None = None
+    penalty_cooldown_ms: NonNegative | None = None
+
+
+class TeamConfig(_Frozen):
+    """A team: its time zone, arbitration mode and default rules."""
+
+    timezone: str = "UTC"
+    mode: Literal["fcfs"] = "fcfs"
+    rules: RuleSet
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Europe/Berlin')") from None
+        return value
+
+
+class TierConfig(_Frozen):
+    """A tier: rule overrides shared by the reps in it."""
+
+    rules: RuleOverride = RuleOverride()
+
+
+class RepConfig(_Frozen):
+    """A rep: identity, team, tier, coverage and optional rule overrides."""
+
+    id: Ident
+    name: str = ""
+    team: Ident
+    tier: Ident | None = None
+    regions: StrTuple = ("*",)
+    skills: StrTuple = ()
+    active: bool = True
+    rules: RuleOverride = RuleOverride()
+
+
+class ServerConfig(_Frozen):
+    """Process settings: listening address, Redis, limits and retention."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    redis_url: str = ""
+    data_dir: str = "data"
+    secret: str = ""
+    allowed_origins: StrTuple = ()
+    max_frame_bytes: Positive = 65536
+    hello_timeout_ms: Positive = 5000
+    send_queue_frames: Positive = 256
+    ping_interval_s: Positive = 20
+    stream_maxlen: Positive = 10000
+    audit_maxlen: Positive = 1_000_000
+    idempotency_ttl_s: Positive = 86400
+
+
+class Config(_Frozen):
+    """The whole configuration: server settings, teams, tiers and reps."""
+
+    server: ServerConfig = ServerConfig()
+    teams: dict[Ident, TeamConfig]
+    tiers: dict[Ident, TierConfig] = {}
+    reps: Annotated[tuple[RepConfig, ...], Field(strict=False)] = ()
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Config:
+        seen: set[str] = set()
+        for i, rep in enumerate(self.reps):
+            where = f"reps[{i}]"
+            if rep.id in seen:
+                raise ValueError(f"{where}.id: duplicate rep id {rep.id!r}")
+            seen.add(rep.id)
+            if rep.team not in self.teams:
+                raise ValueError(_unknown(f"{where}.team", rep.team, self.teams))
+            if rep.tier is not None and rep.tier not in self.tiers:
+                raise ValueError(_unknown(f"{where}.tier", rep.tier, self.tiers))
+        return self
+
+    def rep(self, rep_id: str) -> RepConfig | None:
+        """The rep with this id, or None."""
+        return next((r for r in self.reps if r.id == rep_id), None)
+
+
+def _unknown(key: str, value: str, known: dict[str, object]) -> str:
+    names = ", ".join(sorted(known)) or "none defined"
+    return f"{key}: unknown reference {value!r} (expected one of: {names})"
+
+
+def parse_config(text: str, source: str = "config.toml") -> Config:
+    """Parse and validate TOML text; raise ConfigError naming key, value and expectation."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: invalid configuration:\n{_describe(exc)}") from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
+    return parse_config(text, str(path))
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = _dotted(err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            lines.append(f"  {loc}: unknown key (not expected here)")
+        elif err["type"] == "missing":
+            lines.append(f"  {loc}: required key is missing")
+        elif loc:
+            lines.append(f"  {loc}: {msg} (got {err['input']!r})")
+        else:
+            lines.append(f"  {msg}")
+    return "\n".join(lines)
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out

@@ -1,0 +1,30 @@
+"""Outcome and reason codes: the Python mirror of `lua/lib/reasons.lua`."""
+
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    """What a claim decided for the rep who sent it."""
+
+    WON = "won"
+    LOST = "lost"
+    REJECTED = "rejected"
+    PENDING = "pending"
+
+
+class Reason(StrEnum):
+    """Why a claim was rejected, or why a release/close did nothing.
+
+    The values are the strings the Lua scripts return; `tests/test_reasons.py`
+    fails if this set and `lua/lib/reasons.lua` drift apart.
+    """
+
+    INELIGIBLE = "ineligible"
+    QUOTA_OPEN = "quota_open"
+    QUOTA_DAILY = "quota_daily"
+    COOLDOWN = "cooldown"
+    NOT_FOUND = "not_found"
+    NOT_OPEN = "not_open"
+    CLOSED = "closed"
+    LOCKED_OUT = "locked_out"
+    NOT_HOLDER = "not_holder"

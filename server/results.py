@@ -1,0 +1,47 @@
+"""Small frozen values the arbiter returns: losing is a value, not an exception."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.reasons import Outcome, Reason
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    """The decision on one claim request."""
+
+    lead_id: str
+    req_id: str
+    result: Outcome
+    reason: Reason | None = None
+    retry_after_ms: int | None = None
+    rules_version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    """A published lead: `created` is False when the id was already known."""
+
+    lead_id: str
+    seq: str
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """The answer to a release or close: ok, or the reason nothing changed."""
+
+    lead_id: str
+    ok: bool
+    reason: Reason | None = None
+    seq: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RulesLoad:
+    """The rules version in force for a team after a load, and whether it changed."""
+
+    team: str
+    version: int
+    changed: bool

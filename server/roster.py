@@ -1,0 +1,65 @@
+"""Who is in each team and what they may claim, read back from the rules in Redis."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One rep as the scripts see them: team, tier, coverage and effective limits."""
+
+    id: str
+    team: str
+    tier: str
+    active: bool
+    regions: frozenset[str]
+    skills: frozenset[str]
+    limits: Mapping[str, int]
+
+    def may_receive(self, region: str, skills: list[str]) -> bool:
+        """The offer filter: mirrors the eligibility check in lua/claim_lead.lua."""
+        if not self.active:
+            return False
+        if region and "*" not in self.regions and region not in self.regions:
+            return False
+        return all(skill in self.skills for skill in skills)
+
+
+@dataclass(frozen=True, slots=True)
+class Roster:
+    """Every rep of every team with the rules version each team is on."""
+
+    members: Mapping[str, Member]
+    versions: Mapping[str, int]
+
+    def get(self, rep_id: str) -> Member | None:
+        """A rep by id, or None when unknown."""
+        return self.members.get(rep_id)
+
+
+def member_from_json(rep_id: str, team: str, raw: str) -> Member:
+    """Parse one `rep:<id>` field of a team's rules hash."""
+    body: dict[str, Any] = json.loads(raw)
+    limit_names = ("max_open", "max_daily", "cooldown_after_claim_ms", "penalty_cooldown_ms")
+    return Member(
+        id=rep_id, team=team, tier=body["tier"], active=body["active"],
+        regions=frozenset(body["regions"]), skills=frozenset(body["skills"]),
+        limits={name: int(body[name]) for name in limit_names},
+    )
+
+
+def roster_from_hashes(hashes: Mapping[str, Mapping[str, str]]) -> Roster:
+    """Build a roster from each team's rules hash (team -> field -> value)."""
+    members: dict[str, Member] = {}
+    versions: dict[str, int] = {}
+    for team, fields in hashes.items():
+        versions[team] = int(fields.get("version", 0))
+        for field, raw in fields.items():
+            if field.startswith("rep:"):
+                rep_id = field.removeprefix("rep:")
+                members[rep_id] = member_from_json(rep_id, team, raw)
+    return Roster(members, versions)
