@@ -78,19 +78,20 @@ class Arbiter:
 
     async def release(self, rep_id: str, lead_id: str) -> ActionResult:
         """The holder gives a lead back; it is offered to the team again."""
-        member = self._member(rep_id)
+        member = self.member(rep_id)
         if member is None:
             return ActionResult(lead_id, False, Reason.NOT_HOLDER)
         return await self.store.release(member.team, rep_id, lead_id)
 
     async def close(self, rep_id: str, lead_id: str, outcome: str) -> ActionResult:
         """The holder closes a lead as won or lost, freeing the quota slot."""
-        member = self._member(rep_id)
+        member = self.member(rep_id)
         if member is None:
             return ActionResult(lead_id, False, Reason.NOT_HOLDER)
         return await self.store.close(member.team, rep_id, lead_id, outcome)
 
-    def _member(self, rep_id: str) -> Member | None:
+    def member(self, rep_id: str) -> Member | None:
+        """A rep as the rules in force describe them, or None."""
         return self.roster.get(rep_id)
 
     async def lead_state(self, team: str, lead_id: str, audit_count: int = 100) -> dict[str, Any]:
@@ -113,7 +114,7 @@ class Arbiter:
 
     async def rep_state(self, rep_id: str) -> dict[str, Any]:
         """A rep's quota and cooldown state as Redis holds it ({} if unknown)."""
-        member = self._member(rep_id)
+        member = self.member(rep_id)
         if member is None:
             return {}
         redis = self.store.redis

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -54,7 +56,7 @@ class TeamConfig(_Frozen):
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # a folder or a too-long name
             raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Europe/Berlin')") from None
         return value
 
@@ -110,7 +112,7 @@ class Config(_Frozen):
         for i, rep in enumerate(self.reps):
             where = f"reps[{i}]"
             if rep.id in seen:
-                raise ValueError(f"{where}.id: duplicate rep id {rep.id!r}")
+                raise ValueError(f"{where}.id: duplicate rep id {rep.id!r} (expected each id once)")
             seen.add(rep.id)
             if rep.team not in self.teams:
                 raise ValueError(_unknown(f"{where}.team", rep.team, self.teams))
@@ -123,7 +125,7 @@ class Config(_Frozen):
         return next((r for r in self.reps if r.id == rep_id), None)
 
 
-def _unknown(key: str, value: str, known: dict[str, object]) -> str:
+def _unknown(key: str, value: str, known: Mapping[str, object]) -> str:
     names = ", ".join(sorted(known)) or "none defined"
     return f"{key}: unknown reference {value!r} (expected one of: {names})"
 
@@ -156,7 +158,8 @@ def _describe(exc: ValidationError) -> str:
         loc = _dotted(err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            lines.append(f"  {loc}: unknown key (not expected here)")
+            allowed = ", ".join(_allowed_keys(err["loc"][:-1]))
+            lines.append(f"  {loc}: unknown key (expected one of: {allowed})")
         elif err["type"] == "missing":
             lines.append(f"  {loc}: required key is missing")
         elif loc:
@@ -164,6 +167,32 @@ def _describe(exc: ValidationError) -> str:
         else:
             lines.append(f"  {msg}")
     return "\n".join(lines)
+
+
+def _allowed_keys(parent: tuple[int | str, ...]) -> list[str]:
+    """The keys the table at `parent` accepts, found by walking the models down that path."""
+    node: Any = Config
+    for part in parent:
+        node = _unwrap(node)
+        if _is_model(node):
+            field = node.model_fields.get(str(part))
+            if field is None:
+                return []
+            node = field.annotation
+        else:  # a dict (value type is last) or a tuple (item type is first)
+            node = get_args(node)[0 if get_origin(node) is tuple else -1]
+    node = _unwrap(node)
+    return sorted(node.model_fields) if _is_model(node) else []
+
+
+def _unwrap(node: Any) -> Any:
+    while get_origin(node) in (Annotated, Union, UnionType):
+        node = next(a for a in get_args(node) if a is not type(None))
+    return node
+
+
+def _is_model(node: Any) -> bool:
+    return isinstance(node, type) and issubclass(node, BaseModel)
 
 
 def _dotted(loc: tuple[int | str, ...]) -> str:

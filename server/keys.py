@@ -81,8 +81,8 @@ def load_rules_call(
     rep_rows: list[tuple[str, str]], audit_maxlen: int, now: str,
 ) -> ScriptCall:
     """load_rules.lua: replace a team's rules and day table atomically."""
-    flat_days = [item for row in day_rows for item in (row[1], row[0])]
-    flat_reps = [item for row in rep_rows for item in row]
+    flat_days: list[str | int] = [item for row in day_rows for item in (row[1], row[0])]
+    flat_reps: list[str | int] = [item for row in rep_rows for item in row]
     args: list[str | int] = [now, version_digest, team_json, audit_maxlen, len(flat_days) // 2]
     return ScriptCall([rules(team), days(team), audit(team)], args + flat_days + flat_reps)
 

@@ -11,11 +11,13 @@ import msgpack
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from server.reasons import Outcome, Reason
+from server.results import ActionResult
 
 PROTOCOL_VERSION = 1
 SUBPROTOCOL_JSON = "leadgrab.v1.json"
 SUBPROTOCOL_MSGPACK = "leadgrab.v1.msgpack"
 SUBPROTOCOLS = (SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK)
+ACTIONS = frozenset({"release", "close", "followup"})
 
 Frame = dict[str, Any]
 
@@ -113,8 +115,14 @@ class _ClientFrame(BaseModel):
 
 class Hello(_ClientFrame):
     TYPE: ClassVar[str] = "hello"
-    token: str = Field(min_length=1, max_length=4096, description="a non-empty token string")
-    resume: str | None = Field(None, pattern=r"^\d{1,20}-\d{1,20}$", description=_STREAM_ID)
+    # repr=False keeps bearer tokens out of logs and tracebacks.
+    token: str = Field(
+        min_length=1,
+        max_length=4096,
+        repr=False,
+        description="a non-empty token string of at most 4096 characters",
+    )
+    resume: str | None = Field(default=None, pattern=r"^\d{1,20}-\d{1,20}$", description=_STREAM_ID)
 
 
 class Claim(_ClientFrame):
@@ -123,13 +131,19 @@ class Claim(_ClientFrame):
         min_length=1, max_length=64, description="a non-empty string of at most 64 characters"
     )
     lead_id: str = Field(min_length=1, max_length=128, description=_LEAD_ID)
+    rep: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="the claiming rep's id (a non-empty string of at most 64 characters), or null",
+    )
 
 
 class Followup(_ClientFrame):
     TYPE: ClassVar[str] = "followup"
     lead_id: str = Field(min_length=1, max_length=128, description=_LEAD_ID)
     note: str | None = Field(
-        None, max_length=2000, description="a string of at most 2000 characters, or null"
+        default=None, max_length=2000, description="a string of at most 2000 characters, or null"
     )
 
 
@@ -241,6 +255,17 @@ def claim_result(
         frame["reason"] = Reason(reason).value
     if retry_after_ms is not None:
         frame["retry_after_ms"] = retry_after_ms
+    return frame
+
+
+def action_result(action: str, result: ActionResult) -> Frame:
+    """The answer to a release or close: ok, or the reason nothing changed."""
+    if action not in ACTIONS:
+        raise ValueError(f"action {action!r} is not one of {', '.join(sorted(ACTIONS))}")
+    frame: Frame = {"type": "action_result", "action": action, "lead_id": result.lead_id}
+    frame["ok"] = result.ok
+    if result.reason is not None:
+        frame["reason"] = Reason(result.reason).value
     return frame
 
 

@@ -6,7 +6,6 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
@@ -41,6 +40,6 @@ class Scripts:
     close_lead: AsyncScript
 
 
-def register(redis: Redis[Any]) -> Scripts:
+def register(redis: Redis) -> Scripts:
     """Register every script with a client; nothing is sent until first use."""
     return Scripts(**{name: redis.register_script(source(name)) for name in NAMES})

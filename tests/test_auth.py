@@ -22,9 +22,11 @@ SECRET = "s" * 32
 OTHER_SECRET = "o" * 40
 
 
-def authority(secret: str = SECRET, *, ago_s: float = 0, **kwargs: str) -> TokenAuthority:
+def authority(
+    secret: str = SECRET, *, ago_s: float = 0, issuer: str = "leadgrab"
+) -> TokenAuthority:
     """An authority whose clock runs `ago_s` seconds behind, to mint tokens in the past."""
-    return TokenAuthority(secret, clock=lambda: time.time() - ago_s, **kwargs)
+    return TokenAuthority(secret, issuer=issuer, clock=lambda: time.time() - ago_s)
 
 
 def raw_token(claims: dict[str, object], secret: str = SECRET) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from server import protocol as p
 from server.reasons import Outcome, Reason
+from server.results import ActionResult
 
 CODECS = [p.Codec.JSON, p.Codec.MSGPACK]
 
@@ -23,15 +25,13 @@ LEAD_PAYLOAD = {
     "priority": 3,
     "region": "east",
     "skills": ["solar", "b2b"],
-    "mode": "grab",
+    "mode": "fcfs",
     "customer_id": "C-9",
     "attrs": {"source": "web", "employees": 40, "vip": True},
 }
 
 SERVER_FRAMES = {
-    "welcome": p.welcome(
-        "rep-1", "north", 1_700_000_000_123, {"open": 1, "max_open": 3}, None, 7
-    ),
+    "welcome": p.welcome("rep-1", "north", 1_700_000_000_123, {"open": 1, "max_open": 3}, None, 7),
     "welcome_cooling": p.welcome("rep-1", "north", 1, {"daily": 4}, 1_700_000_060_000, 7),
     "lead": p.lead(LEAD_PAYLOAD),
     "claim_won": p.claim_result("r1", "L-1", Outcome.WON),
@@ -39,6 +39,8 @@ SERVER_FRAMES = {
     "claim_rejected": p.claim_result("r1", "L-1", Outcome.REJECTED, Reason.COOLDOWN, 4500),
     "claim_pending": p.claim_result("r1", "L-1", Outcome.PENDING, retry_after_ms=250),
     "lead_taken": p.lead_taken("L-1", "1700000000001-0"),
+    "release_ok": p.action_result("release", ActionResult("L-1", True, None, "1700000000002-0")),
+    "close_refused": p.action_result("close", ActionResult("L-1", False, Reason.NOT_HOLDER)),
     "error": p.error(p.ErrorCode.BAD_FIELD, "claim.lead_id: missing"),
     "gap": p.gap("1600000000000-0", "1700000000000-0"),
     "gap_empty": p.gap("1600000000000-0", None),
@@ -49,6 +51,7 @@ CLIENT_FRAMES = [
     p.Hello(token="t0k3n"),
     p.Hello(token="t0k3n", resume="1700000000000-5"),
     p.Claim(req_id="r1", lead_id="L-1"),
+    p.Claim(req_id="r1", lead_id="L-1", rep="rep-1"),
     p.Followup(lead_id="L-1", note="called, wants a quote"),
     p.Followup(lead_id="L-1"),
     p.Release(lead_id="L-1"),
@@ -90,6 +93,10 @@ def test_json_is_compact_text_and_msgpack_is_bytes() -> None:
     frame = p.lead_taken("L-ü", "1-0")
     assert p.encode(frame, p.Codec.JSON) == '{"type":"lead_taken","lead_id":"L-ü","seq":"1-0"}'
     assert isinstance(p.encode(frame, p.Codec.MSGPACK), bytes)
+
+
+def test_hello_repr_hides_the_token() -> None:
+    assert "s3cr3t" not in repr(p.Hello(token="s3cr3t"))
 
 
 def test_to_wire_omits_absent_optionals() -> None:
@@ -135,6 +142,22 @@ def test_claim_result_refuses_rejected_without_reason() -> None:
 def test_claim_result_refuses_unknown_result() -> None:
     with pytest.raises(ValueError):
         p.claim_result("r1", "L-1", "maybe")  # type: ignore[arg-type]
+
+
+def test_action_result_shape() -> None:
+    assert p.action_result("close", ActionResult("L-1", False, Reason.NOT_HOLDER)) == {
+        "type": "action_result",
+        "action": "close",
+        "lead_id": "L-1",
+        "ok": False,
+        "reason": "not_holder",
+    }
+    assert "reason" not in p.action_result("release", ActionResult("L-1", True))
+
+
+def test_action_result_refuses_unknown_action() -> None:
+    with pytest.raises(ValueError, match="grab"):
+        p.action_result("grab", ActionResult("L-1", True))
 
 
 def test_lead_keeps_payload_and_forces_type() -> None:
@@ -236,9 +259,13 @@ def test_unknown_type(kind: str, codec: p.Codec) -> None:
 
 BAD_FIELDS = [
     ({"type": "hello"}, "hello.token: missing; expected a non-empty token string"),
-    ({"type": "hello", "token": ""}, "hello.token: expected a non-empty token string, got \"\""),
-    ({"type": "hello", "token": 7}, "hello.token: expected a non-empty token string, got 7"),
-    ({"type": "hello", "token": "t", "resume": "latest"}, 'hello.resume: expected a stream entry'),
+    (
+        {"type": "hello", "token": ""},
+        'hello.token: expected a non-empty token string of at most 4096 characters, got ""',
+    ),
+    ({"type": "hello", "token": 7}, "hello.token: expected a non-empty token string of at most"),
+    ({"type": "hello", "token": "t" * 4097}, "got a string of 4097 characters"),
+    ({"type": "hello", "token": "t", "resume": "latest"}, "hello.resume: expected a stream entry"),
     ({"type": "hello", "token": "t", "resume": 17}, "hello.resume: expected a stream entry"),
     ({"type": "claim", "lead_id": "L"}, "claim.req_id: missing; expected a non-empty string"),
     (
@@ -252,6 +279,11 @@ BAD_FIELDS = [
     ({"type": "claim", "req_id": "r" * 65, "lead_id": "L"}, "got a string of 65 characters"),
     ({"type": "claim", "req_id": "r", "lead_id": "L" * 129}, "got a string of 129 characters"),
     ({"type": "claim", "req_id": "", "lead_id": "L"}, "claim.req_id: expected"),
+    (
+        {"type": "claim", "req_id": "r", "lead_id": "L", "rep": 5},
+        "claim.rep: expected the claiming",
+    ),
+    ({"type": "claim", "req_id": "r", "lead_id": "L", "rep": ""}, "claim.rep: expected"),
     ({"type": "followup", "lead_id": "L", "note": "n" * 2001}, "followup.note: expected"),
     ({"type": "followup", "lead_id": "L", "note": 3}, "followup.note: expected a string"),
     ({"type": "release"}, "release.lead_id: missing"),
@@ -275,26 +307,24 @@ def test_msgpack_binary_where_string_expected() -> None:
 
 
 def test_long_bad_values_are_shortened() -> None:
-    err = bad(wire({"type": "claim", "req_id": "r", "lead_id": list(range(100))}, p.Codec.JSON),
-              p.Codec.JSON)
+    err = bad(
+        wire({"type": "claim", "req_id": "r", "lead_id": list(range(100))}, p.Codec.JSON),
+        p.Codec.JSON,
+    )
     assert err.message.endswith("...")
     assert len(err.message) < 200
 
 
 @given(st.binary(max_size=200))
 def test_any_bytes_decode_or_raise_protocol_error(data: bytes) -> None:
-    try:
+    with contextlib.suppress(p.ProtocolError):
         p.decode_client(data, p.Codec.MSGPACK)
-    except p.ProtocolError:
-        pass
 
 
 @given(st.text(max_size=200))
 def test_any_text_decodes_or_raises_protocol_error(data: str) -> None:
-    try:
+    with contextlib.suppress(p.ProtocolError):
         p.decode_client(data, p.Codec.JSON)
-    except p.ProtocolError:
-        pass
 
 
 # ---------------------------------------------------------------------------- codecs, close codes
@@ -302,8 +332,12 @@ def test_any_text_decodes_or_raises_protocol_error(data: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "codec"),
-    [(None, p.Codec.JSON), ("", p.Codec.JSON), (p.SUBPROTOCOL_JSON, p.Codec.JSON),
-     (p.SUBPROTOCOL_MSGPACK, p.Codec.MSGPACK)],
+    [
+        (None, p.Codec.JSON),
+        ("", p.Codec.JSON),
+        (p.SUBPROTOCOL_JSON, p.Codec.JSON),
+        (p.SUBPROTOCOL_MSGPACK, p.Codec.MSGPACK),
+    ],
 )
 def test_codec_for_subprotocol(name: str | None, codec: p.Codec) -> None:
     assert p.Codec.for_subprotocol(name) is codec
@@ -311,7 +345,7 @@ def test_codec_for_subprotocol(name: str | None, codec: p.Codec) -> None:
 
 
 def test_codec_for_unknown_subprotocol() -> None:
-    with pytest.raises(ValueError, match="leadgrab.v2.json"):
+    with pytest.raises(ValueError, match=r"leadgrab\.v2\.json"):
         p.Codec.for_subprotocol("leadgrab.v2.json")
 
 

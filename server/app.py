@@ -1,0 +1,158 @@
+"""The application factory: wires Redis, the arbiter, the hub, tails and the transports."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from redis.asyncio import BlockingConnectionPool, Redis
+
+from server import http_api, ws
+from server.appkeys import ARBITER, AUTHORITY, CONFIG, CONFIG_PATH, HUB, METRICS, SOCKETS
+from server.arbiter import RELOAD_CHANNEL, Arbiter
+from server.auth import TokenAuthority, load_or_create_secret
+from server.config import Config, ConfigError, load_config
+from server.embedded import EmbeddedRedis
+from server.hub import Hub
+from server.keys import Limits
+from server.metrics import Metrics
+from server.protocol import CloseCode
+from server.store import ManualClock, Store
+from server.tail import Tail
+
+log = logging.getLogger(__name__)
+POOL_CONNECTIONS = 64
+URL_FILE = "url"  # where `leadgrab reload` finds the embedded Redis of a running server
+
+
+def limits(config: Config) -> Limits:
+    """Stream and idempotency retention from the server settings."""
+    s = config.server
+    return Limits(s.stream_maxlen, s.audit_maxlen, s.idempotency_ttl_s * 1000)
+
+
+def client(url: str, max_connections: int = POOL_CONNECTIONS) -> Redis:
+    """A Redis client whose pool waits for a free connection instead of failing under load."""
+    pool = BlockingConnectionPool.from_url(url, decode_responses=True,
+                                           max_connections=max_connections, timeout=5)
+    return Redis(connection_pool=pool)
+
+
+@contextlib.asynccontextmanager
+async def redis_url(config: Config, override: str | None) -> AsyncIterator[str]:
+    """The configured Redis, or a private embedded redis-server in the data folder."""
+    url = override or config.server.redis_url
+    if url:
+        yield url
+        return
+    folder = Path(config.server.data_dir) / "redis"
+    async with EmbeddedRedis(folder) as embedded_url:
+        log.info("embedded Redis at %s", embedded_url)
+        (folder / URL_FILE).write_text(embedded_url)
+        try:
+            yield embedded_url
+        finally:
+            (folder / URL_FILE).unlink(missing_ok=True)
+
+
+def create_app(config: Config, *, config_path: Path | None = None, redis: str | None = None,
+               clock: ManualClock | None = None,
+               registry: CollectorRegistry | None = None) -> web.Application:
+    """Build the aiohttp application; Redis and background tasks start with it."""
+    app = web.Application(middlewares=[http_api.errors],
+                          client_max_size=config.server.max_frame_bytes)
+    app[CONFIG] = config
+    app[CONFIG_PATH] = config_path or Path("config.toml")
+    app[METRICS] = Metrics(registry)
+    secret = load_or_create_secret(config.server.secret or None,
+                                   data_dir=_data_dir(config))
+    app[AUTHORITY] = TokenAuthority(secret)
+    app[SOCKETS] = weakref.WeakSet()
+    app.cleanup_ctx.append(_running(redis, clock))
+    app.on_shutdown.append(_close_sockets)
+    app.router.add_get("/ws", ws.handle)
+    http_api.add_routes(app)
+    return app
+
+
+def _data_dir(config: Config) -> Path:
+    path = Path(config.server.data_dir)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def _running(redis_override: str | None, clock: ManualClock | None,
+             ) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        config = app[CONFIG]
+        async with redis_url(config, redis_override) as url:
+            main = client(url)
+            store = Store(main, limits(config), clock)
+            arbiter = Arbiter(store, config)
+            await arbiter.apply_rules(config)
+            hub = Hub(app[METRICS], arbiter.member)
+            app[ARBITER], app[HUB] = arbiter, hub
+            readers = [Redis.from_url(url, decode_responses=True) for _ in config.teams]
+            tails = [Tail(r, hub, app[METRICS], team) for r, team in zip(readers, config.teams,
+                                                                           strict=True)]
+            for tail in tails:
+                await tail.start()
+            tasks = [asyncio.create_task(t.run()) for t in tails]
+            tasks.append(asyncio.create_task(_follow_reloads(url, arbiter)))
+            try:
+                yield
+            finally:
+                await _stop(tasks)
+                for r in [*readers, main]:
+                    await r.aclose()
+    return ctx
+
+
+async def _stop(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _follow_reloads(url: str, arbiter: Arbiter) -> None:
+    """Re-read the roster whenever any instance (or `leadgrab reload`) changed the rules."""
+    redis = Redis.from_url(url, decode_responses=True)
+    try:
+        while True:
+            try:
+                async with redis.pubsub() as pubsub:
+                    await pubsub.subscribe(RELOAD_CHANNEL)
+                    await arbiter.refresh_roster()
+                    async for message in pubsub.listen():
+                        if message["type"] == "message":
+                            await arbiter.refresh_roster()
+            except Exception as exc:
+                log.warning("reload listener interrupted: %s", exc)
+                await asyncio.sleep(1)
+    finally:
+        await redis.aclose()
+
+
+async def _close_sockets(app: web.Application) -> None:
+    if HUB in app:
+        app[HUB].close_all(CloseCode.GOING_AWAY, "server shutting down")
+    sockets: weakref.WeakSet[web.WebSocketResponse] = app[SOCKETS]
+    for sock in [*sockets]:
+        await sock.close(code=CloseCode.GOING_AWAY, message=b"server shutting down")
+
+
+async def reload(app: web.Application) -> None:
+    """SIGHUP: re-read the config file; a bad file is logged and the running rules stay."""
+    try:
+        config = load_config(app[CONFIG_PATH])
+    except ConfigError as exc:
+        log.error("reload refused, keeping the running rules: %s", exc)
+        return
+    loads = await app[ARBITER].apply_rules(config)
+    log.info("rules reloaded: %s", {x.team: x.version for x in loads})

@@ -1,0 +1,22 @@
+"""Typed keys of the aiohttp application state."""
+
+from __future__ import annotations
+
+import weakref
+from pathlib import Path
+
+from aiohttp import web
+
+from server.arbiter import Arbiter
+from server.auth import TokenAuthority
+from server.config import Config
+from server.hub import Hub
+from server.metrics import Metrics
+
+CONFIG = web.AppKey("config", Config)
+CONFIG_PATH = web.AppKey("config_path", Path)
+ARBITER = web.AppKey("arbiter", Arbiter)
+HUB = web.AppKey("hub", Hub)
+METRICS = web.AppKey("metrics", Metrics)
+AUTHORITY = web.AppKey("authority", TokenAuthority)
+SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")

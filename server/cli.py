@@ -1,0 +1,153 @@
+"""The `leadgrab` command: serve, check-config, reload, token, rep and publish."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from server import app as application
+from server.arbiter import Arbiter
+from server.auth import Role, TokenAuthority, load_or_create_secret
+from server.config import Config, ConfigError, load_config
+from server.rules import effective_rep
+from server.store import Store
+
+log = logging.getLogger("leadgrab")
+
+
+def _config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", "-c", type=Path, default=Path("config.toml"),
+                        help="path of config.toml (default: ./config.toml)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="leadgrab", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the server (embedded Redis unless a URL is set)")
+    _config_arg(serve)
+    serve.add_argument("--host", help="listen address (default: server.host)")
+    serve.add_argument("--port", type=int, help="listen port (default: server.port)")
+    serve.add_argument("--redis-url", help="use this Redis instead of server.redis_url")
+    check = sub.add_parser("check-config", help="validate a config and print effective rules")
+    check.add_argument("path", nargs="?", type=Path, default=Path("config.toml"))
+    reload = sub.add_parser("reload", help="apply the config's rules to Redis; servers follow")
+    _config_arg(reload)
+    reload.add_argument("--redis-url", help="Redis to load into (default: config, or embedded)")
+    token = sub.add_parser("token", help="mint a bearer token from the configured secret")
+    _config_arg(token)
+    token.add_argument("--rep", help="a rep token for this rep id")
+    token.add_argument("--role", choices=[r.value for r in Role], default=None)
+    token.add_argument("--name", default="cli", help="subject of a manager/integration token")
+    token.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds")
+    from clients import cli as client_cli
+
+    client_cli.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args)) if hasattr(args, "func") else _COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def check_config(args: argparse.Namespace) -> int:
+    config = load_config(args.path)
+    print(f"{args.path}: OK — {len(config.teams)} team(s), {len(config.reps)} rep(s)")
+    for rep in config.reps:
+        eff = effective_rep(config, rep)
+        rules = " ".join(f"{k}={v}" for k, v in eff.rules.model_dump().items())
+        state = "active" if eff.active else "inactive"
+        print(f"  {rep.id:<16} team={eff.team} tier={eff.tier or '-'} {state} "
+              f"regions={','.join(eff.regions)} skills={','.join(eff.skills) or '-'} {rules}")
+    return 0
+
+
+def _redis_for_cli(config: Config, override: str | None) -> str:
+    if override or config.server.redis_url:
+        return override or config.server.redis_url
+    url_file = Path(config.server.data_dir) / "redis" / application.URL_FILE
+    if not url_file.exists():
+        raise ConfigError(f"no redis_url configured and no embedded Redis recorded at {url_file}:"
+                          " is `leadgrab serve` running with this config?")
+    return url_file.read_text().strip()
+
+
+def reload(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    url = _redis_for_cli(config, args.redis_url)
+
+    async def apply() -> None:
+        redis = application.client(url, 4)
+        try:
+            arbiter = Arbiter(Store(redis, application.limits(config)), config)
+            for load in await arbiter.apply_rules(config):
+                state = "updated" if load.changed else "unchanged"
+                print(f"team {load.team}: rules version {load.version} ({state})")
+        finally:
+            await redis.aclose()
+
+    asyncio.run(apply())
+    return 0
+
+
+def token(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    data_dir = Path(config.server.data_dir)
+    secret = load_or_create_secret(config.server.secret or None, data_dir=data_dir)
+    authority = TokenAuthority(secret)
+    if args.rep:
+        rep = config.rep(args.rep)
+        if rep is None:
+            raise ConfigError(f"--rep: no rep {args.rep!r} in {args.config}")
+        print(authority.mint(Role.REP, rep.id, team=rep.team, ttl_s=args.ttl))
+        return 0
+    if args.role is None or args.role == Role.REP:
+        raise ConfigError("give --rep ID for a rep token, or --role manager|integration")
+    print(authority.mint(Role(args.role), args.name, ttl_s=args.ttl))
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    app = application.create_app(config, config_path=args.config, redis=args.redis_url)
+    host = args.host or config.server.host
+    port = args.port if args.port is not None else config.server.port
+    asyncio.run(_serve(app, host, port))
+    return 0
+
+
+async def _serve(app: web.Application, host: str, port: int) -> None:
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(application.reload(app)))
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        log.info("LeadGrab listening on http://%s:%d (WebSocket at /ws)", host, port)
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        with contextlib.suppress(Exception):
+            await runner.cleanup()
+
+
+_COMMANDS = {"serve": serve, "check-config": check_config, "reload": reload, "token": token}

@@ -1,0 +1,50 @@
+"""What a connecting rep is owed: their welcome state and the stream entries they missed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from server import keys, protocol
+from server.arbiter import Arbiter
+from server.hub import entry_frame, seq_key
+from server.protocol import Frame
+from server.roster import Member
+
+REPLAY_LIMIT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Missed:
+    """Entries after a resume point, and whether some were trimmed before they could be sent."""
+
+    entries: list[tuple[str, Frame]] = field(default_factory=list)
+    gap: bool = False
+    first_available: str | None = None
+
+
+async def welcome(arbiter: Arbiter, member: Member) -> Frame:
+    """The welcome frame: identity, Redis time, quota use and cooldown."""
+    state = await arbiter.rep_state(member.id)
+    fields = state.get("state", {})
+    quota = {
+        "max_open": member.limits["max_open"], "open": len(state.get("held", [])),
+        "max_daily": member.limits["max_daily"], "day": fields.get("day"),
+        "today": int(fields.get("day_count", 0)),
+    }
+    cooldown = int(fields.get("cooldown_until_ms", 0)) or None
+    return protocol.welcome(member.id, member.team, await arbiter.now_ms(), quota, cooldown,
+                            arbiter.roster.versions.get(member.team, 0))
+
+
+async def missed(arbiter: Arbiter, team: str, resume: str) -> Missed:
+    """Entries after `resume`, oldest first; a gap when `resume` is no longer in the stream."""
+    stream = keys.events(team)
+    call = arbiter.store.call
+    redis = arbiter.store.redis
+    oldest = await call(redis.xrange(stream, count=1))
+    first = oldest[0][0] if oldest else None
+    still_there = await call(redis.xrange(stream, resume, resume))
+    gap = first is not None and not still_there and seq_key(resume) < seq_key(first)
+    rows = await call(redis.xrange(stream, "(" + resume, "+", count=REPLAY_LIMIT))
+    entries = [(seq, frame) for seq, f in rows if (frame := entry_frame(f, seq)) is not None]
+    return Missed(entries, gap, first)

@@ -1,0 +1,210 @@
+"""HTTP endpoints: publish, claim, lead and rep state, reload, health and metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from server import protocol
+from server.appkeys import ARBITER, AUTHORITY, CONFIG_PATH, METRICS
+from server.auth import AuthError, Principal, Role, parse_bearer
+from server.config import ConfigError, load_config
+from server.lead import LeadError, parse_lead
+from server.protocol import ErrorCode
+from server.store import StoreError
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 64 * 1024
+
+
+class ApiError(Exception):
+    """An HTTP error, answered as `{"error": {"code", "message"}}` with its status."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+    def response(self) -> web.Response:
+        body = {"error": {"code": self.code, "message": self.message}}
+        return web.json_response(body, status=self.status)
+
+
+def principal(request: web.Request, *roles: Role) -> Principal:
+    """The caller's verified principal; 401 without a valid token, 403 for another role."""
+    try:
+        who = request.app[AUTHORITY].verify(parse_bearer(request.headers.get("Authorization")))
+    except AuthError as exc:
+        raise ApiError(401, ErrorCode.AUTH_FAILED, exc.message) from None
+    if who.role not in roles:
+        allowed = " or ".join(r.value for r in roles)
+        raise ApiError(403, ErrorCode.FORBIDDEN, f"this endpoint needs a {allowed} token")
+    return who
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object body (empty allowed), size-limited."""
+    if request.content_length and request.content_length > MAX_BODY_BYTES:
+        raise ApiError(413, ErrorCode.TOO_LARGE, f"body over {MAX_BODY_BYTES} bytes")
+    raw = await request.read()
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise ApiError(400, ErrorCode.BAD_FRAME, "body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, ErrorCode.BAD_FRAME, "body must be a JSON object")
+    return body
+
+
+async def publish_lead(request: web.Request) -> web.Response:
+    """POST /api/leads — integration or manager; the same id twice publishes once."""
+    who = principal(request, Role.INTEGRATION, Role.MANAGER)
+    try:
+        lead = parse_lead(await json_body(request))
+    except LeadError as exc:
+        raise ApiError(400, ErrorCode.BAD_FIELD, str(exc)) from None
+    arbiter = request.app[ARBITER]
+    if lead.team not in arbiter.config.teams:
+        raise ApiError(400, ErrorCode.BAD_FIELD, f"team: unknown team {lead.team!r}")
+    result = await arbiter.publish(lead, f"{who.role}:{who.subject}")
+    request.app[METRICS].published.labels(str(result.created).lower()).inc()
+    body = {"lead_id": result.lead_id, "seq": result.seq, "created": result.created}
+    return web.json_response(body, status=201 if result.created else 200)
+
+
+async def claim_lead(request: web.Request) -> web.Response:
+    """POST /api/leads/{id}/claim — a rep claims as itself; same results as the WebSocket."""
+    who = principal(request, Role.REP)
+    body = await json_body(request)
+    if body.get("rep", who.subject) != who.subject:
+        raise ApiError(403, ErrorCode.FORBIDDEN, "a rep can only claim as itself")
+    req_id = body.get("req_id") or request.headers.get("Idempotency-Key") or uuid.uuid4().hex
+    if not isinstance(req_id, str) or len(req_id) > 64:
+        raise ApiError(400, ErrorCode.BAD_FIELD, "req_id: expected a string of at most 64 chars")
+    started = time.perf_counter()
+    result = await request.app[ARBITER].claim(who.subject, request.match_info["id"], req_id)
+    metrics = request.app[METRICS]
+    metrics.claim_seconds.observe(time.perf_counter() - started)
+    metrics.claims.labels(result.result, result.reason or "", "http").inc()
+    frame = protocol.claim_result(result.req_id, result.lead_id, result.result, result.reason,
+                                  result.retry_after_ms)
+    return web.json_response(frame)
+
+
+async def lead_action(request: web.Request) -> web.Response:
+    """POST /api/leads/{id}/release and /close — the holder only."""
+    who = principal(request, Role.REP)
+    arbiter, lead_id = request.app[ARBITER], request.match_info["id"]
+    action = request.match_info["action"]
+    if action == "release":
+        result = await arbiter.release(who.subject, lead_id)
+    else:
+        outcome = (await json_body(request)).get("outcome")
+        if outcome not in ("won", "lost"):
+            raise ApiError(400, ErrorCode.BAD_FIELD, 'outcome: expected "won" or "lost"')
+        result = await arbiter.close(who.subject, lead_id, outcome)
+    return web.json_response(protocol.action_result(action, result),
+                             status=200 if result.ok else 409)
+
+
+async def get_lead(request: web.Request) -> web.Response:
+    """GET /api/leads/{id}?team= — state and audit trail (manager, integration or team rep)."""
+    who = principal(request, Role.MANAGER, Role.INTEGRATION, Role.REP)
+    arbiter = request.app[ARBITER]
+    team = request.query.get("team") or who.team or _only_team(request)
+    if who.role is Role.REP and team != who.team:
+        raise ApiError(403, ErrorCode.FORBIDDEN, "reps see their own team's leads only")
+    if team not in arbiter.config.teams:
+        raise ApiError(400, ErrorCode.BAD_FIELD, "team: give ?team= with a configured team")
+    view = await arbiter.lead_state(team, request.match_info["id"])
+    if not view:
+        raise ApiError(404, "not_found", "no such lead")
+    return web.json_response(view)
+
+
+def _only_team(request: web.Request) -> str:
+    teams = list(request.app[ARBITER].config.teams)
+    return teams[0] if len(teams) == 1 else ""
+
+
+async def get_rep(request: web.Request) -> web.Response:
+    """GET /api/reps/{id} — quota and cooldown state; the rep itself or a manager."""
+    who = principal(request, Role.REP, Role.MANAGER)
+    rep_id = request.match_info["id"]
+    if who.role is Role.REP and who.subject != rep_id:
+        raise ApiError(403, ErrorCode.FORBIDDEN, "a rep can only see its own state")
+    state = await request.app[ARBITER].rep_state(rep_id)
+    if not state:
+        raise ApiError(404, "not_found", "no such rep")
+    return web.json_response(state)
+
+
+async def reload_config(request: web.Request) -> web.Response:
+    """POST /api/config/reload — manager; re-reads the config file and applies it atomically."""
+    principal(request, Role.MANAGER)
+    try:
+        config = load_config(request.app[CONFIG_PATH])
+    except ConfigError as exc:
+        raise ApiError(400, "invalid_config", str(exc)) from None
+    loads = await request.app[ARBITER].apply_rules(config)
+    return web.json_response({"teams": {x.team: {"version": x.version, "changed": x.changed}
+                                        for x in loads}})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """GET /healthz — 200 when Redis answers, 503 otherwise."""
+    arbiter = request.app[ARBITER]
+    try:
+        await arbiter.store.call(arbiter.store.redis.ping())
+    except StoreError as exc:
+        return web.json_response({"status": "unavailable", "redis": str(exc)}, status=503)
+    return web.json_response({"status": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """GET /metrics — Prometheus text exposition."""
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Every failure becomes a JSON error with a fitting status; never a stack trace."""
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except ApiError as exc:
+        return exc.response()
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return ApiError(exc.status, _http_code(exc.status), exc.reason).response()
+    except StoreError:
+        request.app[METRICS].redis_errors.inc()
+        return ApiError(503, ErrorCode.UNAVAILABLE, "Redis is unavailable; retry later").response()
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return ApiError(500, ErrorCode.INTERNAL, "internal error").response()
+
+
+def _http_code(status: int) -> str:
+    names = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+    return names.get(status, "bad_request")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/leads", publish_lead)
+    app.router.add_post("/api/leads/{id}/claim", claim_lead)
+    app.router.add_post(r"/api/leads/{id}/{action:release|close}", lead_action)
+    app.router.add_get("/api/leads/{id}", get_lead)
+    app.router.add_get("/api/reps/{id}", get_rep)
+    app.router.add_post("/api/config/reload", reload_config)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)

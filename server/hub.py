@@ -1,0 +1,178 @@
+"""The local fan-out hub: connections per team, bounded send queues, offers filtered per rep."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+from server import protocol
+from server.metrics import Metrics
+from server.protocol import CloseCode, Codec, Frame
+from server.roster import Member
+
+log = logging.getLogger(__name__)
+Wire = str | bytes
+
+
+class Sink(Protocol):
+    """Where a connection's frames go: the transport's socket."""
+
+    async def send(self, data: Wire) -> None: ...
+
+    async def close(self, code: int, message: str) -> None: ...
+
+
+def seq_key(seq: str) -> tuple[int, int]:
+    """A stream entry id as a sortable pair."""
+    ms, _, n = seq.partition("-")
+    return int(ms), int(n or 0)
+
+
+class Connection:
+    """One authenticated rep socket: a bounded queue drained by one writer task."""
+
+    def __init__(self, rep: str, team: str, codec: Codec, sink: Sink, max_queue: int,
+                 metrics: Metrics) -> None:
+        self.rep, self.team, self.codec, self.sink = rep, team, codec, sink
+        self.queue: asyncio.Queue[Wire] = asyncio.Queue(maxsize=max_queue)
+        self.metrics = metrics
+        self.last_seq: tuple[int, int] = (0, 0)
+        self.replaying = False
+        self.held_back: list[tuple[str, Frame]] = []
+        self.closed = asyncio.Event()
+
+    def push(self, data: Wire) -> bool:
+        """Queue a frame without waiting; a full queue disconnects the slow reader."""
+        if self.closed.is_set():
+            return False
+        try:
+            self.queue.put_nowait(data)
+        except asyncio.QueueFull:
+            self.disconnect(CloseCode.SLOW_CONSUMER, "send queue overflow: reading too slowly")
+            return False
+        return True
+
+    def hold_back(self, seq: str, frame: Frame) -> None:
+        """Keep a live entry while the missed ones are replayed (bounded like the queue)."""
+        if len(self.held_back) >= self.queue.maxsize:
+            self.disconnect(CloseCode.SLOW_CONSUMER, "too far behind while resuming")
+            return
+        self.held_back.append((seq, frame))
+
+    def send_frame(self, frame: Frame) -> bool:
+        """Encode one frame for this connection and queue it."""
+        return self.push(protocol.encode(frame, self.codec))
+
+    def disconnect(self, code: int, message: str) -> None:
+        """Close the socket once (from any task), counting why."""
+        if self.closed.is_set():
+            return
+        self.closed.set()
+        self.metrics.disconnects.labels(str(code)).inc()
+        asyncio.get_running_loop().create_task(self.sink.close(code, message))
+
+    async def run_writer(self) -> None:
+        """Drain the queue into the socket until the connection closes."""
+        while not self.closed.is_set():
+            data = await self.queue.get()
+            try:
+                await self.sink.send(data)
+            except (ConnectionError, RuntimeError):
+                self.closed.set()
+            finally:
+                self.queue.task_done()
+
+    async def flushed(self) -> None:
+        """Wait until every queued frame was handed to the socket."""
+        await self.queue.join()
+
+
+class Broadcast:
+    """A frame encoded at most once per codec, shared by every socket it goes to."""
+
+    def __init__(self, frame: Frame) -> None:
+        self.frame = frame
+        self._wire: dict[Codec, Wire] = {}
+
+    def wire(self, codec: Codec) -> Wire:
+        if codec not in self._wire:
+            self._wire[codec] = protocol.encode(self.frame, codec)
+        return self._wire[codec]
+
+
+class Hub:
+    """Connections grouped by team; delivers stream entries to the reps allowed to see them."""
+
+    def __init__(self, metrics: Metrics, member: Callable[[str], Member | None]) -> None:
+        self.metrics = metrics
+        self.member = member
+        self.teams: dict[str, set[Connection]] = {}
+
+    def add(self, conn: Connection) -> None:
+        self.teams.setdefault(conn.team, set()).add(conn)
+        self.metrics.connected.inc()
+
+    def remove(self, conn: Connection) -> None:
+        conns = self.teams.get(conn.team)
+        if conns is not None and conn in conns:
+            conns.discard(conn)
+            self.metrics.connected.dec()
+
+    def connections(self) -> Iterator[Connection]:
+        for conns in self.teams.values():
+            yield from list(conns)
+
+    def deliver(self, team: str, seq: str, frame: Frame) -> int:
+        """Send one stream entry (a `lead` or `lead_taken` frame) to the team; returns count."""
+        shared = Broadcast(frame)
+        key = seq_key(seq)
+        sent = 0
+        for conn in list(self.teams.get(team, ())):
+            if conn.replaying:
+                conn.hold_back(seq, frame)
+            elif key > conn.last_seq:
+                conn.last_seq = key
+                if self.visible(conn, frame):
+                    sent += conn.push(shared.wire(conn.codec))
+        return sent
+
+    def visible(self, conn: Connection, frame: Frame) -> bool:
+        """Whether a rep may see this frame: lead offers only to eligible reps."""
+        if frame["type"] != "lead":
+            return True
+        member = self.member(conn.rep)
+        return member is not None and member.may_receive(frame.get("region", ""),
+                                                         frame.get("skills", []))
+
+    def replay(self, conn: Connection, entries: list[tuple[str, Frame]]) -> int:
+        """Send missed entries, then what arrived live meanwhile; no duplicates, in order."""
+        sent = 0
+        for seq, frame in [*entries, *conn.held_back]:
+            key = seq_key(seq)
+            if key > conn.last_seq:
+                conn.last_seq = key
+                if self.visible(conn, frame):
+                    sent += conn.send_frame(frame)
+        conn.held_back.clear()
+        conn.replaying = False
+        return sent
+
+    def close_all(self, code: int, message: str) -> None:
+        """Close every socket (shutdown)."""
+        for conn in list(self.connections()):
+            conn.disconnect(code, message)
+
+
+def entry_frame(fields: dict[str, Any], seq: str) -> Frame | None:
+    """Turn an events-stream entry into its client frame (None for unknown kinds)."""
+    kind = fields.get("type")
+    if kind == "lead":
+        payload = json.loads(fields["payload"])
+        payload.update(seq=seq, published_ms=int(fields["published_ms"]))
+        return protocol.lead(payload)
+    if kind == "taken":
+        return protocol.lead_taken(fields["lead_id"], seq)
+    return None

@@ -1,0 +1,62 @@
+"""Tails one team's events stream in Redis and hands every entry to the local hub."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from server import keys
+from server.hub import Hub, entry_frame
+from server.metrics import Metrics
+
+log = logging.getLogger(__name__)
+BLOCK_MS = 2000
+BATCH = 500
+
+
+class Tail:
+    """A blocking XREAD loop for one team (one slot, so it works on Redis Cluster too)."""
+
+    def __init__(self, redis: Redis, hub: Hub, metrics: Metrics, team: str) -> None:
+        self.redis, self.hub, self.metrics, self.team = redis, hub, metrics, team
+        self.stream = keys.events(team)
+        self.last = "$"
+
+    async def start(self) -> None:
+        """Begin at the newest entry: earlier ones reach clients through `resume`."""
+        newest: Any = await self.redis.xrevrange(self.stream, count=1)
+        self.last = newest[0][0] if newest else "0-0"
+
+    async def run(self) -> None:
+        """Deliver new entries forever; after a Redis fault, wait and go on where it stopped."""
+        while True:
+            try:
+                if self.last == "$":
+                    await self.start()
+                await self.read_once()
+            except (RedisError, OSError) as exc:
+                log.warning("tail of %s interrupted: %s", self.stream, exc)
+                await asyncio.sleep(0.5)
+
+    async def read_once(self) -> None:
+        replies: Any = await self.redis.xread({self.stream: self.last}, count=BATCH,
+                                              block=BLOCK_MS)
+        for _stream, entries in replies:
+            for seq, fields in entries:
+                self.last = seq
+                self.dispatch(seq, fields)
+
+    def dispatch(self, seq: str, fields: dict[str, str]) -> None:
+        frame = entry_frame(fields, seq)
+        if frame is None:
+            return
+        sent = self.hub.deliver(self.team, seq, frame)
+        if frame["type"] == "lead":
+            lag_s = time.time() - int(fields["published_ms"]) / 1000
+            self.metrics.broadcast_lag.observe(max(lag_s, 0.0))
+            self.metrics.offers.inc(sent)

@@ -1,0 +1,194 @@
+"""The WebSocket endpoint: hello, welcome, resume, then claims in and frames out (v1)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from aiohttp import WSMsgType, web
+
+from server import feed, protocol
+from server.appkeys import ARBITER, AUTHORITY, CONFIG, HUB, METRICS, SOCKETS
+from server.auth import AuthError, Principal, Role
+from server.hub import Connection, Wire
+from server.protocol import Claim, Close, CloseCode, Codec, ErrorCode, Hello, ProtocolError, Release
+from server.roster import Member
+from server.store import StoreError
+
+log = logging.getLogger(__name__)
+
+
+class SocketSink:
+    """Adapts an aiohttp WebSocketResponse to the hub's Sink."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+
+    async def send(self, data: Wire) -> None:
+        if isinstance(data, bytes):
+            await self.ws.send_bytes(data)
+        else:
+            await self.ws.send_str(data)
+
+    async def close(self, code: int, message: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.close(code=code, message=message.encode()[:120])
+
+
+def origin_allowed(request: web.Request) -> bool:
+    """Browsers send Origin: it must be allow-listed. Non-browser clients send none."""
+    origin = request.headers.get("Origin")
+    return origin is None or origin in request.app[CONFIG].server.allowed_origins
+
+
+async def handle(request: web.Request) -> web.StreamResponse:
+    """GET /ws."""
+    if not origin_allowed(request):
+        raise web.HTTPForbidden(text="origin not allowed")
+    settings = request.app[CONFIG].server
+    ws = web.WebSocketResponse(protocols=protocol.SUBPROTOCOLS, heartbeat=settings.ping_interval_s,
+                               max_msg_size=settings.max_frame_bytes)
+    await ws.prepare(request)
+    codec = Codec.for_subprotocol(ws.ws_protocol)
+    request.app[SOCKETS].add(ws)
+    try:
+        hello = await _await_hello(request, ws, codec)
+        if hello is not None:
+            await _session(request, ws, codec, *hello)
+    finally:
+        request.app[SOCKETS].discard(ws)
+    return ws
+
+
+async def _refuse(ws: web.WebSocketResponse, codec: Codec, code: ErrorCode, message: str,
+                  close: CloseCode) -> None:
+    with contextlib.suppress(Exception):
+        frame = protocol.encode(protocol.error(code, message), codec)
+        await SocketSink(ws).send(frame)
+    await SocketSink(ws).close(close, message)
+
+
+async def _await_hello(request: web.Request, ws: web.WebSocketResponse,
+                       codec: Codec) -> tuple[Member, Hello] | None:
+    timeout_s = request.app[CONFIG].server.hello_timeout_ms / 1000
+    try:
+        msg = await asyncio.wait_for(ws.receive(), timeout_s)
+    except TimeoutError:
+        await _refuse(ws, codec, ErrorCode.NOT_AUTHENTICATED, "no hello before the deadline",
+                      CloseCode.HELLO_TIMEOUT)
+        return None
+    if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+        return None
+    try:
+        frame = protocol.decode_client(msg.data, codec)
+        if not isinstance(frame, Hello):
+            raise ProtocolError(ErrorCode.NOT_AUTHENTICATED, "the first frame must be a hello")
+        return _authenticate(request, frame), frame
+    except ProtocolError as exc:
+        request.app[METRICS].protocol_errors.labels(str(exc.code)).inc()
+        await _refuse(ws, codec, exc.code, exc.message, CloseCode.PROTOCOL_ERROR)
+    except AuthError as exc:
+        request.app[METRICS].protocol_errors.labels(ErrorCode.AUTH_FAILED).inc()
+        await _refuse(ws, codec, ErrorCode.AUTH_FAILED, exc.message, CloseCode.AUTH_FAILED)
+    return None
+
+
+def _authenticate(request: web.Request, hello: Hello) -> Member:
+    principal: Principal = request.app[AUTHORITY].verify(hello.token)
+    if principal.role is not Role.REP:
+        raise AuthError("the WebSocket is for reps: use a rep token")
+    member = request.app[ARBITER].roster.get(principal.subject)
+    if member is None or member.team != principal.team:
+        raise AuthError(f"rep {principal.subject!r} is not on team {principal.team!r}'s roster")
+    return member
+
+
+async def _session(request: web.Request, ws: web.WebSocketResponse, codec: Codec,
+                   member: Member, hello: Hello) -> None:
+    app = request.app
+    conn = Connection(member.id, member.team, codec, SocketSink(ws),
+                      app[CONFIG].server.send_queue_frames, app[METRICS])
+    conn.replaying = True
+    app[HUB].add(conn)
+    writer = asyncio.create_task(conn.run_writer())
+    try:
+        await _start(request, conn, member, hello)
+        await _read_loop(request, ws, conn)
+    except StoreError as exc:
+        log.warning("closing %s: %s", member.id, exc)
+        conn.send_frame(protocol.error(ErrorCode.UNAVAILABLE, "Redis is unavailable; reconnect"))
+        conn.disconnect(CloseCode.SERVER_RESTART, "store unavailable")
+    finally:
+        app[HUB].remove(conn)
+        await _drain(conn, writer)
+
+
+async def _drain(conn: Connection, writer: asyncio.Task[None]) -> None:
+    """Give queued frames (e.g. a final error) a moment to go out, then stop the writer."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(1):
+            await conn.flushed()
+    writer.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await writer
+
+
+async def _start(request: web.Request, conn: Connection, member: Member, hello: Hello) -> None:
+    arbiter, hub = request.app[ARBITER], request.app[HUB]
+    conn.send_frame(await feed.welcome(arbiter, member))
+    if hello.resume is None:
+        hub.replay(conn, [])
+        return
+    missed = await feed.missed(arbiter, member.team, hello.resume)
+    if missed.gap:
+        conn.send_frame(protocol.gap(hello.resume, missed.first_available))
+    count = hub.replay(conn, missed.entries)
+    conn.send_frame(protocol.resumed(count))
+
+
+async def _read_loop(request: web.Request, ws: web.WebSocketResponse, conn: Connection) -> None:
+    metrics = request.app[METRICS]
+    async for msg in ws:
+        if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+            break
+        try:
+            frame = protocol.decode_client(msg.data, conn.codec)
+            await _dispatch(request, conn, frame)
+        except ProtocolError as exc:
+            metrics.protocol_errors.labels(str(exc.code)).inc()
+            conn.send_frame(exc.frame())
+        except StoreError as exc:
+            metrics.redis_errors.inc()
+            log.warning("request from %s failed: %s", conn.rep, exc)
+            conn.send_frame(protocol.error(ErrorCode.UNAVAILABLE,
+                                           "Redis is unavailable; retry with the same req_id"))
+    if ws.close_code == CloseCode.MESSAGE_TOO_BIG:
+        metrics.protocol_errors.labels(ErrorCode.TOO_LARGE).inc()
+
+
+async def _dispatch(request: web.Request, conn: Connection, frame: protocol.ClientFrame) -> None:
+    arbiter = request.app[ARBITER]
+    if isinstance(frame, Claim):
+        await _claim(request, conn, frame)
+    elif isinstance(frame, Release):
+        result = await arbiter.release(conn.rep, frame.lead_id)
+        conn.send_frame(protocol.action_result("release", result))
+    elif isinstance(frame, Close):
+        result = await arbiter.close(conn.rep, frame.lead_id, frame.outcome)
+        conn.send_frame(protocol.action_result("close", result))
+    else:
+        raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"{frame.TYPE} is not accepted here")
+
+
+async def _claim(request: web.Request, conn: Connection, frame: Claim) -> None:
+    if frame.rep is not None and frame.rep != conn.rep:
+        raise ProtocolError(ErrorCode.FORBIDDEN, "a rep can only claim as itself")
+    started = time.perf_counter()
+    result = await request.app[ARBITER].claim(conn.rep, frame.lead_id, frame.req_id)
+    metrics = request.app[METRICS]
+    metrics.claim_seconds.observe(time.perf_counter() - started)
+    metrics.claims.labels(result.result, result.reason or "", "ws").inc()
+    conn.send_frame(protocol.claim_result(result.req_id, result.lead_id, result.result,
+                                          result.reason, result.retry_after_ms))

@@ -1,0 +1,156 @@
+"""The config loader: good files load; bad ones raise ConfigError naming key, value, expectation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from server.config import Config, ConfigError, load_config, parse_config
+from server.rules import effective_rep
+from tests.conftest import BASE_CONFIG, ROOT
+
+PRECEDENCE = """
+[teams.north]
+rules = { max_open = 2, max_daily = 5, cooldown_after_claim_ms = 1000, penalty_cooldown_ms = 60000 }
+
+[tiers.gold]
+rules = { max_open = 3, cooldown_after_claim_ms = 500 }
+
+[[reps]]
+id = "plain"
+team = "north"
+
+[[reps]]
+id = "tiered"
+team = "north"
+tier = "gold"
+
+[[reps]]
+id = "own"
+team = "north"
+tier = "gold"
+rules = { max_open = 7, max_daily = 0 }
+"""
+
+
+def replaced(old: str, new: str, text: str = BASE_CONFIG) -> str:
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+def error_of(text: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text)
+    return str(info.value)
+
+
+def test_repo_config_loads() -> None:
+    path = ROOT / "config.toml"
+    if not path.exists():
+        pytest.skip("config.toml not written yet")
+    config = load_config(path)
+    assert config.teams
+    for rep in config.reps:
+        assert effective_rep(config, rep).team in config.teams
+
+
+def test_base_config_loads_frozen() -> None:
+    config = parse_config(BASE_CONFIG)
+    assert isinstance(config, Config) and [r.id for r in config.reps] == ["alice", "bob", "carol"]
+    with pytest.raises(ValueError, match="frozen"):
+        config.teams["north"].rules.max_open = 9  # type: ignore[misc]
+
+
+def test_load_config_reads_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(BASE_CONFIG, encoding="utf-8")
+    assert load_config(path) == parse_config(BASE_CONFIG)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(BASE_CONFIG + "\n[bogus]\nx = 1\n",
+                     ["bogus", "unknown key", "expected one of", "teams"], id="unknown-top"),
+        pytest.param(replaced("max_open = 2,", "max_open = 2, max_opn = 3,"),
+                     ["teams.north.rules.max_opn", "unknown key", "max_open"],
+                     id="unknown-nested"),
+        pytest.param(replaced('id = "bob"', 'id = "bob"\nnick = "b"'),
+                     ["reps[1].nick", "unknown key", "regions"], id="unknown-rep-key"),
+        pytest.param(replaced("max_open = 2,", 'max_open = "2",'),
+                     ["teams.north.rules.max_open", "'2'", "integer"], id="string-for-int"),
+        pytest.param(replaced("max_daily = 5", "max_daily = -1"),
+                     ["teams.north.rules.max_daily", "-1", "greater than or equal to 0"],
+                     id="negative-quota"),
+        pytest.param(replaced("rules = { max_open = 3 }", "rules = { max_open = -3 }"),
+                     ["tiers.gold.rules.max_open", "-3", "greater than or equal to 0"],
+                     id="negative-tier-quota"),
+        pytest.param(replaced('tier = "gold"', 'tier = "platinum"'),
+                     ["reps[0].tier", "'platinum'", "expected one of: gold"], id="unknown-tier"),
+        pytest.param(replaced('id = "bob"\nteam = "north"', 'id = "bob"\nteam = "south"'),
+                     ["reps[1].team", "'south'", "expected one of: north"], id="unknown-team"),
+        pytest.param(replaced('id = "bob"', 'id = "alice"'),
+                     ["reps[1].id", "'alice'", "duplicate", "expected each id once"],
+                     id="duplicate-rep"),
+        pytest.param(replaced("Europe/Berlin", "Mars/Olympus"),
+                     ["teams.north.timezone", "'Mars/Olympus'", "IANA time zone"],
+                     id="bad-zone"),
+        # A folder of the zone database used to escape as a raw IsADirectoryError.
+        pytest.param(replaced("Europe/Berlin", "America"),
+                     ["teams.north.timezone", "'America'", "IANA time zone"], id="zone-folder"),
+        pytest.param(replaced("Europe/Berlin", "x" * 300),
+                     ["teams.north.timezone", "IANA time zone"], id="zone-too-long"),
+        pytest.param(replaced('mode = "fcfs"', 'mode = "auction"', BASE_CONFIG.replace(
+            'timezone = "Europe/Berlin"', 'timezone = "Europe/Berlin"\nmode = "fcfs"')),
+                     ["teams.north.mode", "'auction'", "fcfs"], id="bad-mode"),
+        pytest.param(replaced('id = "bob"', 'id = "bob smith"'),
+                     ["reps[1].id", "'bob smith'", "pattern"], id="bad-rep-id"),
+        pytest.param("[server]\nport = 1\n", ["teams", "required key is missing"],
+                     id="missing-teams"),
+    ],
+)
+def test_bad_config_names_key_value_and_expectation(text: str, expected: list[str]) -> None:
+    message = error_of(text)
+    for part in expected:
+        assert part in message, f"{part!r} not in {message!r}"
+
+
+def test_invalid_toml() -> None:
+    message = error_of("[teams.north\nrules = 1\n")
+    assert "not valid TOML" in message and "line 1" in message
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    with pytest.raises(ConfigError, match="cannot read config") as info:
+        load_config(missing)
+    assert str(missing) in str(info.value)
+
+
+def test_several_errors_are_all_reported() -> None:
+    text = replaced("max_daily = 5", "max_daily = -1", replaced("max_open = 2,", "max_open = 2.5,"))
+    message = error_of(text)
+    assert "max_daily" in message and "max_open" in message
+
+
+def test_effective_rules_precedence_team_tier_rep() -> None:
+    config = parse_config(PRECEDENCE)
+    rules = {r.id: effective_rep(config, r).rules for r in config.reps}
+    assert rules["plain"].model_dump() == {"max_open": 2, "max_daily": 5,
+                                           "cooldown_after_claim_ms": 1000,
+                                           "penalty_cooldown_ms": 60000}
+    assert (rules["tiered"].max_open, rules["tiered"].cooldown_after_claim_ms) == (3, 500)
+    assert rules["tiered"].max_daily == 5
+    assert (rules["own"].max_open, rules["own"].max_daily) == (7, 0)
+    assert rules["own"].cooldown_after_claim_ms == 500
+
+
+def test_effective_rep_carries_identity_and_coverage() -> None:
+    config = parse_config(BASE_CONFIG)
+    alice = effective_rep(config, config.reps[0])
+    assert (alice.team, alice.tier, alice.regions, alice.skills) == (
+        "north", "gold", ("north", "east"), ("solar",))
+    assert '"max_open":3' in alice.to_json() and '"tier":"gold"' in alice.to_json()
+    carol = effective_rep(config, config.reps[2])
+    assert not carol.active and carol.regions == ("*",)

@@ -1,0 +1,118 @@
+"""Key and argument builders (pure, no Redis): one cluster slot per call, counts match headers."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+
+import pytest
+from redis.crc import key_slot
+
+from server import keys
+from server.keys import Limits, ScriptCall
+from server.scripts import NAMES, lua_dir
+
+TEAMS = ["north", "team-2", "a.b", "T_9"]
+LIMITS = Limits(events_maxlen=10, audit_maxlen=20, request_ttl_ms=30)
+NOW = "1799053200000"
+DAY_ROWS = [("2027-01-04", 1_799_017_200_000), ("2027-01-05", 1_799_103_600_000)]
+REP_ROWS = [("alice", '{"max_open":2}'), ("bob", '{"max_open":3}'), ("carol", "{}")]
+HEADER = re.compile(r"\A--\[\[(.*?)\]\]", re.DOTALL)
+HEADER_INDEX = re.compile(r"^(KEYS|ARGV)\[(\d+)\]\s", re.MULTILINE)
+VARIADIC_ARGV = re.compile(r"^ARGV\[\d+\s*\.\.", re.MULTILINE)
+BODY_INDEX = re.compile(r"\b(KEYS|ARGV)\[(\d+)\]")
+
+Builder = Callable[[str], ScriptCall]
+
+SAMPLES: dict[str, Builder] = {
+    "load_rules_call": lambda team: keys.load_rules_call(
+        team, "digest", '{"timezone":"UTC"}', DAY_ROWS, REP_ROWS, 20, NOW),
+    "publish_call": lambda team: keys.publish_call(team, "L-1", "{}", LIMITS, NOW, "crm"),
+    # A client-chosen request id full of braces must not move the key to another slot.
+    "claim_call": lambda team: keys.claim_call(team, "alice", "L:1", "}{evil}", LIMITS, NOW),
+    "release_call": lambda team: keys.release_call(team, "alice", "L.1", LIMITS, NOW),
+    "close_call": lambda team: keys.close_call(team, "alice", "L-1", "won", LIMITS, NOW),
+}
+
+SCRIPT_BUILDERS = {name: name.removesuffix("_lead") + "_call" for name in NAMES}
+
+
+def header(name: str) -> str:
+    text = (lua_dir() / f"{name}.lua").read_text(encoding="utf-8")
+    match = HEADER.match(text)
+    assert match, f"{name}.lua must open with a --[[ ... ]] header"
+    return match.group(1)
+
+
+def body(name: str) -> str:
+    text = (lua_dir() / f"{name}.lua").read_text(encoding="utf-8")
+    return text[HEADER.match(text).end():]  # type: ignore[union-attr]
+
+
+def header_indexes(name: str, kind: str) -> list[int]:
+    return [int(n) for k, n in HEADER_INDEX.findall(header(name)) if k == kind]
+
+
+def test_every_builder_has_a_sample() -> None:
+    builders = {n for n, _ in inspect.getmembers(keys, inspect.isfunction) if n.endswith("_call")}
+    assert builders == set(SAMPLES)
+    assert set(SCRIPT_BUILDERS.values()) == builders
+
+
+def test_every_script_file_is_registered() -> None:
+    assert {p.stem for p in lua_dir().glob("*.lua")} == set(NAMES)
+
+
+@pytest.mark.parametrize("team", TEAMS)
+@pytest.mark.parametrize("builder", sorted(SAMPLES))
+def test_keys_share_one_slot_and_prefix(builder: str, team: str) -> None:
+    call = SAMPLES[builder](team)
+    assert call.keys, builder
+    assert all(key.startswith(f"lg:{{{team}}}:") for key in call.keys), call.keys
+    assert {key_slot(key.encode()) for key in call.keys} == {key_slot(team.encode())}
+
+
+@pytest.mark.parametrize("team", TEAMS)
+def test_team_keys_differ_per_team(team: str) -> None:
+    other = SAMPLES["claim_call"]("zz-other")
+    assert not set(SAMPLES["claim_call"](team).keys) & set(other.keys)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_header_names_keys_argv_returns(name: str) -> None:
+    text = header(name)
+    for word in ("KEYS[1]", "ARGV[1]", "Returns", "Emits"):
+        assert word in text, f"{name}.lua header lacks {word}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_keys_count_matches_header_and_body(name: str) -> None:
+    documented = header_indexes(name, "KEYS")
+    assert documented == list(range(1, len(documented) + 1)), f"{name}: KEYS not 1..n"
+    call = SAMPLES[SCRIPT_BUILDERS[name]]("north")
+    assert len(call.keys) == len(documented)
+    used = [int(n) for k, n in BODY_INDEX.findall(body(name)) if k == "KEYS"]
+    assert max(used) <= len(documented)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_argv_count_matches_header_and_body(name: str) -> None:
+    documented = header_indexes(name, "ARGV")
+    assert documented == list(range(1, len(documented) + 1)), f"{name}: ARGV not 1..n"
+    call = SAMPLES[SCRIPT_BUILDERS[name]]("north")
+    if VARIADIC_ARGV.search(header(name)):
+        assert len(call.args) == len(documented) + 2 * len(DAY_ROWS) + 2 * len(REP_ROWS)
+    else:
+        assert len(call.args) == len(documented)
+    used = [int(n) for k, n in BODY_INDEX.findall(body(name)) if k == "ARGV"]
+    assert max(used) <= len(documented)
+
+
+def test_load_rules_rows_follow_the_documented_layout() -> None:
+    args = SAMPLES["load_rules_call"]("north").args
+    n_days = int(args[4])
+    assert n_days == len(DAY_ROWS)
+    assert args[5:5 + 2 * n_days] == [1_799_017_200_000, "2027-01-04", 1_799_103_600_000,
+                                      "2027-01-05"]
+    assert args[5 + 2 * n_days:] == [item for row in REP_ROWS for item in row]
