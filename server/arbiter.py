@@ -60,6 +60,12 @@ class Arbiter:
         seconds, micros = await self.store.call(self.store.redis.time())
         return int(seconds) * 1000 + int(micros) // 1000
 
+    async def local_day(self, team: str, now_ms: int) -> str | None:
+        """The team's local calendar date at `now_ms`, from the table the scripts use."""
+        rows = await self.store.call(
+            self.store.redis.zrevrangebyscore(keys.days(team), now_ms, "-inf", start=0, num=1))
+        return rows[0] if rows else None
+
     def mode(self, team: str) -> str:
         """The arbitration mode of a team."""
         return self.config.teams[team].mode

@@ -10,7 +10,7 @@ from server.hub import entry_frame, seq_key
 from server.protocol import Frame
 from server.roster import Member
 
-REPLAY_LIMIT = 10_000
+PAGE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,25 +26,29 @@ async def welcome(arbiter: Arbiter, member: Member) -> Frame:
     """The welcome frame: identity, Redis time, quota use and cooldown."""
     state = await arbiter.rep_state(member.id)
     fields = state.get("state", {})
+    now_ms = await arbiter.now_ms()
+    day = await arbiter.local_day(member.team, now_ms)
     quota = {
         "max_open": member.limits["max_open"], "open": len(state.get("held", [])),
-        "max_daily": member.limits["max_daily"], "day": fields.get("day"),
-        "today": int(fields.get("day_count", 0)),
+        "max_daily": member.limits["max_daily"], "day": day,
+        "today": int(fields.get("day_count", 0)) if fields.get("day") == day else 0,
     }
     cooldown = int(fields.get("cooldown_until_ms", 0)) or None
-    return protocol.welcome(member.id, member.team, await arbiter.now_ms(), quota, cooldown,
+    return protocol.welcome(member.id, member.team, now_ms, quota, cooldown,
                             arbiter.roster.versions.get(member.team, 0))
 
 
 async def missed(arbiter: Arbiter, team: str, resume: str) -> Missed:
     """Entries after `resume`, oldest first; a gap when `resume` is no longer in the stream."""
     stream = keys.events(team)
-    call = arbiter.store.call
-    redis = arbiter.store.redis
+    call, redis = arbiter.store.call, arbiter.store.redis
     oldest = await call(redis.xrange(stream, count=1))
     first = oldest[0][0] if oldest else None
     still_there = await call(redis.xrange(stream, resume, resume))
     gap = first is not None and not still_there and seq_key(resume) < seq_key(first)
-    rows = await call(redis.xrange(stream, "(" + resume, "+", count=REPLAY_LIMIT))
-    entries = [(seq, frame) for seq, f in rows if (frame := entry_frame(f, seq)) is not None]
+    entries: list[tuple[str, Frame]] = []
+    after = resume
+    while rows := await call(redis.xrange(stream, "(" + after, "+", count=PAGE)):
+        entries += [(seq, frame) for seq, f in rows if (frame := entry_frame(f, seq)) is not None]
+        after = rows[-1][0]
     return Missed(entries, gap, first)

@@ -15,6 +15,7 @@ from server.roster import Member
 
 log = logging.getLogger(__name__)
 Wire = str | bytes
+SLOW_READER_S = 5.0  # how long a resuming reader may leave its queue full
 
 
 class Sink(Protocol):
@@ -54,6 +55,15 @@ class Connection:
             self.disconnect(CloseCode.SLOW_CONSUMER, "send queue overflow: reading too slowly")
             return False
         return True
+
+    async def put(self, data: Wire) -> bool:
+        """Queue a frame, waiting a bounded time for space (used while replaying)."""
+        try:
+            await asyncio.wait_for(self.queue.put(data), SLOW_READER_S)
+        except TimeoutError:
+            self.disconnect(CloseCode.SLOW_CONSUMER, "send queue full while resuming")
+            return False
+        return not self.closed.is_set()
 
     def hold_back(self, seq: str, frame: Frame) -> None:
         """Keep a live entry while the missed ones are replayed (bounded like the queue)."""
@@ -147,18 +157,29 @@ class Hub:
         return member is not None and member.may_receive(frame.get("region", ""),
                                                          frame.get("skills", []))
 
-    def replay(self, conn: Connection, entries: list[tuple[str, Frame]]) -> int:
-        """Send missed entries, then what arrived live meanwhile; no duplicates, in order."""
+    async def replay(self, conn: Connection, entries: list[tuple[str, Frame]]) -> int:
+        """Send missed entries, then what arrived live meanwhile: in order, no duplicates.
+
+        Waits for queue space (a reader too slow to catch up is disconnected) and goes live
+        only once nothing is held back, with no await in between.
+        """
         sent = 0
-        for seq, frame in [*entries, *conn.held_back]:
-            key = seq_key(seq)
-            if key > conn.last_seq:
-                conn.last_seq = key
-                if self.visible(conn, frame):
-                    sent += conn.send_frame(frame)
-        conn.held_back.clear()
+        for seq, frame in entries:
+            sent += await self._replay_one(conn, seq, frame)
+        while conn.held_back and not conn.closed.is_set():
+            seq, frame = conn.held_back.pop(0)
+            sent += await self._replay_one(conn, seq, frame)
         conn.replaying = False
         return sent
+
+    async def _replay_one(self, conn: Connection, seq: str, frame: Frame) -> int:
+        key = seq_key(seq)
+        if key <= conn.last_seq:
+            return 0
+        conn.last_seq = key
+        if not self.visible(conn, frame):
+            return 0
+        return int(await conn.put(protocol.encode(frame, conn.codec)))
 
     def close_all(self, code: int, message: str) -> None:
         """Close every socket (shutdown)."""

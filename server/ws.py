@@ -18,6 +18,7 @@ from server.roster import Member
 from server.store import StoreError
 
 log = logging.getLogger(__name__)
+CLOSE_TIMEOUT_S = 2.0  # a peer that does not complete the close handshake by then is cut off
 
 
 class SocketSink:
@@ -33,8 +34,10 @@ class SocketSink:
             await self.ws.send_str(data)
 
     async def close(self, code: int, message: str) -> None:
+        """Close, aborting the transport if a stalled reader keeps the close frame from going out."""
         with contextlib.suppress(Exception):
-            await self.ws.close(code=code, message=message.encode()[:120])
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await self.ws.close(code=code, message=message.encode()[:120])
 
 
 def origin_allowed(request: web.Request) -> bool:
@@ -49,7 +52,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text="origin not allowed")
     settings = request.app[CONFIG].server
     ws = web.WebSocketResponse(protocols=protocol.SUBPROTOCOLS, heartbeat=settings.ping_interval_s,
-                               max_msg_size=settings.max_frame_bytes)
+                               max_msg_size=settings.max_frame_bytes, timeout=CLOSE_TIMEOUT_S)
     await ws.prepare(request)
     codec = Codec.for_subprotocol(ws.ws_protocol)
     request.app[SOCKETS].add(ws)
@@ -139,12 +142,12 @@ async def _start(request: web.Request, conn: Connection, member: Member, hello: 
     arbiter, hub = request.app[ARBITER], request.app[HUB]
     conn.send_frame(await feed.welcome(arbiter, member))
     if hello.resume is None:
-        hub.replay(conn, [])
+        await hub.replay(conn, [])
         return
     missed = await feed.missed(arbiter, member.team, hello.resume)
     if missed.gap:
         conn.send_frame(protocol.gap(hello.resume, missed.first_available))
-    count = hub.replay(conn, missed.entries)
+    count = await hub.replay(conn, missed.entries)
     conn.send_frame(protocol.resumed(count))
 
 

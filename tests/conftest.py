@@ -1,14 +1,19 @@
-"""Shared fixtures: one real Redis per session (embedded, or REDIS_URL), flushed before each test."""
+"""Shared fixtures: one real Redis per session (embedded or REDIS_URL), flushed per test."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
+from server.app import create_app
+from server.auth import Role, TokenAuthority
 from server.config import Config, parse_config
 from server.embedded import EmbeddedRedis
 from server.keys import Limits
@@ -83,3 +88,44 @@ def store(redis: Redis, clock: ManualClock) -> Store:
 @pytest.fixture
 def config() -> Config:
     return parse_config(BASE_CONFIG)
+
+
+SECRET = "test-secret-0123456789-abcdefghijklmnop"
+
+
+@dataclass
+class Gateway:
+    """A running in-process server on real sockets, and helpers to reach it."""
+
+    server: TestServer
+    app: web.Application
+    authority: TokenAuthority
+    redis: Redis
+
+    @property
+    def ws_url(self) -> str:
+        return str(self.server.make_url("/ws")).replace("http", "ws", 1)
+
+    def url(self, path: str) -> str:
+        return str(self.server.make_url(path))
+
+    def token(self, rep: str, team: str = "north") -> str:
+        return self.authority.mint(Role.REP, rep, team=team, ttl_s=600)
+
+    def role_token(self, role: Role, name: str = "test") -> str:
+        return self.authority.mint(role, name, ttl_s=600)
+
+
+def gateway_config(tmp_path: Path, extra_server: str = "", body: str = BASE_CONFIG) -> Config:
+    """BASE_CONFIG with a private data folder, a fixed secret and optional server settings."""
+    server = f'[server]\ndata_dir = "{tmp_path}"\nsecret = "{SECRET}"\n{extra_server}\n'
+    return parse_config(server + body.replace("[server]\nstream_maxlen = 10000\n", ""))
+
+
+@pytest.fixture
+async def gateway(redis: Redis, redis_url: str, tmp_path: Path) -> AsyncIterator[Gateway]:
+    """The app on a real port, on the session's Redis (flushed)."""
+    config = gateway_config(tmp_path)
+    app = create_app(config, redis=redis_url)
+    async with TestServer(app) as server:
+        yield Gateway(server, app, TokenAuthority(SECRET), redis)

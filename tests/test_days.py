@@ -22,8 +22,12 @@ HOUR_MS = 3_600_000
 TEAM = """
 [teams.north]
 timezone = "{zone}"
-rules = {{ max_open = 100, max_daily = {max_daily}, cooldown_after_claim_ms = {cooldown_ms},
-          penalty_cooldown_ms = 0 }}
+
+[teams.north.rules]
+max_open = 100
+max_daily = {max_daily}
+cooldown_after_claim_ms = {cooldown_ms}
+penalty_cooldown_ms = 0
 
 [tiers.fast]
 rules = {{ cooldown_after_claim_ms = 200 }}

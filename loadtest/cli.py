@@ -1,0 +1,109 @@
+"""The `leadgrab-loadtest` command: run a scenario, print and save its result, compare runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from loadtest import machine, plot, summary
+from loadtest.pool import PoolError
+from loadtest.run import Options, execute
+from loadtest.scenario import ScenarioError, load, parse_reaction
+from loadtest.target import TargetError
+
+EXIT_OK, EXIT_BROKEN, EXIT_USAGE, EXIT_TARGETS, EXIT_FAILED = 0, 1, 2, 3, 4
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="leadgrab-loadtest", description=__doc__)
+    parser.add_argument("--scenario", type=Path, help="a scenario TOML file (flags override it)")
+    _scenario_flags(parser.add_argument_group("scenario"))
+    aim = parser.add_argument_group("target (default: spawn `leadgrab serve` with its own Redis)")
+    aim.add_argument("--url", help="a running server, e.g. http://127.0.0.1:8080")
+    aim.add_argument("--secret", help="the running server's token secret (to mint tokens)")
+    aim.add_argument("--team", default="lt", help="the team of reps r00001.. (default: lt)")
+    aim.add_argument("--redis-url", help="the server's Redis: audit check and Redis ceilings")
+    aim.add_argument("--server-pid", type=int, help="the running server's pid, for its RSS")
+    out = parser.add_argument_group("output")
+    out.add_argument("--json", type=Path, help="write the result document here")
+    out.add_argument("--png", type=Path, help="write the latency and wins-per-rep chart here")
+    out.add_argument("--compare", type=Path, help="print the difference from this earlier result")
+    out.add_argument("--profile-server", type=Path,
+                     help="py-spy the server during the run: .svg, .json (speedscope) or .txt")
+    out.add_argument("--workdir", type=Path, help="keep the spawned server's config and logs here")
+    out.add_argument("--quiet", action="store_true", help="no progress bars")
+    out.add_argument("--fail-on-targets", action="store_true",
+                     help=f"exit {EXIT_TARGETS} when a scenario target is missed")
+    return parser
+
+
+def _scenario_flags(group: argparse._ArgumentGroup) -> None:
+    add = group.add_argument
+    add("--name", help="a label for the run")
+    add("--kind", choices=["live", "bench", "idle"],
+        help="live: publish at a rate and race; bench: closed-loop claims; idle: connect and hold")
+    add("--reps", type=int, help="connected reps (up to 10,000)")
+    add("--workers", type=int, help="client worker processes")
+    add("--duration", dest="duration_s", type=float, help="seconds to run")
+    add("--rate", dest="rate_per_s", type=float, help="leads published per second (live)")
+    add("--claimers", dest="claimers_per_lead", type=int, help="reps claiming each lead (live)")
+    add("--reaction", help="reaction time: MIN-MAX ms, or SHARE:MIN-MAX,... per group of reps")
+    add("--mode", help="arbitration mode written into the generated config (fcfs)")
+    add("--codec", choices=["json", "msgpack"], help="WebSocket subprotocol")
+    add("--bench-leads", type=int, help="leads published before a bench (claimed in turn)")
+    add("--ceilings", help="comma list of redis,echo, or none")
+    add("--seed", type=int, help="seed for who claims and how fast")
+
+
+def overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The scenario keys given as flags."""
+    names = ("name", "kind", "reps", "workers", "duration_s", "rate_per_s", "claimers_per_lead",
+             "mode", "codec", "bench_leads", "seed")
+    out: dict[str, Any] = {name: getattr(args, name) for name in names}
+    if args.reaction:
+        out["reaction"] = parse_reaction(args.reaction)
+    if args.ceilings is not None:
+        out["ceilings"] = [c for c in args.ceilings.split(",") if c and c != "none"]
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        scenario = load(args.scenario, overrides(args))
+        old = json.loads(args.compare.read_text()) if args.compare else None
+    except (ScenarioError, OSError, ValueError) as exc:
+        print(f"leadgrab-loadtest: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    options = Options(args.url, args.secret, args.team, args.redis_url, args.server_pid,
+                      args.workdir, args.profile_server, args.quiet)
+    try:
+        result = machine.run_async(execute(scenario, options))
+    except (PoolError, TargetError, OSError) as exc:
+        print(f"leadgrab-loadtest: run failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return _output(args, result, old)
+
+
+def _output(args: argparse.Namespace, result: dict[str, Any], old: dict[str, Any] | None) -> int:
+    print(summary.text(result))
+    if old is not None:
+        print(summary.compare(old, result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    if args.png:
+        plot.render(result, args.png)
+    if not result["invariants"]["ok"]:
+        print("INVARIANT BROKEN: a lead had other than exactly one winner", file=sys.stderr)
+        return EXIT_BROKEN
+    if args.fail_on_targets and not all(t["ok"] for t in result["targets"]):
+        return EXIT_TARGETS
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

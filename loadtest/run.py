@@ -1,0 +1,164 @@
+"""One load-test run, phase by phase: target, ceilings, clients, invariant check, result."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from loadtest import ceiling, echo, invariant, machine, profiler, report, target
+from loadtest.contention import Contention, lead_id
+from loadtest.pool import Pool
+from loadtest.publisher import Publisher
+from loadtest.report import RunData
+from loadtest.scenario import Scenario
+from loadtest.tally import Tally
+from loadtest.target import Target
+from loadtest.worker import Role, WorkerPlan
+
+SETTLE_CONNECT_S = 1.0
+
+
+@dataclass(frozen=True)
+class Options:
+    """Where to aim and what to keep, from the command line."""
+
+    url: str | None = None
+    secret: str | None = None
+    team: str = "lt"
+    redis_url: str | None = None
+    server_pid: int | None = None
+    workdir: Path | None = None
+    profile: Path | None = None
+    quiet: bool = False
+
+
+async def execute(scenario: Scenario, options: Options) -> dict[str, Any]:
+    """Run the scenario and return the result document."""
+    run_id = "lt" + secrets.token_hex(3)
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    machine.raise_nofile()
+    async with _target(scenario, options) as aim:
+        ceilings = await _redis_ceilings(scenario, aim, run_id)
+        if "echo" in scenario.wanted_ceilings():
+            ceilings["echo"] = await _echo(scenario, run_id, options.quiet)
+        data = await _main(scenario, aim, run_id, options)
+        data.ceilings, data.started_at = ceilings, started_at
+        data.target["redis_version"] = await target.redis_version(aim.redis_url)
+    return report.build(data)
+
+
+@contextlib.asynccontextmanager
+async def _target(scenario: Scenario, options: Options) -> AsyncIterator[Target]:
+    if options.url:
+        if not options.secret:
+            raise target.TargetError("--url needs --secret to mint rep and integration tokens")
+        yield Target(options.url.rstrip("/"), options.secret, options.team, options.redis_url,
+                     options.server_pid)
+        return
+    with contextlib.ExitStack() as stack:
+        folder = options.workdir or Path(stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="lg-lt-")))
+        folder.mkdir(parents=True, exist_ok=True)
+        async with target.spawned(scenario.reps, scenario.mode, folder,
+                                  options.redis_url) as aim:
+            yield aim
+
+
+async def _redis_ceilings(scenario: Scenario, aim: Target, run_id: str) -> dict[str, Any]:
+    if "redis" not in scenario.wanted_ceilings() or aim.redis_url is None:
+        return {}
+    seconds = scenario.ceiling_s
+    return {
+        "redis_set_nx": await ceiling.set_nx(aim.redis_url, seconds, run_id),
+        "claim_script": await ceiling.claim_script(aim.redis_url, aim.team, scenario.reps,
+                                                   seconds, run_id, scenario.mode),
+    }
+
+
+async def _echo(scenario: Scenario, run_id: str, quiet: bool) -> dict[str, Any]:
+    """The transport ceiling: the same clients and loop against a plain echo server."""
+    reps = [(i, f"e{i}", "") for i in range(scenario.reps)]
+    leads = [lead_id(run_id + "e", i) for i in range(scenario.bench_leads)]
+    async with echo.running() as (url, _):
+        plans = plans_for(scenario, url, reps, run_id, "echo", leads)
+        async with Pool(plans, "echo", quiet) as pool:
+            await pool.connect(scenario.connect_timeout_s)
+            await pool.run(scenario.warmup_s + scenario.duration_s)
+            tally = await pool.collect()
+    return {"clients": tally.connected, "per_s": round(tally.claim.count / scenario.duration_s, 1),
+            "latency_ms": tally.claim.summary(), "curve_ms": tally.claim.curve(),
+            "errors": dict(tally.errors)}
+
+
+def plans_for(scenario: Scenario, url: str, reps: list[tuple[int, str, str]], run_id: str,
+              role: Role, leads: list[str]) -> list[WorkerPlan]:
+    """Split the reps over the workers, round robin."""
+    contention = Contention(scenario.reps, scenario.claimers_per_lead, scenario.reaction,
+                            scenario.seed)
+    count = min(scenario.workers, len(reps))
+    warmup = scenario.warmup_s if role in ("bench", "echo") else 0.0
+    return [WorkerPlan(n, role, url, reps[n::count], run_id, contention, scenario.codec,
+                       scenario.compression, leads, scenario.connect_concurrency,
+                       scenario.connect_timeout_s, warmup) for n in range(count)]
+
+
+async def _main(scenario: Scenario, aim: Target, run_id: str, options: Options) -> RunData:
+    mark = await invariant.audit_mark(aim.redis_url, aim.team) if aim.redis_url else None
+    reps = aim.rep_tokens(scenario.reps)
+    async with Publisher(aim, run_id) as publisher:
+        leads = await publisher.upfront(scenario.bench_leads) if scenario.kind == "bench" else []
+        server: dict[str, Any] = {"pid": aim.server_pid, "rss_kb_before": _rss(aim)}
+        plans = plans_for(scenario, aim.ws_url, reps, run_id, scenario.kind, leads)
+        async with Pool(plans, scenario.kind, options.quiet) as pool:
+            started = time.monotonic()
+            await pool.connect(scenario.connect_timeout_s)
+            connect_s = time.monotonic() - started
+            await asyncio.sleep(SETTLE_CONNECT_S)
+            server["rss_kb_after"] = _rss(aim)
+            async with profiler.recording(aim.server_pid, scenario.duration_s, options.profile):
+                await _drive(scenario, pool, publisher)
+            server["rss_kb_end"] = _rss(aim)
+            tally = await pool.collect()
+    verdict = await _verdict(tally, aim, run_id, mark)
+    _per_connection(server, tally.connected, aim)
+    return RunData(scenario, run_id, "", machine.describe(), {"url": aim.http_url,
+                   "spawned": options.url is None}, tally, scenario.duration_s, connect_s,
+                   verdict, publisher if scenario.kind == "live" else None, server=server)
+
+
+async def _drive(scenario: Scenario, pool: Pool, publisher: Publisher) -> None:
+    if scenario.kind == "bench":
+        await pool.run(scenario.warmup_s + scenario.duration_s)
+    elif scenario.kind == "live":
+        await asyncio.gather(pool.run(scenario.duration_s + scenario.settle_s),
+                             publisher.at_rate(scenario.rate_per_s, scenario.duration_s))
+    else:
+        await pool.run(scenario.duration_s)
+
+
+async def _verdict(tally: Tally, aim: Target, run_id: str,
+                   mark: str | None) -> invariant.Verdict:
+    verdict = invariant.check_clients(tally.leads, tally.unanswered)
+    if aim.redis_url and mark is not None:
+        winners = await invariant.audit_winners(aim.redis_url, aim.team, run_id + "-", mark)
+        invariant.check_audit(verdict, tally.leads, winners)
+    return verdict
+
+
+def _rss(aim: Target) -> int | None:
+    return machine.rss_kb(aim.server_pid) if aim.server_pid else None
+
+
+def _per_connection(server: dict[str, Any], connected: int, aim: Target) -> None:
+    before, after = server.get("rss_kb_before"), server.get("rss_kb_after")
+    if before and after and connected:
+        server["rss_kb_per_connection"] = round((after - before) / connected, 2)
+    server["nofile"] = machine.nofile_of(aim.server_pid) if aim.server_pid else None

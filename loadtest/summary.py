@@ -1,0 +1,101 @@
+"""The human-readable summary of a result, and its difference from an earlier one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+LATENCY_KEYS = ("p50", "p90", "p99", "p99.9", "max")
+COMPARED = (
+    "claims/per_s", "claims/latency_ms/p50", "claims/latency_ms/p90", "claims/latency_ms/p99",
+    "claims/latency_ms/p99.9", "claims/latency_ms/max", "fanout/latency_ms/p50",
+    "fanout/latency_ms/p99", "fanout/last_rep_ms/p50", "fanout/last_rep_ms/p99",
+    "fanout/last_rep_ms/max", "fanout/missed", "connections/connected",
+    "connections/error_count", "connections/disconnect_count", "ceilings/redis_set_nx/ops_per_s",
+    "ceilings/claim_script/ops_per_s", "ceilings/echo/per_s", "ceilings/echo/latency_ms/p99",
+    "ratios/claims_vs_echo_throughput/ratio", "ratios/claim_p99_vs_echo_p99/ratio",
+    "ratios/claims_vs_claim_script/ratio", "server/rss_kb_per_connection",
+    "invariants/violations",
+)
+
+
+def _lat(summary: dict[str, Any]) -> str:
+    if not summary.get("count"):
+        return "no samples"
+    parts = " ".join(f"{k}={summary[k]:.2f}" for k in LATENCY_KEYS)
+    return f"{parts} ms (n={summary['count']})"
+
+
+def text(result: dict[str, Any]) -> str:
+    """A few lines a person reads first."""
+    s, c, f = result["scenario"], result["connections"], result["fanout"]
+    lines = [
+        f"scenario {s['name']} ({s['kind']}): {s['reps']} reps, {s['workers']} workers, "
+        f"{s['duration_s']} s, run {result['run_id']}",
+        f"connections: {c['connected']}/{c['target']} in {c['connect_s']} s, "
+        f"errors {c['error_count']} {c['errors'] or ''}, disconnects {c['disconnect_count']}",
+        f"claims: {result['claims']['per_s']}/s, results {result['claims']['results']}, "
+        f"unanswered {result['claims']['unanswered']}",
+        f"claim round trip: {_lat(result['claims']['latency_ms'])}",
+    ]
+    if f["receipts"]:
+        lines += [f"fan-out, every receipt: {_lat(f['latency_ms'])}",
+                  f"fan-out, last rep per lead: {_lat(f['last_rep_ms'])}, missed {f['missed']}"]
+    lines += _ceiling_lines(result) + _server_lines(result) + _verdict_lines(result)
+    return "\n".join(lines)
+
+
+def _ceiling_lines(result: dict[str, Any]) -> list[str]:
+    lines = []
+    for name, ceiling in result["ceilings"].items():
+        rate = ceiling.get("ops_per_s") or ceiling.get("per_s")
+        extra = f", {_lat(ceiling['latency_ms'])}" if "latency_ms" in ceiling else ""
+        lines.append(f"ceiling {name}: {rate}/s{extra}")
+    for name, r in result["ratios"].items():
+        lines.append(f"ratio {name}: {r['value']} / {r['ceiling_value']} = {r['ratio']}")
+    return lines
+
+
+def _server_lines(result: dict[str, Any]) -> list[str]:
+    server = result["server"]
+    if not server.get("rss_kb_before"):
+        return []
+    return [f"server RSS: {server['rss_kb_before']} -> {server['rss_kb_after']} KiB, "
+            f"{server.get('rss_kb_per_connection')} KiB per connection"]
+
+
+def _verdict_lines(result: dict[str, Any]) -> list[str]:
+    inv = result["invariants"]
+    state = "OK" if inv["ok"] else f"BROKEN ({inv['violations']} violations)"
+    lines = [f"invariant exactly-one-winner: {state}; {inv['leads_checked']} leads, "
+             f"audit {'checked' if inv['audit_checked'] else 'not checked'}"]
+    if inv.get("examples"):
+        lines.append(f"  examples: {inv['examples']}")
+    for t in result["targets"]:
+        mark = "met" if t["ok"] else "MISSED"
+        lines.append(f"target {t['name']}: {t['value']} {t['op']} {t['limit']}: {mark}")
+    return lines
+
+
+def _flat(doc: dict[str, Any], path: str) -> float | None:
+    node: Any = doc
+    for part in path.split("/"):
+        node = node.get(part) if isinstance(node, dict) else None
+    return float(node) if isinstance(node, int | float) else None
+
+
+def compare(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """A table of the compared figures: old, new and the change in percent."""
+    lines = [f"compare {old.get('run_id')} ({old.get('started_at')}) -> {new.get('run_id')}"]
+    for path in COMPARED:
+        before, after = _flat(old, path), _flat(new, path)
+        if before is None and after is None:
+            continue
+        change = ""
+        if before and after is not None:
+            change = f"{(after - before) / before * 100:+.1f}%"
+        lines.append(f"  {path:<42} {_num(before):>12} {_num(after):>12} {change:>8}")
+    return "\n".join(lines)
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}".rstrip("0").rstrip(".")

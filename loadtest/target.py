@@ -1,0 +1,155 @@
+"""The server under test: one spawned with a generated config and Redis, or one already running."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import resource
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+from redis.asyncio import Redis
+
+from loadtest import machine, serverconfig
+from server.auth import Role, TokenAuthority
+from server.embedded import EmbeddedRedis
+
+TOKEN_TTL_S = 6 * 3600
+READY_S = 60.0
+STOP_S = 10.0
+
+
+class TargetError(Exception):
+    """The server under test could not be started or reached."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the server is, how to mint its tokens and (when known) its Redis and process."""
+
+    http_url: str
+    secret: str
+    team: str
+    redis_url: str | None
+    server_pid: int | None
+
+    @property
+    def ws_url(self) -> str:
+        return self.http_url.replace("http", "ws", 1).rstrip("/") + "/ws"
+
+    def rep_tokens(self, count: int) -> list[tuple[int, str, str]]:
+        """(index, rep id, token) for the first `count` reps."""
+        authority = TokenAuthority(self.secret)
+        return [(i, serverconfig.rep_id(i),
+                 authority.mint(Role.REP, serverconfig.rep_id(i), team=self.team,
+                                ttl_s=TOKEN_TTL_S)) for i in range(count)]
+
+    def integration_token(self) -> str:
+        return TokenAuthority(self.secret).mint(Role.INTEGRATION, "loadtest", ttl_s=TOKEN_TTL_S)
+
+
+@contextlib.asynccontextmanager
+async def spawned(reps: int, mode: str, workdir: Path,
+                  redis_url: str | None = None) -> AsyncIterator[Target]:
+    """A `leadgrab serve` child on a free port with a generated config and its own Redis."""
+    async with _redis(workdir, redis_url) as url:
+        port, secret = free_port(), serverconfig.new_secret()
+        config = workdir / "config.toml"
+        config.write_text(serverconfig.render(reps, mode, port, workdir / "data", secret))
+        proc = _start(config, port, url, workdir / "server.log")
+        try:
+            http_url = f"http://127.0.0.1:{port}"
+            await _wait_ready(proc, http_url, workdir / "server.log")
+            yield Target(http_url, secret, serverconfig.TEAM, url, proc.pid)
+        finally:
+            await _stop(proc)
+
+
+@contextlib.asynccontextmanager
+async def _redis(workdir: Path, given: str | None) -> AsyncIterator[str]:
+    if given:
+        yield given
+        return
+    async with EmbeddedRedis(workdir / "redis") as url:
+        yield url
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def server_command() -> list[str]:
+    """`leadgrab` next to this Python, or the same entry point through `-c`."""
+    script = Path(sys.executable).parent / "leadgrab"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from server.cli import main; sys.exit(main())"]
+
+
+def _start(config: Path, port: int, redis_url: str, log: Path) -> subprocess.Popen[bytes]:
+    argv = [*server_command(), "serve", "--config", str(config), "--port", str(port),
+            "--redis-url", redis_url]
+    with log.open("ab") as out:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                preexec_fn=_child_setup, cwd=config.parent)
+
+
+def _child_setup() -> None:
+    """In the child before exec: lift its open-files limit (10,000 sockets need it)."""
+    machine.raise_nofile()
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+async def _wait_ready(proc: subprocess.Popen[bytes], http_url: str, log: Path) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(int(READY_S / 0.1)):
+            if proc.poll() is not None:
+                raise TargetError(f"the server exited with {proc.returncode}: {tail(log)}")
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.get(f"{http_url}/healthz") as response:
+                    if response.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+    raise TargetError(f"the server was not healthy within {READY_S:.0f} s: {tail(log)}")
+
+
+async def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        for _ in range(int(STOP_S / 0.05)):
+            if proc.poll() is not None:
+                return
+            await asyncio.sleep(0.05)
+        proc.kill()
+        proc.wait()
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    """The last lines of a log, for error messages."""
+    try:
+        return "\n" + "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as exc:
+        return f"(no log: {exc})"
+
+
+async def redis_version(url: str | None) -> str | None:
+    """The Redis server's version, when its URL is known."""
+    if url is None:
+        return None
+    client = Redis.from_url(url, decode_responses=True)
+    try:
+        info = await client.info("server")
+        return str(info.get("redis_version"))
+    finally:
+        await client.aclose()
+

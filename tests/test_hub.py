@@ -1,0 +1,82 @@
+"""The fan-out hub: bounded per-connection queues, slow readers cut off, frames encoded once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from server import protocol
+from server.hub import Broadcast, Connection, Hub, Wire
+from server.metrics import Metrics
+from server.protocol import CloseCode, Codec
+from server.roster import Member
+
+ALICE = Member("alice", "north", "", True, frozenset({"*"}), frozenset(), {})
+
+
+class StalledSink:
+    """A socket whose reader stopped reading: sends never complete."""
+
+    def __init__(self) -> None:
+        self.closed_with: int | None = None
+        self.sent: list[Wire] = []
+
+    async def send(self, data: Wire) -> None:
+        self.sent.append(data)
+        await asyncio.Event().wait()
+
+    async def close(self, code: int, message: str) -> None:
+        self.closed_with = code
+
+
+class ReadingSink(StalledSink):
+    async def send(self, data: Wire) -> None:
+        self.sent.append(data)
+
+
+def lead(n: int) -> tuple[str, dict[str, object]]:
+    seq = f"{1000 + n}-0"
+    return seq, protocol.lead({"lead_id": f"L{n}", "team": "north", "seq": seq})
+
+
+async def test_slow_reader_is_cut_off_and_memory_stays_bounded() -> None:
+    metrics = Metrics()
+    hub = Hub(metrics, lambda rep: ALICE)
+    slow_sink, fast_sink = StalledSink(), ReadingSink()
+    slow = Connection("alice", "north", Codec.JSON, slow_sink, 8, metrics)
+    fast = Connection("bob", "north", Codec.JSON, fast_sink, 8, metrics)
+    writers = [asyncio.create_task(c.run_writer()) for c in (slow, fast)]
+    for conn in (slow, fast):
+        hub.add(conn)
+    for n in range(100):
+        hub.deliver("north", *lead(n))
+        await asyncio.sleep(0)
+        assert slow.queue.qsize() <= 8
+    await asyncio.sleep(0.01)
+    assert slow_sink.closed_with == CloseCode.SLOW_CONSUMER
+    assert metrics.disconnects.labels(str(CloseCode.SLOW_CONSUMER))._value.get() == 1
+    assert len(fast_sink.sent) == 100 and fast_sink.closed_with is None
+    for task in writers:
+        task.cancel()
+
+
+async def test_broadcast_is_encoded_once_per_codec() -> None:
+    _seq, frame = lead(1)
+    shared = Broadcast(frame)
+    assert shared.wire(Codec.JSON) is shared.wire(Codec.JSON)
+    assert isinstance(shared.wire(Codec.MSGPACK), bytes)
+
+
+async def test_replay_then_live_without_duplicates() -> None:
+    metrics = Metrics()
+    hub = Hub(metrics, lambda rep: ALICE)
+    sink = ReadingSink()
+    conn = Connection("alice", "north", Codec.JSON, sink, 64, metrics)
+    conn.replaying = True
+    hub.add(conn)
+    hub.deliver("north", *lead(3))  # arrives live while the replay is being read
+    sent = await hub.replay(conn, [lead(1), lead(2), lead(3)])
+    hub.deliver("north", *lead(4))
+    assert sent == 3 and not conn.replaying
+    ids = [conn.queue.get_nowait() for _ in range(conn.queue.qsize())]
+    assert all([f'"L{n}"' in str(wire) for n, wire in zip((1, 2, 3, 4), ids, strict=True)])
+    assert len(ids) == 4

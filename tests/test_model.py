@@ -1,0 +1,293 @@
+"""Random operation sequences on real Redis, checked step by step against a plain-Python model."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from redis.asyncio import Redis
+
+from server import keys
+from server.arbiter import Arbiter
+from server.config import parse_config
+from server.lead import NewLead
+from server.store import ManualClock, Store
+from tests.conftest import LIMITS
+
+HOUR_MS = 3_600_000
+CONFIG = """
+[teams.north]
+timezone = "{zone}"
+
+[teams.north.rules]
+max_open = 2
+max_daily = 3
+cooldown_after_claim_ms = 1000
+penalty_cooldown_ms = 0
+
+[tiers.gold]
+rules = {{ max_open = 3, cooldown_after_claim_ms = 0 }}
+
+[[reps]]
+id = "ann"
+team = "north"
+tier = "gold"
+skills = ["solar", "wind"]
+
+[[reps]]
+id = "bob"
+team = "north"
+regions = ["north"]
+
+[[reps]]
+id = "cat"
+team = "north"
+active = false
+
+[[reps]]
+id = "dan"
+team = "north"
+regions = ["north", "east"]
+skills = ["solar"]
+rules = {{ max_daily = 1, cooldown_after_claim_ms = 5000 }}
+"""
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A rep's effective rules, written out by hand (independent of server.rules)."""
+
+    active: bool
+    regions: frozenset[str]
+    skills: frozenset[str]
+    max_open: int
+    max_daily: int
+    cooldown_ms: int
+
+
+RULES = {
+    "ann": Rules(True, frozenset({"*"}), frozenset({"solar", "wind"}), 3, 3, 0),
+    "bob": Rules(True, frozenset({"north"}), frozenset(), 2, 3, 1000),
+    "cat": Rules(False, frozenset({"*"}), frozenset(), 2, 3, 1000),
+    "dan": Rules(True, frozenset({"north", "east"}), frozenset({"solar"}), 2, 1, 5000),
+}
+REPS = [*RULES, "zed"]  # zed is in no roster
+ZONES = ["Europe/Berlin", "America/New_York"]
+ANCHORS_MS = [
+    int(datetime(*parts, tzinfo=UTC).timestamp() * 1000) for parts in (
+        (2027, 1, 4, 9),
+        (2027, 3, 13, 18),  # New York springs forward on the 14th
+        (2027, 3, 27, 18),  # Berlin springs forward on the 28th
+        (2027, 10, 30, 18),  # Berlin falls back on the 31st
+        (2027, 11, 6, 18),  # New York falls back on the 7th
+    )
+]
+Reply = tuple[str, str | None, int | None]
+
+
+@dataclass
+class Lead:
+    region: str
+    skills: frozenset[str]
+    state: str = "open"
+    holder: str = ""
+
+
+@dataclass
+class Model:
+    """The documented claim rules (order as in lua/claim_lead.lua's header), in plain Python."""
+
+    zone: ZoneInfo
+    now: int
+    leads: dict[str, Lead] = field(default_factory=dict)
+    held: dict[str, set[str]] = field(default_factory=lambda: {r: set() for r in RULES})
+    rep_state: dict[str, dict[str, str]] = field(default_factory=dict)
+    replies: dict[tuple[str, str], Reply] = field(default_factory=dict)
+    decisions: int = 0
+
+    def local_day(self) -> tuple[str, int]:
+        """Today's local date and the UTC ms of the next local midnight."""
+        today = datetime.fromtimestamp(self.now / 1000, self.zone).date()
+        nxt = today + timedelta(days=1)
+        midnight = datetime(nxt.year, nxt.month, nxt.day, tzinfo=self.zone)
+        return today.isoformat(), int(midnight.timestamp() * 1000)
+
+    def publish(self, lead_id: str, region: str, skills: frozenset[str]) -> bool:
+        if lead_id in self.leads:
+            return False
+        self.leads[lead_id] = Lead(region, skills)
+        return True
+
+    def claim(self, rep: str, lead_id: str, req: str) -> Reply:
+        if rep not in RULES:
+            return ("rejected", "ineligible", None)
+        if (rep, req) not in self.replies:
+            self.decisions += 1
+            self.replies[(rep, req)] = self.decide(rep, lead_id)
+        return self.replies[(rep, req)]
+
+    def decide(self, rep: str, lead_id: str) -> Reply:
+        lead, rules = self.leads.get(lead_id), RULES[rep]
+        if lead is None:
+            return ("rejected", "not_found", None)
+        if lead.state == "closed":
+            return ("rejected", "closed", None)
+        if not self.eligible(rules, lead):
+            return ("rejected", "ineligible", None)
+        if lead.state == "held":
+            return ("won", None, None) if lead.holder == rep else ("lost", None, None)
+        return self.limits(rep, rules) or self.win(rep, rules, lead_id)
+
+    @staticmethod
+    def eligible(rules: Rules, lead: Lead) -> bool:
+        covered = not lead.region or "*" in rules.regions or lead.region in rules.regions
+        return rules.active and covered and lead.skills <= rules.skills
+
+    def limits(self, rep: str, rules: Rules) -> Reply | None:
+        state = self.rep_state.get(rep, {})
+        cooldown_until = int(state.get("cooldown_until_ms", 0))
+        if self.now < cooldown_until:
+            return ("rejected", "cooldown", cooldown_until - self.now)
+        if len(self.held[rep]) >= rules.max_open:
+            return ("rejected", "quota_open", None)
+        today, next_midnight = self.local_day()
+        count = int(state["day_count"]) if state.get("day") == today else 0
+        if count >= rules.max_daily:
+            return ("rejected", "quota_daily", next_midnight - self.now)
+        return None
+
+    def win(self, rep: str, rules: Rules, lead_id: str) -> Reply:
+        today, _ = self.local_day()
+        state = self.rep_state.get(rep, {})
+        count = int(state["day_count"]) if state.get("day") == today else 0
+        self.rep_state[rep] = {"day": today, "day_count": str(count + 1),
+                               "cooldown_until_ms": str(self.now + rules.cooldown_ms)}
+        self.leads[lead_id].state, self.leads[lead_id].holder = "held", rep
+        self.held[rep].add(lead_id)
+        return ("won", None, None)
+
+    def give_back(self, rep: str, lead_id: str, new_state: str) -> tuple[bool, str | None]:
+        """Release (new_state open) or close: only the holder may."""
+        lead = self.leads.get(lead_id)
+        if rep in RULES and lead is None:
+            return (False, "not_found")
+        if rep in RULES and lead is not None and lead.state == "closed":
+            return (False, "closed")
+        if lead is None or lead.state != "held" or lead.holder != rep:
+            return (False, "not_holder")
+        lead.state, lead.holder = new_state, ""
+        self.held[rep].discard(lead_id)
+        return (True, None)
+
+
+LEADS = st.integers(0, 5).map(lambda n: f"L{n}")  # L5 is never published
+CLAIM = st.tuples(st.just("claim"), st.sampled_from(REPS), LEADS,
+                  st.integers(0, 50).map(lambda n: f"q{n}"))
+OPS = st.one_of(
+    st.tuples(st.just("publish"), st.integers(0, 4).map(lambda n: f"L{n}"),
+              st.sampled_from(["", "north", "east", "west"]),
+              st.frozensets(st.sampled_from(["solar", "wind"]))),
+    CLAIM,
+    CLAIM,  # twice: claims are what we test most
+    st.tuples(st.just("retry"), st.integers(0, 1000)),
+    st.tuples(st.just("release"), st.sampled_from(REPS), LEADS),
+    st.tuples(st.just("close"), st.sampled_from(REPS), LEADS, st.sampled_from(["won", "lost"])),
+    st.tuples(st.just("advance"), st.one_of(
+        st.sampled_from([0, 1, 999, 1000, 4999, 5000]), st.integers(0, 6 * HOUR_MS),
+        st.integers(20 * HOUR_MS, 26 * HOUR_MS))),
+    st.tuples(st.just("midnight"), st.sampled_from([-1, 0, 1])),
+)
+
+
+class Runner:
+    """Applies each operation to Redis (through the arbiter) and to the model, and compares."""
+
+    def __init__(self, arbiter: Arbiter, model: Model, clock: ManualClock) -> None:
+        self.arbiter, self.model, self.clock = arbiter, model, clock
+        self.claims: list[tuple[str, str, str]] = []
+
+    async def apply(self, op: tuple[Any, ...]) -> None:
+        handler = getattr(self, f"op_{op[0]}")
+        await handler(*op[1:])
+
+    async def op_publish(self, lead_id: str, region: str, skills: frozenset[str]) -> None:
+        lead = NewLead(id=lead_id, team="north", region=region, skills=tuple(sorted(skills)))
+        result = await self.arbiter.publish(lead, "test")
+        assert result.created == self.model.publish(lead_id, region, skills)
+
+    async def op_claim(self, rep: str, lead_id: str, req: str) -> None:
+        self.claims.append((rep, lead_id, req))
+        got = await self.arbiter.claim(rep, lead_id, req)
+        reason = got.reason.value if got.reason else None
+        actual = (got.result.value, reason, got.retry_after_ms)
+        expected = self.model.claim(rep, lead_id, req)
+        assert actual == expected, f"claim {rep} {lead_id} {req} at {self.clock.now_ms}"
+
+    async def op_retry(self, index: int) -> None:
+        if self.claims:
+            await self.op_claim(*self.claims[index % len(self.claims)])
+
+    async def op_release(self, rep: str, lead_id: str) -> None:
+        got = await self.arbiter.release(rep, lead_id)
+        reason = got.reason.value if got.reason else None
+        assert (got.ok, reason) == self.model.give_back(rep, lead_id, "open")
+
+    async def op_close(self, rep: str, lead_id: str, outcome: str) -> None:
+        got = await self.arbiter.close(rep, lead_id, outcome)
+        reason = got.reason.value if got.reason else None
+        assert (got.ok, reason) == self.model.give_back(rep, lead_id, "closed")
+
+    async def op_advance(self, ms: int) -> None:
+        self.set_now(self.model.now + ms)
+
+    async def op_midnight(self, offset_ms: int) -> None:
+        self.set_now(self.model.local_day()[1] + offset_ms)
+
+    def set_now(self, now_ms: int) -> None:
+        self.clock.now_ms = self.model.now = now_ms
+
+
+async def compare_state(redis: Redis, model: Model) -> None:
+    for rep in RULES:
+        assert await redis.smembers(keys.held("north", rep)) == model.held[rep], rep
+        assert await redis.hgetall(keys.rep_state("north", rep)) == model.rep_state.get(rep, {})
+    for lead_id, lead in model.leads.items():
+        state = await redis.hmget(keys.lead("north", lead_id), "state", "holder")
+        assert state == [lead.state, lead.holder], lead_id
+    audit = await redis.xrange(keys.audit("north"))
+    assert sum(f["action"] == "claim" for _, f in audit) == model.decisions
+
+
+async def run_example(redis_url: str, zone: str, start_ms: int,
+                      ops: list[tuple[Any, ...]]) -> None:
+    client = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        await client.flushdb()
+        clock = ManualClock(now_ms=start_ms)
+        config = parse_config(CONFIG.format(zone=zone))
+        arbiter = Arbiter(Store(client, LIMITS, clock), config)
+        await arbiter.apply_rules(config)
+        runner = Runner(arbiter, Model(ZoneInfo(zone), start_ms), clock)
+        for op in ops:
+            await runner.apply(op)
+        await compare_state(client, runner.model)
+    finally:
+        await client.aclose()
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    zone=st.sampled_from(ZONES),
+    start_ms=st.builds(lambda a, d: a + d, st.sampled_from(ANCHORS_MS),
+                       st.integers(0, 36 * HOUR_MS)),
+    ops=st.lists(OPS, min_size=1, max_size=40),
+)
+def test_claims_match_the_model(redis_url: str, zone: str, start_ms: int,
+                                ops: list[tuple[Any, ...]]) -> None:
+    asyncio.run(run_example(redis_url, zone, start_ms, ops))
