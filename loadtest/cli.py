@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from loadtest import machine, plot, summary
+from loadtest import machine, summary
 from loadtest.pool import PoolError
 from loadtest.run import Options, execute
 from loadtest.scenario import ScenarioError, load, parse_reaction
@@ -55,6 +55,7 @@ def _scenario_flags(group: argparse._ArgumentGroup) -> None:
     add("--mode", help="arbitration mode written into the generated config (fcfs)")
     add("--codec", choices=["json", "msgpack"], help="WebSocket subprotocol")
     add("--bench-leads", type=int, help="leads published before a bench (claimed in turn)")
+    add("--warmup", dest="warmup_s", type=float, help="seconds of bench/echo not measured")
     add("--ceilings", help="comma list of redis,echo, or none")
     add("--seed", type=int, help="seed for who claims and how fast")
 
@@ -62,7 +63,7 @@ def _scenario_flags(group: argparse._ArgumentGroup) -> None:
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The scenario keys given as flags."""
     names = ("name", "kind", "reps", "workers", "duration_s", "rate_per_s", "claimers_per_lead",
-             "mode", "codec", "bench_leads", "seed")
+             "mode", "codec", "bench_leads", "seed", "warmup_s")
     out: dict[str, Any] = {name: getattr(args, name) for name in names}
     if args.reaction:
         out["reaction"] = parse_reaction(args.reaction)
@@ -96,6 +97,8 @@ def _output(args: argparse.Namespace, result: dict[str, Any], old: dict[str, Any
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     if args.png:
+        from loadtest import plot  # matplotlib is slow to import; workers import this module
+
         plot.render(result, args.png)
     if not result["invariants"]["ok"]:
         print("INVARIANT BROKEN: a lead had other than exactly one winner", file=sys.stderr)

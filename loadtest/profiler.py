@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 FORMATS = {".svg": "flamegraph", ".json": "speedscope", ".txt": "raw"}
@@ -18,23 +16,19 @@ def py_spy() -> str | None:
     return str(local) if local.exists() else shutil.which("py-spy")
 
 
-@contextlib.asynccontextmanager
-async def recording(pid: int | None, seconds: float, output: Path | None) -> AsyncIterator[None]:
-    """Record the server for `seconds` into `output` (.svg, .json or .txt); no-op without one."""
+async def record(pid: int | None, delay_s: float, seconds: float, output: Path | None) -> None:
+    """After `delay_s`, sample the server for `seconds` into `output` (.svg, .json or .txt)."""
     binary = py_spy()
     if output is None or pid is None or binary is None:
-        yield
         return
+    await asyncio.sleep(delay_s)
     fmt = FORMATS.get(output.suffix, "flamegraph")
     proc = await asyncio.create_subprocess_exec(
         binary, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))),
         "--rate", "200", "--format", fmt, "--output", str(output), "--nonblocking",
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     try:
-        yield
-    finally:
-        try:
-            await asyncio.wait_for(proc.wait(), seconds + 30)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+        await asyncio.wait_for(proc.wait(), seconds + 30)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()

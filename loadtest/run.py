@@ -123,8 +123,8 @@ async def _main(scenario: Scenario, aim: Target, run_id: str, options: Options) 
             connect_s = time.monotonic() - started
             await asyncio.sleep(SETTLE_CONNECT_S)
             server["rss_kb_after"] = _rss(aim)
-            async with profiler.recording(aim.server_pid, scenario.duration_s, options.profile):
-                await _drive(scenario, pool, publisher)
+            await asyncio.gather(_drive(scenario, pool, publisher), profiler.record(
+                aim.server_pid, _warmup(scenario), scenario.duration_s, options.profile))
             server["rss_kb_end"] = _rss(aim)
             tally = await pool.collect()
     verdict = await _verdict(tally, aim, run_id, mark)
@@ -151,6 +151,10 @@ async def _verdict(tally: Tally, aim: Target, run_id: str,
         winners = await invariant.audit_winners(aim.redis_url, aim.team, run_id + "-", mark)
         invariant.check_audit(verdict, tally.leads, winners)
     return verdict
+
+
+def _warmup(scenario: Scenario) -> float:
+    return scenario.warmup_s if scenario.kind == "bench" else 0.0
 
 
 def _rss(aim: Target) -> int | None:

@@ -49,9 +49,11 @@ class Tally:
         return seen
 
     def outcome(self, rep: str, lead_id: str, result: str, reason: str | None) -> None:
-        """Count one claim_result."""
-        self.results[f"{result}:{reason}" if reason else result] += 1
+        """Count one claim_result; a rep winning a lead it already holds is `won_again`."""
         seen = self.lead(lead_id)
+        if result == "won" and rep in seen.winners:
+            result = "won_again"
+        self.results[f"{result}:{reason}" if reason else result] += 1
         if result == "won":
             seen.winners.append(rep)
             self.wins[rep] += 1

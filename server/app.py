@@ -15,7 +15,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 
 from server import http_api, ws
 from server.appkeys import ARBITER, AUTHORITY, CONFIG, CONFIG_PATH, HUB, METRICS, SOCKETS
-from server.arbiter import RELOAD_CHANNEL, Arbiter
+from server.arbiter import Arbiter
 from server.auth import TokenAuthority, load_or_create_secret
 from server.config import Config, ConfigError, load_config
 from server.embedded import EmbeddedRedis
@@ -23,11 +23,12 @@ from server.hub import Hub
 from server.keys import Limits
 from server.metrics import Metrics
 from server.protocol import CloseCode
-from server.store import ManualClock, Store
+from server.store import ManualClock, Store, StoreError
 from server.tail import Tail
 
 log = logging.getLogger(__name__)
 POOL_CONNECTIONS = 64
+RELOAD_POLL_S = 1.0
 URL_FILE = "url"  # where `leadgrab reload` finds the embedded Redis of a running server
 
 
@@ -104,7 +105,7 @@ def _running(redis_override: str | None, clock: ManualClock | None,
             for tail in tails:
                 await tail.start()
             tasks = [asyncio.create_task(t.run()) for t in tails]
-            tasks.append(asyncio.create_task(_follow_reloads(url, arbiter)))
+            tasks.append(asyncio.create_task(_follow_reloads(arbiter)))
             try:
                 yield
             finally:
@@ -120,23 +121,19 @@ async def _stop(tasks: list[asyncio.Task[None]]) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _follow_reloads(url: str, arbiter: Arbiter) -> None:
-    """Re-read the roster whenever any instance (or `leadgrab reload`) changed the rules."""
-    redis = Redis.from_url(url, decode_responses=True)
-    try:
-        while True:
-            try:
-                async with redis.pubsub() as pubsub:
-                    await pubsub.subscribe(RELOAD_CHANNEL)
-                    await arbiter.refresh_roster()
-                    async for message in pubsub.listen():
-                        if message["type"] == "message":
-                            await arbiter.refresh_roster()
-            except Exception as exc:
-                log.warning("reload listener interrupted: %s", exc)
-                await asyncio.sleep(1)
-    finally:
-        await redis.aclose()
+async def _follow_reloads(arbiter: Arbiter) -> None:
+    """Re-read the roster whenever any instance (or `leadgrab reload`) changed the rules.
+
+    Polls each team's rules version once a second: one HGET per team, and nothing to
+    lose when a connection drops (unlike a pub/sub message).
+    """
+    while True:
+        await asyncio.sleep(RELOAD_POLL_S)
+        try:
+            if await arbiter.rules_changed():
+                await arbiter.refresh_roster()
+        except StoreError as exc:
+            log.warning("rules version check failed: %s", exc)
 
 
 async def _close_sockets(app: web.Application) -> None:

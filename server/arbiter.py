@@ -16,7 +16,6 @@ from server.store import Store
 
 DAYS_BEFORE = 7
 DAYS_AFTER = 400
-RELOAD_CHANNEL = "lg:rules-reloaded"
 
 
 class Arbiter:
@@ -33,8 +32,6 @@ class Arbiter:
         loads = [await self._load_team(config, team, now_ms) for team in config.teams]
         self.config = config
         await self.refresh_roster()
-        if any(load.changed for load in loads):
-            await self.store.call(self.store.redis.publish(RELOAD_CHANNEL, "1"))
         return loads
 
     async def _load_team(self, config: Config, team: str, now_ms: int) -> RulesLoad:
@@ -52,6 +49,14 @@ class Arbiter:
             hashes[team] = await self.store.call(self.store.redis.hgetall(keys.rules(team)))
         self.roster = roster_from_hashes(hashes)
         return self.roster
+
+    async def rules_changed(self) -> bool:
+        """Whether any team's rules version in Redis differs from the roster's."""
+        for team in self.config.teams:
+            version = await self.store.call(self.store.redis.hget(keys.rules(team), "version"))
+            if int(version or 0) != self.roster.versions.get(team, 0):
+                return True
+        return False
 
     async def now_ms(self) -> int:
         """Redis time (or the test clock), never this host's clock."""

@@ -34,7 +34,7 @@ class SocketSink:
             await self.ws.send_str(data)
 
     async def close(self, code: int, message: str) -> None:
-        """Close, aborting the transport if a stalled reader keeps the close frame from going out."""
+        """Close; abort the transport if a stalled reader keeps the close frame from going out."""
         with contextlib.suppress(Exception):
             async with asyncio.timeout(CLOSE_TIMEOUT_S):
                 await self.ws.close(code=code, message=message.encode()[:120])

@@ -167,6 +167,15 @@ async def test_zero_daily_quota_waits_for_midnight(store: Store, clock: ManualCl
     assert rejected(await claim("ann", "L0"), Reason.QUOTA_DAILY, retry)
 
 
+@pytest.mark.parametrize(("zone", "day", "hours"), DAYS, ids=DAY_IDS)
+async def test_at_midnight_the_wait_is_the_whole_day(store: Store, clock: ManualClock, zone: str,
+                                                     day: date, hours: int) -> None:
+    """Exactly at local midnight the next midnight is a full (23, 24 or 25 h) day away."""
+    clock.now_ms = local_ms(zone, day, 0)
+    claim = Claims(await arbiter_for(store, zone, max_daily=0))
+    assert rejected(await claim("ann", "L0"), Reason.QUOTA_DAILY, hours * HOUR_MS)
+
+
 async def test_cooldown_is_checked_before_the_daily_quota(store: Store,
                                                           clock: ManualClock) -> None:
     zone, day = "Europe/Berlin", date(2027, 3, 27)

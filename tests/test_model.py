@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
@@ -25,13 +25,13 @@ CONFIG = """
 timezone = "{zone}"
 
 [teams.north.rules]
-max_open = 2
-max_daily = 3
+max_open = 1
+max_daily = 2
 cooldown_after_claim_ms = 1000
 penalty_cooldown_ms = 0
 
 [tiers.gold]
-rules = {{ max_open = 3, cooldown_after_claim_ms = 0 }}
+rules = {{ max_open = 2, cooldown_after_claim_ms = 0 }}
 
 [[reps]]
 id = "ann"
@@ -71,12 +71,14 @@ class Rules:
 
 
 RULES = {
-    "ann": Rules(True, frozenset({"*"}), frozenset({"solar", "wind"}), 3, 3, 0),
-    "bob": Rules(True, frozenset({"north"}), frozenset(), 2, 3, 1000),
-    "cat": Rules(False, frozenset({"*"}), frozenset(), 2, 3, 1000),
-    "dan": Rules(True, frozenset({"north", "east"}), frozenset({"solar"}), 2, 1, 5000),
+    "ann": Rules(True, frozenset({"*"}), frozenset({"solar", "wind"}), 2, 2, 0),
+    "bob": Rules(True, frozenset({"north"}), frozenset(), 1, 2, 1000),
+    "cat": Rules(False, frozenset({"*"}), frozenset(), 1, 2, 1000),
+    "dan": Rules(True, frozenset({"north", "east"}), frozenset({"solar"}), 1, 1, 5000),
 }
 REPS = [*RULES, "zed"]  # zed is in no roster
+# Weighted towards reps who can win most leads, so quotas and cooldowns get reached.
+CLAIMERS = st.sampled_from(["ann", "ann", "ann", "bob", "dan", "dan", "cat", "zed"])
 ZONES = ["Europe/Berlin", "America/New_York"]
 ANCHORS_MS = [
     int(datetime(*parts, tzinfo=UTC).timestamp() * 1000) for parts in (
@@ -126,9 +128,11 @@ class Model:
     def claim(self, rep: str, lead_id: str, req: str) -> Reply:
         if rep not in RULES:
             return ("rejected", "ineligible", None)
-        if (rep, req) not in self.replies:
-            self.decisions += 1
-            self.replies[(rep, req)] = self.decide(rep, lead_id)
+        if (rep, req) in self.replies:
+            event("claim replayed")
+            return self.replies[(rep, req)]
+        self.decisions += 1
+        self.replies[(rep, req)] = self.decide(rep, lead_id)
         return self.replies[(rep, req)]
 
     def decide(self, rep: str, lead_id: str) -> Reply:
@@ -140,6 +144,7 @@ class Model:
         if not self.eligible(rules, lead):
             return ("rejected", "ineligible", None)
         if lead.state == "held":
+            event(f"claim on a held lead by {'holder' if lead.holder == rep else 'other'}")
             return ("won", None, None) if lead.holder == rep else ("lost", None, None)
         return self.limits(rep, rules) or self.win(rep, rules, lead_id)
 
@@ -180,28 +185,45 @@ class Model:
             return (False, "closed")
         if lead is None or lead.state != "held" or lead.holder != rep:
             return (False, "not_holder")
-        lead.state, lead.holder = new_state, ""
+        lead.state = new_state
+        lead.holder = rep if new_state == "closed" else ""  # a closed lead keeps its holder
         self.held[rep].discard(lead_id)
         return (True, None)
 
+    def holding(self, index: int) -> tuple[str, str] | None:
+        """The index-th (rep, lead) held now, cycling; None when nothing is held."""
+        pairs = sorted((rep, lead) for rep, leads in self.held.items() for lead in leads)
+        return pairs[index % len(pairs)] if pairs else None
 
-LEADS = st.integers(0, 5).map(lambda n: f"L{n}")  # L5 is never published
-CLAIM = st.tuples(st.just("claim"), st.sampled_from(REPS), LEADS,
-                  st.integers(0, 50).map(lambda n: f"q{n}"))
-OPS = st.one_of(
-    st.tuples(st.just("publish"), st.integers(0, 4).map(lambda n: f"L{n}"),
-              st.sampled_from(["", "north", "east", "west"]),
-              st.frozensets(st.sampled_from(["solar", "wind"]))),
-    CLAIM,
-    CLAIM,  # twice: claims are what we test most
-    st.tuples(st.just("retry"), st.integers(0, 1000)),
-    st.tuples(st.just("release"), st.sampled_from(REPS), LEADS),
-    st.tuples(st.just("close"), st.sampled_from(REPS), LEADS, st.sampled_from(["won", "lost"])),
-    st.tuples(st.just("advance"), st.one_of(
-        st.sampled_from([0, 1, 999, 1000, 4999, 5000]), st.integers(0, 6 * HOUR_MS),
-        st.integers(20 * HOUR_MS, 26 * HOUR_MS))),
-    st.tuples(st.just("midnight"), st.sampled_from([-1, 0, 1])),
-)
+
+LEADS = st.integers(0, 7).map(lambda n: f"L{n}")  # L7 is never published
+REQS = st.integers(0, 50).map(lambda n: f"q{n}")
+OUTCOMES = st.sampled_from(["won", "lost"])
+# Mostly leads everyone may take, so races, quotas and cooldowns are reached often.
+REGIONS = st.sampled_from(["", "", "", "north", "east", "west"])
+SKILLS = st.sampled_from([frozenset(), frozenset(), frozenset(), frozenset({"solar"}),
+                          frozenset({"wind"}), frozenset({"solar", "wind"})])
+ADVANCE_MS = st.one_of(st.sampled_from([0, 1, 999, 1000, 4999, 5000]),
+                       st.integers(0, 6 * HOUR_MS), st.integers(20 * HOUR_MS, 26 * HOUR_MS))
+# (weight, operation). The *_held operations pick a lead somebody holds at run time, so
+# releases, closes, re-claims by the holder and claims on a taken lead are common, not luck.
+WEIGHTED = [
+    (8, st.tuples(st.just("claim"), CLAIMERS, LEADS, REQS)),
+    (2, st.tuples(st.just("claim_held"), st.integers(0, 10), CLAIMERS, REQS)),
+    (1, st.tuples(st.just("burst"), CLAIMERS, REQS)),
+    (1, st.tuples(st.just("retry"), st.integers(0, 1000))),
+    (2, st.tuples(st.just("publish"), st.integers(0, 6).map(lambda n: f"L{n}"), REGIONS,
+                  SKILLS)),
+    (1, st.tuples(st.just("release"), st.sampled_from(REPS), LEADS)),
+    (1, st.tuples(st.just("close"), st.sampled_from(REPS), LEADS, OUTCOMES)),
+    (3, st.tuples(st.just("release_held"), st.integers(0, 10))),
+    (1, st.tuples(st.just("close_held"), st.integers(0, 10), OUTCOMES)),
+    (2, st.tuples(st.just("advance"), ADVANCE_MS)),
+    (1, st.tuples(st.just("midnight"), st.sampled_from([-1, 0, 1]))),
+]
+# sampled_from keeps duplicates (one_of would merge equal strategies), so weights hold.
+OPS = st.sampled_from([strategy for weight, strategy in WEIGHTED for _ in range(weight)]).flatmap(
+    lambda strategy: strategy)
 
 
 class Runner:
@@ -227,6 +249,25 @@ class Runner:
         actual = (got.result.value, reason, got.retry_after_ms)
         expected = self.model.claim(rep, lead_id, req)
         assert actual == expected, f"claim {rep} {lead_id} {req} at {self.clock.now_ms}"
+        event(f"claim {actual[0]} {actual[1] or ''}")
+
+    async def op_release_held(self, index: int) -> None:
+        if pair := self.model.holding(index):
+            await self.op_release(*pair)
+
+    async def op_close_held(self, index: int, outcome: str) -> None:
+        if pair := self.model.holding(index):
+            await self.op_close(*pair, outcome)
+
+    async def op_claim_held(self, index: int, rep: str, req: str) -> None:
+        """Some rep (sometimes the holder itself) claims a lead that is held."""
+        if pair := self.model.holding(index):
+            await self.op_claim(rep, pair[1], req)
+
+    async def op_burst(self, rep: str, req: str) -> None:
+        """One rep grabs at every lead in a row: cooldowns and quotas bite."""
+        for n in range(8):
+            await self.op_claim(rep, f"L{n}", f"{req}-{n}")
 
     async def op_retry(self, index: int) -> None:
         if self.claims:
@@ -236,11 +277,13 @@ class Runner:
         got = await self.arbiter.release(rep, lead_id)
         reason = got.reason.value if got.reason else None
         assert (got.ok, reason) == self.model.give_back(rep, lead_id, "open")
+        event(f"release {reason or 'ok'}")
 
     async def op_close(self, rep: str, lead_id: str, outcome: str) -> None:
         got = await self.arbiter.close(rep, lead_id, outcome)
         reason = got.reason.value if got.reason else None
         assert (got.ok, reason) == self.model.give_back(rep, lead_id, "closed")
+        event(f"close {reason or 'ok'}")
 
     async def op_advance(self, ms: int) -> None:
         self.set_now(self.model.now + ms)
@@ -263,8 +306,8 @@ async def compare_state(redis: Redis, model: Model) -> None:
     assert sum(f["action"] == "claim" for _, f in audit) == model.decisions
 
 
-async def run_example(redis_url: str, zone: str, start_ms: int,
-                      ops: list[tuple[Any, ...]]) -> None:
+async def run_example(redis_url: str, zone: str, start_ms: int, ops: list[tuple[Any, ...]],
+                      first_leads: list[tuple[str, frozenset[str]]]) -> None:
     client = Redis.from_url(redis_url, decode_responses=True)
     try:
         await client.flushdb()
@@ -273,6 +316,8 @@ async def run_example(redis_url: str, zone: str, start_ms: int,
         arbiter = Arbiter(Store(client, LIMITS, clock), config)
         await arbiter.apply_rules(config)
         runner = Runner(arbiter, Model(ZoneInfo(zone), start_ms), clock)
+        for n, (region, skills) in enumerate(first_leads):
+            await runner.op_publish(f"L{n}", region, skills)
         for op in ops:
             await runner.apply(op)
         await compare_state(client, runner.model)
@@ -286,8 +331,10 @@ async def run_example(redis_url: str, zone: str, start_ms: int,
     zone=st.sampled_from(ZONES),
     start_ms=st.builds(lambda a, d: a + d, st.sampled_from(ANCHORS_MS),
                        st.integers(0, 36 * HOUR_MS)),
-    ops=st.lists(OPS, min_size=1, max_size=40),
+    first_leads=st.lists(st.tuples(REGIONS, SKILLS), min_size=4, max_size=7),
+    ops=st.lists(OPS, min_size=20, max_size=80),
 )
 def test_claims_match_the_model(redis_url: str, zone: str, start_ms: int,
+                                first_leads: list[tuple[str, frozenset[str]]],
                                 ops: list[tuple[Any, ...]]) -> None:
-    asyncio.run(run_example(redis_url, zone, start_ms, ops))
+    asyncio.run(run_example(redis_url, zone, start_ms, ops, first_leads))
