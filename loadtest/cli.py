@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
     aim.add_argument("--team", default="lt", help="the team of reps r00001.. (default: lt)")
     aim.add_argument("--redis-url", help="the server's Redis: audit check and Redis ceilings")
     aim.add_argument("--server-pid", type=int, help="the running server's pid, for its RSS")
+    aim.add_argument("--server-loop", choices=["asyncio", "uvloop"], default="asyncio",
+                     help="event loop of the spawned server (an experiment; default asyncio)")
+    aim.add_argument("--server-command", type=shlex.split,
+                     help="spawn this instead of `leadgrab` (`serve --config ...` is appended)"
+                          " to benchmark a variant")
     out = parser.add_argument_group("output")
     out.add_argument("--json", type=Path, help="write the result document here")
     out.add_argument("--png", type=Path, help="write the latency and wins-per-rep chart here")
@@ -81,7 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"leadgrab-loadtest: {exc}", file=sys.stderr)
         return EXIT_USAGE
     options = Options(args.url, args.secret, args.team, args.redis_url, args.server_pid,
-                      args.workdir, args.profile_server, args.quiet)
+                      args.workdir, args.profile_server, args.quiet, args.server_loop,
+                      args.server_command)
     try:
         result = machine.run_async(execute(scenario, options))
     except (PoolError, TargetError, OSError) as exc:

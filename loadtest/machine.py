@@ -6,6 +6,7 @@ import asyncio
 import os
 import platform
 import resource
+import time
 from collections.abc import Coroutine
 from importlib import metadata
 from pathlib import Path
@@ -58,6 +59,50 @@ def nofile_of(pid: int) -> int | None:
     return None
 
 
+class CpuWindow:
+    """CPU use over a window: the whole machine's busy share and one process's share of a core."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid = pid
+        self.started = (time.monotonic(), _machine_ticks(), _process_ticks(pid))
+
+    def result(self) -> dict[str, float | None]:
+        """Busy percentages since the window opened (machine: of all cores; process: of one)."""
+        (t0, (busy0, total0), proc0) = self.started
+        busy1, total1 = _machine_ticks()
+        proc1, elapsed = _process_ticks(self.pid), time.monotonic() - t0
+        machine = 100 * (busy1 - busy0) / (total1 - total0) if total1 > total0 else None
+        process = None
+        if proc0 is not None and proc1 is not None and elapsed > 0:
+            process = 100 * (proc1 - proc0) / os.sysconf("SC_CLK_TCK") / elapsed
+        return {"machine_busy_pct": _round(machine), "server_cpu_pct": _round(process)}
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs from /proc/stat."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return sum(fields) - idle, sum(fields)
+
+
+def _process_ticks(pid: int | None) -> int | None:
+    """utime + stime of a process, in clock ticks."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[11]) + int(fields[12])
+
+
 def cpu_model() -> str:
     """The CPU model name, as lscpu and /proc/cpuinfo show it."""
     try:
@@ -74,7 +119,15 @@ def describe() -> dict[str, Any]:
     return {
         "nproc": os.cpu_count(), "cpu": cpu_model(), "python": platform.python_version(),
         "platform": platform.platform(), "loop": _loop_name(),
+        "loadavg_before": _loadavg(),
     }
+
+
+def _loadavg() -> list[float] | None:
+    try:
+        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    except (OSError, ValueError):
+        return None
 
 
 def _loop_name() -> str:

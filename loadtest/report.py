@@ -110,7 +110,7 @@ def ratios(result: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for name, figure, ceiling in RATIOS:
         value, limit = _get(result, figure), _get(result, ceiling)
-        if isinstance(value, int | float) and isinstance(limit, int | float) and limit:
+        if isinstance(value, int | float) and isinstance(limit, int | float) and value and limit:
             out[name] = {"figure": figure, "value": value, "ceiling": ceiling,
                          "ceiling_value": limit, "ratio": round(value / limit, 3)}
     return out

@@ -38,6 +38,8 @@ class Options:
     workdir: Path | None = None
     profile: Path | None = None
     quiet: bool = False
+    server_loop: str = "asyncio"
+    server_command: list[str] | None = None
 
 
 async def execute(scenario: Scenario, options: Options) -> dict[str, Any]:
@@ -67,8 +69,9 @@ async def _target(scenario: Scenario, options: Options) -> AsyncIterator[Target]
         folder = options.workdir or Path(stack.enter_context(
             tempfile.TemporaryDirectory(prefix="lg-lt-")))
         folder.mkdir(parents=True, exist_ok=True)
-        async with target.spawned(scenario.reps, scenario.mode, folder,
-                                  options.redis_url) as aim:
+        command = options.server_command or target.server_command(options.server_loop)
+        async with target.spawned(scenario.reps, scenario.mode, folder, options.redis_url,
+                                  command) as aim:
             yield aim
 
 
@@ -123,15 +126,20 @@ async def _main(scenario: Scenario, aim: Target, run_id: str, options: Options) 
             connect_s = time.monotonic() - started
             await asyncio.sleep(SETTLE_CONNECT_S)
             server["rss_kb_after"] = _rss(aim)
+            window = machine.CpuWindow(aim.server_pid)
             await asyncio.gather(_drive(scenario, pool, publisher), profiler.record(
                 aim.server_pid, _warmup(scenario), scenario.duration_s, options.profile))
+            server.update(window.result())
             server["rss_kb_end"] = _rss(aim)
             tally = await pool.collect()
     verdict = await _verdict(tally, aim, run_id, mark)
     _per_connection(server, tally.connected, aim)
-    return RunData(scenario, run_id, "", machine.describe(), {"url": aim.http_url,
-                   "spawned": options.url is None}, tally, scenario.duration_s, connect_s,
-                   verdict, publisher if scenario.kind == "live" else None, server=server)
+    where = {"url": aim.http_url, "spawned": options.url is None,
+             "server_loop": options.server_loop if options.url is None else None,
+             "server_command": options.server_command}
+    live = publisher if scenario.kind == "live" else None
+    return RunData(scenario, run_id, "", machine.describe(), where, tally, scenario.duration_s,
+                   connect_s, verdict, live, server=server)
 
 
 async def _drive(scenario: Scenario, pool: Pool, publisher: Publisher) -> None:

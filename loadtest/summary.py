@@ -60,7 +60,9 @@ def _server_lines(result: dict[str, Any]) -> list[str]:
     if not server.get("rss_kb_before"):
         return []
     return [f"server RSS: {server['rss_kb_before']} -> {server['rss_kb_after']} KiB, "
-            f"{server.get('rss_kb_per_connection')} KiB per connection"]
+            f"{server.get('rss_kb_per_connection')} KiB per connection",
+            f"during the run: server process {server.get('server_cpu_pct')}% of a core, "
+            f"machine {server.get('machine_busy_pct')}% busy (all processes, all cores)"]
 
 
 def _verdict_lines(result: dict[str, Any]) -> list[str]:

@@ -55,14 +55,14 @@ class Target:
 
 
 @contextlib.asynccontextmanager
-async def spawned(reps: int, mode: str, workdir: Path,
-                  redis_url: str | None = None) -> AsyncIterator[Target]:
+async def spawned(reps: int, mode: str, workdir: Path, redis_url: str | None = None,
+                  command: list[str] | None = None) -> AsyncIterator[Target]:
     """A `leadgrab serve` child on a free port with a generated config and its own Redis."""
     async with _redis(workdir, redis_url) as url:
         port, secret = free_port(), serverconfig.new_secret()
         config = workdir / "config.toml"
         config.write_text(serverconfig.render(reps, mode, port, workdir / "data", secret))
-        proc = _start(config, port, url, workdir / "server.log")
+        proc = _start(command or server_command(), config, port, url, workdir / "server.log")
         try:
             http_url = f"http://127.0.0.1:{port}"
             await _wait_ready(proc, http_url, workdir / "server.log")
@@ -88,16 +88,19 @@ def free_port() -> int:
         return port
 
 
-def server_command() -> list[str]:
-    """`leadgrab` next to this Python, or the same entry point through `-c`."""
+def server_command(loop: str = "asyncio") -> list[str]:
+    """`leadgrab` next to this Python; with loop "uvloop", the same entry point on uvloop."""
     script = Path(sys.executable).parent / "leadgrab"
-    if script.exists():
+    if loop == "asyncio" and script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from server.cli import main; sys.exit(main())"]
+    setup = "import uvloop; uvloop.install(); " if loop == "uvloop" else ""
+    return [sys.executable, "-c",
+            f"import sys; {setup}from server.cli import main; sys.exit(main(sys.argv[1:]))"]
 
 
-def _start(config: Path, port: int, redis_url: str, log: Path) -> subprocess.Popen[bytes]:
-    argv = [*server_command(), "serve", "--config", str(config), "--port", str(port),
+def _start(command: list[str], config: Path, port: int, redis_url: str,
+           log: Path) -> subprocess.Popen[bytes]:
+    argv = [*command, "serve", "--config", str(config), "--port", str(port),
             "--redis-url", redis_url]
     with log.open("ab") as out:
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,

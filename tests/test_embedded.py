@@ -72,7 +72,7 @@ def kill_if_alive(pid: int) -> None:
 
 async def wait_gone(pid: int, timeout_s: float = 5.0) -> bool:
     async with asyncio.timeout(timeout_s):
-        while alive(pid):  # noqa: ASYNC110 - a grandchild's exit has no awaitable event
+        while alive(pid):
             await asyncio.sleep(0.05)
     return True
 
