@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+from websockets.exceptions import InvalidURI
 
 from clients import publish
 from clients.client import LeadGrabClient, SessionClosed
@@ -56,7 +57,7 @@ def run_rep(args: argparse.Namespace) -> int:
     codec = Codec.MSGPACK if args.msgpack else Codec.JSON
     try:
         asyncio.run(_rep(args.url, token, codec, args.auto_claim))
-    except SessionClosed as exc:
+    except (SessionClosed, InvalidURI) as exc:
         return _fail("rep", exc)
     except KeyboardInterrupt:
         pass

@@ -62,20 +62,27 @@ def nofile_of(pid: int) -> int | None:
 class CpuWindow:
     """CPU use over a window: the whole machine's busy share and one process's share of a core."""
 
-    def __init__(self, pid: int | None) -> None:
-        self.pid = pid
-        self.started = (time.monotonic(), _machine_ticks(), _process_ticks(pid))
+    def __init__(self, server: int | None, workers: list[int]) -> None:
+        self.server, self.workers = server, workers
+        self.started = (time.monotonic(), _machine_ticks(), self._ticks())
+
+    def _ticks(self) -> tuple[int | None, int | None]:
+        loads = [_process_ticks(pid) for pid in self.workers]
+        workers = sum(t for t in loads if t is not None) if self.workers else None
+        return _process_ticks(self.server), workers
 
     def result(self) -> dict[str, float | None]:
-        """Busy percentages since the window opened (machine: of all cores; process: of one)."""
-        (t0, (busy0, total0), proc0) = self.started
+        """Busy percentages since the window opened: the machine's of all cores, the server's
+        and the client workers' (summed) of one core."""
+        (t0, (busy0, total0), before) = self.started
         busy1, total1 = _machine_ticks()
-        proc1, elapsed = _process_ticks(self.pid), time.monotonic() - t0
+        after, elapsed = self._ticks(), time.monotonic() - t0
         machine = 100 * (busy1 - busy0) / (total1 - total0) if total1 > total0 else None
-        process = None
-        if proc0 is not None and proc1 is not None and elapsed > 0:
-            process = 100 * (proc1 - proc0) / os.sysconf("SC_CLK_TCK") / elapsed
-        return {"machine_busy_pct": _round(machine), "server_cpu_pct": _round(process)}
+        shares = [None if a is None or b is None else
+                  100 * (a - b) / os.sysconf("SC_CLK_TCK") / elapsed
+                  for a, b in zip(after, before, strict=True)]
+        return {"machine_busy_pct": _round(machine), "server_cpu_pct": _round(shares[0]),
+                "workers_cpu_pct": _round(shares[1])}
 
 
 def _round(value: float | None) -> float | None:

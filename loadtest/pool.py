@@ -56,6 +56,10 @@ class Pool:
                 proc.terminate()
                 await asyncio.to_thread(proc.join, 1.0)
 
+    def pids(self) -> list[int]:
+        """The worker processes' ids."""
+        return [proc.pid for proc in self.procs if proc.pid is not None]
+
     async def connect(self, timeout_s: float) -> int:
         """Wait until every worker has opened its connections; returns how many are open."""
         with self._bar(self.expected, "conns") as bar:

@@ -115,6 +115,7 @@ class RepClient:
         crowd.tally.fanout.record_us(latency_us)
         seen = crowd.tally.lead(frame["lead_id"])
         seen.receipts += 1
+        seen.first_us = min(seen.first_us, latency_us)
         seen.last_us = max(seen.last_us, latency_us)
         if crowd.claims(index, self.index):
             delay_s = crowd.contention.delay_ms(index, self.index) / 1000

@@ -66,15 +66,18 @@ def _claims(data: RunData) -> dict[str, Any]:
 
 def _fanout(data: RunData) -> dict[str, Any]:
     t = data.tally
-    last = Latency()
+    first, last = Latency(), Latency()
     for seen in t.leads.values():
         if seen.receipts:
+            first.record_us(seen.first_us)
             last.record_us(seen.last_us)
-    published = data.publisher.published if data.publisher else 0
+    # A POST that timed out may still have published: count the leads the clients saw too.
+    published = max(data.publisher.published if data.publisher else 0, len(t.leads))
     expected = published * t.connected if data.scenario.kind == "live" else 0
-    return {"receipts": t.fanout.count, "expected": expected,
+    return {"leads": published, "receipts": t.fanout.count, "expected": expected,
             "missed": max(0, expected - t.fanout.count), "latency_ms": t.fanout.summary(),
-            "last_rep_ms": last.summary(), "curve_ms": t.fanout.curve(),
+            "first_rep_ms": first.summary(), "last_rep_ms": last.summary(),
+            "curve_ms": t.fanout.curve(),
             "last_rep_curve_ms": last.curve()}
 
 

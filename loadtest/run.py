@@ -46,13 +46,14 @@ async def execute(scenario: Scenario, options: Options) -> dict[str, Any]:
     """Run the scenario and return the result document."""
     run_id = "lt" + secrets.token_hex(3)
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    described = machine.describe()
     machine.raise_nofile()
     async with _target(scenario, options) as aim:
         ceilings = await _redis_ceilings(scenario, aim, run_id)
         if "echo" in scenario.wanted_ceilings():
             ceilings["echo"] = await _echo(scenario, run_id, options.quiet)
         data = await _main(scenario, aim, run_id, options)
-        data.ceilings, data.started_at = ceilings, started_at
+        data.ceilings, data.started_at, data.machine = ceilings, started_at, described
         data.target["redis_version"] = await target.redis_version(aim.redis_url)
     return report.build(data)
 
@@ -118,19 +119,10 @@ async def _main(scenario: Scenario, aim: Target, run_id: str, options: Options) 
     reps = aim.rep_tokens(scenario.reps)
     async with Publisher(aim, run_id) as publisher:
         leads = await publisher.upfront(scenario.bench_leads) if scenario.kind == "bench" else []
-        server: dict[str, Any] = {"pid": aim.server_pid, "rss_kb_before": _rss(aim)}
         plans = plans_for(scenario, aim.ws_url, reps, run_id, scenario.kind, leads)
+        server: dict[str, Any] = {"pid": aim.server_pid, "rss_kb_before": _rss(aim)}
         async with Pool(plans, scenario.kind, options.quiet) as pool:
-            started = time.monotonic()
-            await pool.connect(scenario.connect_timeout_s)
-            connect_s = time.monotonic() - started
-            await asyncio.sleep(SETTLE_CONNECT_S)
-            server["rss_kb_after"] = _rss(aim)
-            window = machine.CpuWindow(aim.server_pid)
-            await asyncio.gather(_drive(scenario, pool, publisher), profiler.record(
-                aim.server_pid, _warmup(scenario), scenario.duration_s, options.profile))
-            server.update(window.result())
-            server["rss_kb_end"] = _rss(aim)
+            connect_s = await _phase(scenario, aim, pool, publisher, options, server)
             tally = await pool.collect()
     verdict = await _verdict(tally, aim, run_id, mark)
     _per_connection(server, tally.connected, aim)
@@ -138,8 +130,24 @@ async def _main(scenario: Scenario, aim: Target, run_id: str, options: Options) 
              "server_loop": options.server_loop if options.url is None else None,
              "server_command": options.server_command}
     live = publisher if scenario.kind == "live" else None
-    return RunData(scenario, run_id, "", machine.describe(), where, tally, scenario.duration_s,
-                   connect_s, verdict, live, server=server)
+    return RunData(scenario, run_id, "", {}, where, tally, scenario.duration_s, connect_s,
+                   verdict, live, server=server)
+
+
+async def _phase(scenario: Scenario, aim: Target, pool: Pool, publisher: Publisher,
+                 options: Options, server: dict[str, Any]) -> float:
+    """Connect, read the server's RSS, run (profiled if asked); returns the connect time."""
+    started = time.monotonic()
+    await pool.connect(scenario.connect_timeout_s)
+    connect_s = time.monotonic() - started
+    await asyncio.sleep(SETTLE_CONNECT_S)
+    server["rss_kb_after"] = _rss(aim)
+    window = machine.CpuWindow(aim.server_pid, pool.pids())
+    await asyncio.gather(_drive(scenario, pool, publisher), profiler.record(
+        aim.server_pid, _warmup(scenario), scenario.duration_s, options.profile))
+    server.update(window.result())
+    server["rss_kb_end"] = _rss(aim)
+    return connect_s
 
 
 async def _drive(scenario: Scenario, pool: Pool, publisher: Publisher) -> None:

@@ -8,8 +8,8 @@ LATENCY_KEYS = ("p50", "p90", "p99", "p99.9", "max")
 COMPARED = (
     "claims/per_s", "claims/latency_ms/p50", "claims/latency_ms/p90", "claims/latency_ms/p99",
     "claims/latency_ms/p99.9", "claims/latency_ms/max", "fanout/latency_ms/p50",
-    "fanout/latency_ms/p99", "fanout/last_rep_ms/p50", "fanout/last_rep_ms/p99",
-    "fanout/last_rep_ms/max", "fanout/missed", "connections/connected",
+    "fanout/latency_ms/p99", "fanout/first_rep_ms/p50", "fanout/last_rep_ms/p50",
+    "fanout/last_rep_ms/p99",    "fanout/last_rep_ms/max", "fanout/missed", "connections/connected",
     "connections/error_count", "connections/disconnect_count", "ceilings/redis_set_nx/ops_per_s",
     "ceilings/claim_script/ops_per_s", "ceilings/echo/per_s", "ceilings/echo/latency_ms/p99",
     "ratios/claims_vs_echo_throughput/ratio", "ratios/claim_p99_vs_echo_p99/ratio",
@@ -39,6 +39,7 @@ def text(result: dict[str, Any]) -> str:
     ]
     if f["receipts"]:
         lines += [f"fan-out, every receipt: {_lat(f['latency_ms'])}",
+                  f"fan-out, first rep per lead: {_lat(f['first_rep_ms'])}",
                   f"fan-out, last rep per lead: {_lat(f['last_rep_ms'])}, missed {f['missed']}"]
     lines += _ceiling_lines(result) + _server_lines(result) + _verdict_lines(result)
     return "\n".join(lines)
@@ -61,8 +62,9 @@ def _server_lines(result: dict[str, Any]) -> list[str]:
         return []
     return [f"server RSS: {server['rss_kb_before']} -> {server['rss_kb_after']} KiB, "
             f"{server.get('rss_kb_per_connection')} KiB per connection",
-            f"during the run: server process {server.get('server_cpu_pct')}% of a core, "
-            f"machine {server.get('machine_busy_pct')}% busy (all processes, all cores)"]
+            f"during the run: server process {server.get('server_cpu_pct')}% of a core, client "
+            f"workers {server.get('workers_cpu_pct')}%, machine {server.get('machine_busy_pct')}%"
+            " busy (all processes, all cores)"]
 
 
 def _verdict_lines(result: dict[str, Any]) -> list[str]:

@@ -10,9 +10,11 @@ from loadtest.histogram import Latency
 
 @dataclass
 class LeadSeen:
-    """One lead as the clients saw it: how many reps got it, the slowest receipt, who won."""
+    """One lead as the clients saw it: how many reps got it, how fast the first and the last
+    receipt came, who won."""
 
     receipts: int = 0
+    first_us: float = float("inf")
     last_us: float = 0.0
     winners: list[str] = field(default_factory=list)
     lost: int = 0
@@ -20,6 +22,7 @@ class LeadSeen:
 
     def add(self, other: LeadSeen) -> None:
         self.receipts += other.receipts
+        self.first_us = min(self.first_us, other.first_us)
         self.last_us = max(self.last_us, other.last_us)
         self.winners += other.winners
         self.lost += other.lost

@@ -1,27 +1,39 @@
 --[[ claim_lead.lua — decide one rep's claim on one lead, atomically.
 
 Checks, in this fixed order (the first that fails decides):
-  0. a stored result for (rep, req_id)   -> that same result again (idempotent retry)
-  1. lead unknown                        -> rejected not_found
-  2. lead closed or withdrawn            -> rejected closed
-  3. rep unknown, inactive, wrong region, missing a required skill -> rejected ineligible
-  4. lead held by someone else           -> lost   (held by this rep already: won, no change)
-  5. rep cooling down                    -> rejected cooldown    (retry_after_ms until it ends)
-  6. rep holds max_open leads            -> rejected quota_open
-  7. rep won max_daily today (team zone) -> rejected quota_daily (retry_after_ms until local midnight)
-  8. otherwise                           -> won
+  0. a stored result for (rep, req_id)   -> that same result again (idempotent retry; a
+                                            stored 'pending' returns the settled result once
+                                            the lead's window was settled)
+  1. more than max_claims_per_s attempts by this rep in this second -> rejected rate_limited
+  2. lead unknown                        -> rejected not_found
+  3. lead closed or withdrawn            -> rejected closed
+  4. rep unknown, inactive, wrong region, missing a required skill -> rejected ineligible
+  5. lead held by someone else           -> lost   (held by this rep already: won, no change)
+     lead in a window that has closed    -> lost   (settlement is due)
+     rep already a candidate in the open window -> pending (no change)
+     (for pending, retry_after_ms is the time left until the window closes)
+  6. rep cooling down                    -> rejected cooldown    (retry_after_ms until it ends)
+  7. rep holds max_open leads            -> rejected quota_open
+  8. rep won max_daily today (team zone) -> rejected quota_daily (retry_after_ms until local midnight)
+  9. lead mode 'window'                  -> pending: the first valid claim opens a window of the
+                                            lead's window_ms, later ones join it as candidates;
+                                            settle_window.lua decides when it closes
+     otherwise ('fcfs')                  -> won
 Facts about whether the lead could ever be this rep's come first; the rep's own limits
 only matter for a lead that is still up for grabs.
 
-KEYS[1]  lg:{team}:rules            hash: version, rep:<id> -> rules JSON
-KEYS[2]  lg:{team}:days             zset: local date scored by its midnight (UTC ms)
-KEYS[3]  lg:{team}:lead:<lead_id>   hash: lead state
-KEYS[4]  lg:{team}:rep:<rep>        hash: day, day_count, cooldown_until_ms
-KEYS[5]  lg:{team}:held:<rep>       set: lead ids the rep holds
-KEYS[6]  lg:{team}:req:<rep>:<req>  string: stored reply for idempotent retries
-KEYS[7]  lg:{team}:audit            stream: audit trail
-KEYS[8]  lg:{team}:events           stream: offers and decisions
-KEYS[9]  lg:{team}:trail:<lead_id>  list: this lead's audit entry ids
+KEYS[1]   lg:{team}:rules            hash: version, rep:<id> -> rules JSON
+KEYS[2]   lg:{team}:days             zset: local date scored by its midnight (UTC ms)
+KEYS[3]   lg:{team}:lead:<lead_id>   hash: lead state
+KEYS[4]   lg:{team}:rep:<rep>        hash: day, day_count, cooldown_until_ms
+KEYS[5]   lg:{team}:held:<rep>       set: lead ids the rep holds
+KEYS[6]   lg:{team}:req:<rep>:<req>  string: stored reply for idempotent retries
+KEYS[7]   lg:{team}:audit            stream: audit trail
+KEYS[8]   lg:{team}:events           stream: offers and decisions
+KEYS[9]   lg:{team}:trail:<lead_id>  list: this lead's audit entry ids
+KEYS[10]  lg:{team}:cand:<lead_id>   hash: window candidates, rep -> JSON {req, result, reason}
+KEYS[11]  lg:{team}:timers           zset: due timers, 'settle:<lead_id>' scored by due ms
+KEYS[12]  lg:{team}:rate:<rep>       string: claim attempts in the current second
 
 ARGV[1]  now override in ms ('' = Redis TIME; tests only)
 ARGV[2]  rep id
@@ -32,25 +44,34 @@ ARGV[6]  audit stream max length (approximate trim)
 ARGV[7]  events stream max length (approximate trim)
 
 Returns  {result, reason, retry_after_ms, rules_version}
-         result: 'won' | 'lost' | 'rejected'; reason: a code from lib/reasons.lua or '';
-         retry_after_ms: 0 when waiting would not help.
-Emits    audit entry action=claim (every decision, including lost and rejected);
-         events entry type=taken when the claim is won.
+         result: 'won' | 'lost' | 'rejected' | 'pending'; reason: a code from
+         lib/reasons.lua or ''; retry_after_ms: 0 when waiting would not help.
+Emits    audit entry action=claim (every decision, including lost, rejected and pending);
+         events entry type=taken when an fcfs claim is won.
 ]]
 -- @include "lib/reasons.lua"
 -- @include "lib/clock.lua"
 -- @include "lib/audit.lua"
+-- @include "lib/eligibility.lua"
 
 local rules_key, days_key, lead_key, rep_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local held_key, req_key, audit_key, events_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local trail_key = KEYS[9]
+local trail_key, cand_key, timers_key, rate_key = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local now = clock_ms(ARGV[1])
 local rep_id, lead_id, req_id = ARGV[2], ARGV[3], ARGV[4]
 local req_ttl_ms, audit_maxlen, events_maxlen = ARGV[5], ARGV[6], ARGV[7]
 
 local stored = redis.call('GET', req_key)
 if stored then
-  return cjson.decode(stored)
+  local reply = cjson.decode(stored)
+  if reply[1] == 'pending' then
+    local cand = redis.call('HGET', cand_key, rep_id)
+    local settled = cand and cjson.decode(cand)
+    if settled and settled.req == req_id and settled.result then
+      return {settled.result, settled.reason or '', 0, reply[4]}
+    end
+  end
+  return reply
 end
 
 local version = tonumber(redis.call('HGET', rules_key, 'version') or '0')
@@ -66,36 +87,20 @@ local function finish(result, reason, retry_after_ms, note)
   return reply
 end
 
-local function contains(list, item)
-  for _, value in ipairs(list) do
-    if value == item then return true end
+local rep_json = redis.call('HGET', rules_key, 'rep:' .. rep_id)
+local rep = rep_json and cjson.decode(rep_json)
+if rep and (rep.max_claims_per_s or 0) > 0 then
+  local attempts = redis.call('INCR', rate_key)
+  if attempts == 1 then
+    redis.call('PEXPIRE', rate_key, 1000)
   end
-  return false
+  if attempts > rep.max_claims_per_s then
+    return finish('rejected', R.RATE_LIMITED, math.max(redis.call('PTTL', rate_key), 1))
+  end
 end
 
-local function eligible(rep, region, skills_json)
-  if not rep.active then return false end
-  if region ~= '' and not contains(rep.regions, '*') and not contains(rep.regions, region) then
-    return false
-  end
-  for _, skill in ipairs(cjson.decode(skills_json)) do
-    if not contains(rep.skills, skill) then return false end
-  end
-  return true
-end
-
--- The team-local calendar day containing now, and when the next one starts (UTC ms).
-local function today()
-  local cur = redis.call('ZREVRANGEBYSCORE', days_key, now, '-inf', 'LIMIT', 0, 1)
-  local nxt = redis.call('ZRANGEBYSCORE', days_key, '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-  if cur[1] and nxt[1] then
-    return cur[1], tonumber(nxt[2])
-  end
-  local utc_day = math.floor(now / 86400000)
-  return 'utc-' .. utc_day, (utc_day + 1) * 86400000
-end
-
-local lead = redis.call('HMGET', lead_key, 'state', 'holder', 'region', 'skills')
+local lead = redis.call('HMGET', lead_key, 'state', 'holder', 'region', 'skills', 'mode',
+  'window_ms', 'window_ends_ms')
 local state, holder = lead[1], lead[2]
 if not state then
   return finish('rejected', R.NOT_FOUND)
@@ -103,12 +108,7 @@ end
 if state == 'closed' or state == 'withdrawn' then
   return finish('rejected', R.CLOSED)
 end
-local rep_json = redis.call('HGET', rules_key, 'rep:' .. rep_id)
-if not rep_json then
-  return finish('rejected', R.INELIGIBLE)
-end
-local rep = cjson.decode(rep_json)
-if not eligible(rep, lead[3], lead[4]) then
+if not rep or not eligible(rep, lead[3], lead[4]) then
   return finish('rejected', R.INELIGIBLE)
 end
 if state == 'held' then
@@ -117,28 +117,34 @@ if state == 'held' then
   end
   return finish('lost')
 end
+if state == 'window' then
+  if now >= tonumber(lead[7]) then
+    return finish('lost', nil, nil, 'window_closed')
+  end
+  local mine = redis.call('HGET', cand_key, rep_id)
+  if mine and not cjson.decode(mine).result then
+    return finish('pending', nil, tonumber(lead[7]) - now, 'already_candidate')
+  end
+end
 
 local rs = redis.call('HMGET', rep_key, 'cooldown_until_ms', 'day', 'day_count')
-local cooldown_until = tonumber(rs[1] or '0')
-if now < cooldown_until then
-  return finish('rejected', R.COOLDOWN, cooldown_until - now)
-end
-if redis.call('SCARD', held_key) >= rep.max_open then
-  return finish('rejected', R.QUOTA_OPEN)
-end
-local day, next_day_ms = today()
-local day_count = 0
-if rs[2] == day then
-  day_count = tonumber(rs[3])
-end
-if day_count >= rep.max_daily then
-  return finish('rejected', R.QUOTA_DAILY, next_day_ms - now)
+local limit, retry_after_ms = rep_limit(rep, rs, redis.call('SCARD', held_key), days_key, now)
+if limit then
+  return finish('rejected', limit, retry_after_ms)
 end
 
-redis.call('HSET', lead_key, 'state', 'held', 'holder', rep_id, 'claimed_ms', now)
-redis.call('SADD', held_key, lead_id)
-redis.call('HSET', rep_key, 'day', day, 'day_count', day_count + 1,
-  'cooldown_until_ms', now + rep.cooldown_after_claim_ms)
+if lead[5] == 'window' then
+  local ends = tonumber(lead[7] or '0')
+  if state == 'open' then
+    ends = now + tonumber(lead[6])
+    redis.call('HSET', lead_key, 'state', 'window', 'window_ends_ms', ends)
+    redis.call('ZADD', timers_key, ends, 'settle:' .. lead_id)
+  end
+  redis.call('HSET', cand_key, rep_id, cjson.encode({req = req_id, ts = now}))
+  return finish('pending', nil, ends - now)
+end
+
+record_win(rep, rep_id, lead_id, lead_key, rep_key, held_key, rs, days_key, now)
 redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*',
   'type', 'taken', 'lead_id', lead_id, 'ts', now)
 return finish('won')

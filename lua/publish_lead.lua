@@ -10,7 +10,8 @@ KEYS[4]  lg:{team}:trail:<id> list: this lead's audit entry ids
 
 ARGV[1]  now override in ms ('' = Redis TIME; tests only)
 ARGV[2]  lead id
-ARGV[3]  public payload as JSON (value, priority, region, skills, mode, customer_id, attrs)
+ARGV[3]  public payload as JSON (value, priority, region, skills, mode, customer_id, attrs;
+         window_ms and window_policy when mode is 'window')
 ARGV[4]  events stream max length (approximate trim)
 ARGV[5]  audit stream max length (approximate trim)
 ARGV[6]  actor (who published: integration name or manager)
@@ -38,7 +39,9 @@ local seq = redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*',
 redis.call('HSET', lead_key,
   'state', 'open', 'holder', '', 'payload', payload_json,
   'region', payload.region or '', 'skills', cjson.encode(payload.skills or {}),
-  'customer_id', payload.customer_id or '', 'published_ms', now, 'seq', seq)
+  'customer_id', payload.customer_id or '', 'published_ms', now, 'seq', seq,
+  'mode', payload.mode or 'fcfs', 'window_ms', payload.window_ms or 0,
+  'window_policy', payload.window_policy or '')
 audit(audit_key, audit_maxlen, {
   'action', 'publish', 'lead', lead_id, 'actor', actor, 'result', 'ok', 'seq', seq, 'ts', now,
 }, trail_key)

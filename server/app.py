@@ -14,7 +14,16 @@ from prometheus_client import CollectorRegistry
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from server import http_api, ws
-from server.appkeys import ARBITER, AUTHORITY, CONFIG, CONFIG_PATH, HUB, METRICS, SOCKETS
+from server.appkeys import (
+    ARBITER,
+    AUTHORITY,
+    CONFIG,
+    CONFIG_PATH,
+    HUB,
+    METRICS,
+    SOCKETS,
+    TIMERS,
+)
 from server.arbiter import Arbiter
 from server.auth import TokenAuthority, load_or_create_secret
 from server.config import Config, ConfigError, load_config
@@ -25,6 +34,7 @@ from server.metrics import Metrics
 from server.protocol import CloseCode
 from server.store import ManualClock, Store, StoreError
 from server.tail import Tail
+from server.timers import Timers
 
 log = logging.getLogger(__name__)
 POOL_CONNECTIONS = 64
@@ -98,7 +108,8 @@ def _running(redis_override: str | None, clock: ManualClock | None,
             arbiter = Arbiter(store, config)
             await arbiter.apply_rules(config)
             hub = Hub(app[METRICS], arbiter.member)
-            app[ARBITER], app[HUB] = arbiter, hub
+            timers = Timers(arbiter, list(config.teams))
+            app[ARBITER], app[HUB], app[TIMERS] = arbiter, hub, timers
             readers = [Redis.from_url(url, decode_responses=True) for _ in config.teams]
             tails = [Tail(r, hub, app[METRICS], team) for r, team in zip(readers, config.teams,
                                                                            strict=True)]
@@ -106,6 +117,7 @@ def _running(redis_override: str | None, clock: ManualClock | None,
                 await tail.start()
             tasks = [asyncio.create_task(t.run()) for t in tails]
             tasks.append(asyncio.create_task(_follow_reloads(arbiter)))
+            tasks.append(asyncio.create_task(timers.run()))
             try:
                 yield
             finally:

@@ -12,10 +12,12 @@ from server.auth import TokenAuthority
 from server.config import Config
 from server.hub import Hub
 from server.metrics import Metrics
+from server.timers import Timers
 
 CONFIG = web.AppKey("config", Config)
 CONFIG_PATH = web.AppKey("config_path", Path)
 ARBITER = web.AppKey("arbiter", Arbiter)
+TIMERS = web.AppKey("timers", Timers)
 HUB = web.AppKey("hub", Hub)
 METRICS = web.AppKey("metrics", Metrics)
 AUTHORITY = web.AppKey("authority", TokenAuthority)

@@ -9,7 +9,7 @@ from server import keys
 from server.config import Config
 from server.lead import NewLead
 from server.reasons import Outcome, Reason
-from server.results import ActionResult, ClaimResult, PublishResult, RulesLoad
+from server.results import ActionResult, ClaimResult, PublishResult, RulesLoad, Settlement
 from server.roster import Member, Roster, roster_from_hashes
 from server.rules import local_midnights, team_digest, team_reps
 from server.store import Store
@@ -71,14 +71,26 @@ class Arbiter:
             self.store.redis.zrevrangebyscore(keys.days(team), now_ms, "-inf", start=0, num=1))
         return rows[0] if rows else None
 
-    def mode(self, team: str) -> str:
-        """The arbitration mode of a team."""
-        return self.config.teams[team].mode
-
     async def publish(self, lead: NewLead, actor: str) -> PublishResult:
-        """Publish a lead once; a known id returns its first offer and changes nothing."""
-        payload = json.dumps(lead.payload(self.mode(lead.team)), separators=(",", ":"))
+        """Publish a lead once; a known id returns its first offer and changes nothing.
+
+        The arbitration method (team default or value band) is fixed at publication.
+        """
+        method = self.config.teams[lead.team].arbitration(lead.value)
+        payload = json.dumps(lead.payload(*method), separators=(",", ":"))
         return await self.store.publish(lead.team, lead.id, payload, actor)
+
+    async def settle(self, team: str, lead_id: str) -> Settlement:
+        """Settle a due claim window (idempotent: only the first caller does anything)."""
+        return await self.store.settle(team, lead_id)
+
+    async def due_timers(self, team: str, limit: int = 100) -> list[str]:
+        """Timers of a team that are due now (Redis time), oldest first."""
+        now_ms = await self.now_ms()
+        redis = self.store.redis
+        due: list[str] = await self.store.call(
+            redis.zrangebyscore(keys.timers(team), "-inf", now_ms, start=0, num=limit))
+        return due
 
     async def claim(self, rep_id: str, lead_id: str, req_id: str) -> ClaimResult:
         """Decide a claim; an unknown rep is rejected as ineligible without touching Redis."""

@@ -16,6 +16,7 @@ NonNegative = Annotated[int, Field(ge=0)]
 Positive = Annotated[int, Field(gt=0)]
 # TOML arrays arrive as lists; strict mode would refuse them for a tuple field.
 StrTuple = Annotated[tuple[str, ...], Field(strict=False)]
+Weight = Annotated[float, Field(gt=0, strict=False)]
 
 
 class ConfigError(Exception):
@@ -33,6 +34,8 @@ class RuleSet(_Frozen):
     max_daily: NonNegative
     cooldown_after_claim_ms: NonNegative
     penalty_cooldown_ms: NonNegative
+    max_claims_per_s: NonNegative = 0
+    weight: Weight = 1.0
 
 
 class RuleOverride(_Frozen):
@@ -42,14 +45,40 @@ class RuleOverride(_Frozen):
     max_daily: NonNegative | None = None
     cooldown_after_claim_ms: NonNegative | None = None
     penalty_cooldown_ms: NonNegative | None = None
+    max_claims_per_s: NonNegative | None = None
+    weight: Weight | None = None
+
+
+Mode = Literal["fcfs", "window"]
+Policy = Literal["lottery", "least_loaded", "weighted"]
+
+
+class Band(_Frozen):
+    """An arbitration method for leads worth at least `min_value` (the highest band applies)."""
+
+    min_value: Annotated[float, Field(ge=0, strict=False)]
+    mode: Mode
+    window_ms: Positive | None = None
+    window_policy: Policy | None = None
 
 
 class TeamConfig(_Frozen):
-    """A team: its time zone, arbitration mode and default rules."""
+    """A team: its time zone, arbitration method and default rules."""
 
     timezone: str = "UTC"
-    mode: Literal["fcfs"] = "fcfs"
+    mode: Mode = "fcfs"
+    window_ms: Positive = 3000
+    window_policy: Policy = "lottery"
+    bands: Annotated[tuple[Band, ...], Field(strict=False)] = ()
     rules: RuleSet
+
+    def arbitration(self, value: float) -> tuple[str, int, str]:
+        """(mode, window_ms, policy) for a lead of this value."""
+        band = max((b for b in self.bands if b.min_value <= value),
+                   key=lambda b: b.min_value, default=None)
+        if band is None:
+            return self.mode, self.window_ms, self.window_policy
+        return band.mode, band.window_ms or self.window_ms, band.window_policy or self.window_policy
 
     @field_validator("timezone")
     @classmethod

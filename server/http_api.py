@@ -12,11 +12,12 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from server import protocol
-from server.appkeys import ARBITER, AUTHORITY, CONFIG_PATH, METRICS
+from server.appkeys import ARBITER, AUTHORITY, CONFIG_PATH, METRICS, TIMERS
 from server.auth import AuthError, Principal, Role, parse_bearer
 from server.config import ConfigError, load_config
 from server.lead import LeadError, parse_lead
 from server.protocol import ErrorCode
+from server.reasons import Outcome
 from server.store import StoreError
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,8 @@ async def claim_lead(request: web.Request) -> web.Response:
     metrics = request.app[METRICS]
     metrics.claim_seconds.observe(time.perf_counter() - started)
     metrics.claims.labels(result.result, result.reason or "", "http").inc()
+    if result.result is Outcome.PENDING:
+        request.app[TIMERS].schedule(who.team or "", result.lead_id, result.retry_after_ms or 0)
     frame = protocol.claim_result(result.req_id, result.lead_id, result.result, result.reason,
                                   result.retry_after_ms)
     return web.json_response(frame)

@@ -149,6 +149,17 @@ class Hub:
                     sent += conn.push(shared.wire(conn.codec))
         return sent
 
+    def settled(self, team: str, lead_id: str, results: dict[str, dict[str, Any]]) -> int:
+        """Send each window candidate connected here its final claim_result."""
+        sent = 0
+        for conn in list(self.teams.get(team, ())):
+            mine = results.get(conn.rep)
+            if mine:
+                reason = mine.get("reason") or None
+                sent += conn.send_frame(protocol.claim_result(
+                    mine["req"], lead_id, mine["result"], reason))
+        return sent
+
     def visible(self, conn: Connection, frame: Frame) -> bool:
         """Whether a rep may see this frame: lead offers only to eligible reps."""
         if frame["type"] != "lead":

@@ -49,6 +49,21 @@ def trail(team: str, lead_id: str) -> str:
     return _key(team, "trail", lead_id)
 
 
+def candidates(team: str, lead_id: str) -> str:
+    """Hash: a window's candidates, rep -> JSON {req, ts[, result, reason]}."""
+    return _key(team, "cand", lead_id)
+
+
+def timers(team: str) -> str:
+    """Sorted set: due timers (e.g. 'settle:<lead>') scored by due time in ms."""
+    return _key(team, "timers")
+
+
+def rate(team: str, rep: str) -> str:
+    """String: a rep's claim attempts in the current second (anti-bot throttle)."""
+    return _key(team, "rate", rep)
+
+
 def audit(team: str) -> str:
     """Stream: every decision, written by the script that made it."""
     return _key(team, "audit")
@@ -102,6 +117,7 @@ def claim_call(team: str, rep: str, lead_id: str, req_id: str, limits: Limits,
     keys = [
         rules(team), days(team), lead(team, lead_id), rep_state(team, rep), held(team, rep),
         request(team, rep, req_id), audit(team), events(team), trail(team, lead_id),
+        candidates(team, lead_id), timers(team), rate(team, rep),
     ]
     args: list[str | int] = [
         now, rep, lead_id, req_id, limits.request_ttl_ms, limits.audit_maxlen,
@@ -126,3 +142,15 @@ def close_call(team: str, rep: str, lead_id: str, outcome: str, limits: Limits,
         [rules(team), lead(team, lead_id), held(team, rep), audit(team), trail(team, lead_id)],
         [now, rep, lead_id, outcome, limits.audit_maxlen],
     )
+
+
+def settle_call(team: str, lead_id: str, reps: list[str], limits: Limits, now: str) -> ScriptCall:
+    """settle_window.lua: close a lead's window and pick the winner among `reps` (sorted)."""
+    keys = [
+        rules(team), days(team), lead(team, lead_id), candidates(team, lead_id), timers(team),
+        audit(team), events(team), trail(team, lead_id),
+    ]
+    for rep in reps:
+        keys += [rep_state(team, rep), held(team, rep)]
+    args: list[str | int] = [now, lead_id, limits.audit_maxlen, limits.events_maxlen, *reps]
+    return ScriptCall(keys, args)

@@ -38,13 +38,16 @@ class NewLead(BaseModel):
             raise ValueError("at most 32 attributes and 4 KiB of JSON")
         return value
 
-    def payload(self, mode: str) -> dict[str, Any]:
+    def payload(self, mode: str, window_ms: int = 0, policy: str = "") -> dict[str, Any]:
         """The public fields every eligible rep receives (seq is added by the stream)."""
-        return {
+        body: dict[str, Any] = {
             "lead_id": self.id, "team": self.team, "value": self.value,
             "priority": self.priority, "region": self.region, "skills": list(self.skills),
             "mode": mode, "customer_id": self.customer_id, "attrs": self.attrs,
         }
+        if mode == "window":
+            body.update(window_ms=window_ms, window_policy=policy)
+        return body
 
 
 def parse_lead(raw: Any) -> NewLead:

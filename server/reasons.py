@@ -28,3 +28,4 @@ class Reason(StrEnum):
     CLOSED = "closed"
     LOCKED_OUT = "locked_out"
     NOT_HOLDER = "not_holder"
+    RATE_LIMITED = "rate_limited"

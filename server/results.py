@@ -45,3 +45,13 @@ class RulesLoad:
     team: str
     version: int
     changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What settle_window.lua did: 'settled' (detail: winner or ''), 'early' (detail: when the
+    window ends), 'noop' (no window), or 'stale' (candidates kept changing)."""
+
+    lead_id: str
+    status: str
+    detail: str

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from server.config import RuleSet
+
 
 @dataclass(frozen=True, slots=True)
 class Member:
@@ -18,7 +20,7 @@ class Member:
     active: bool
     regions: frozenset[str]
     skills: frozenset[str]
-    limits: Mapping[str, int]
+    limits: Mapping[str, float]
 
     def may_receive(self, region: str, skills: list[str]) -> bool:
         """The offer filter: mirrors the eligibility check in lua/claim_lead.lua."""
@@ -44,11 +46,10 @@ class Roster:
 def member_from_json(rep_id: str, team: str, raw: str) -> Member:
     """Parse one `rep:<id>` field of a team's rules hash."""
     body: dict[str, Any] = json.loads(raw)
-    limit_names = ("max_open", "max_daily", "cooldown_after_claim_ms", "penalty_cooldown_ms")
     return Member(
         id=rep_id, team=team, tier=body["tier"], active=body["active"],
         regions=frozenset(body["regions"]), skills=frozenset(body["skills"]),
-        limits={name: int(body[name]) for name in limit_names},
+        limits={name: body[name] for name in RuleSet.model_fields},
     )
 
 

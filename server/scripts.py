@@ -10,7 +10,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-NAMES = ("load_rules", "publish_lead", "claim_lead", "release_lead", "close_lead")
+NAMES = ("load_rules", "publish_lead", "claim_lead", "release_lead", "close_lead", "settle_window")
 _INCLUDE = re.compile(r'^-- @include "([\w/.-]+)"\s*$', re.MULTILINE)
 
 
@@ -38,6 +38,7 @@ class Scripts:
     claim_lead: AsyncScript
     release_lead: AsyncScript
     close_lead: AsyncScript
+    settle_window: AsyncScript
 
 
 def register(redis: Redis) -> Scripts:

@@ -14,7 +14,7 @@ from redis.commands.core import AsyncScript
 from server import keys
 from server.keys import Limits, ScriptCall
 from server.reasons import Outcome, Reason
-from server.results import ActionResult, ClaimResult, PublishResult, RulesLoad
+from server.results import ActionResult, ClaimResult, PublishResult, RulesLoad, Settlement
 from server.scripts import Scripts, register
 
 
@@ -100,6 +100,17 @@ class Store:
         call = keys.close_call(team, rep, lead_id, outcome, self.limits, self.now_arg())
         status, reason = await self.run(self.scripts.close_lead, call)
         return ActionResult(lead_id, status == "ok", Reason(reason) if reason else None)
+
+    async def settle(self, team: str, lead_id: str) -> Settlement:
+        """Settle a lead's window if it is due; re-reads the candidates if they changed."""
+        for _ in range(3):
+            raw = await self.call(self.redis.hgetall(keys.candidates(team, lead_id)))
+            reps = sorted(rep for rep, entry in raw.items() if '"result"' not in entry)
+            call = keys.settle_call(team, lead_id, reps, self.limits, self.now_arg())
+            status, detail = await self.run(self.scripts.settle_window, call)
+            if status != "stale":
+                return Settlement(lead_id, status, detail)
+        return Settlement(lead_id, "stale", "")
 
 
 def parse_claim(lead_id: str, req_id: str, reply: list[Any]) -> ClaimResult:

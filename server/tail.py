@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from typing import Any
@@ -52,6 +53,10 @@ class Tail:
                 self.dispatch(seq, fields)
 
     def dispatch(self, seq: str, fields: dict[str, str]) -> None:
+        if fields.get("type") == "settled":
+            results = json.loads(fields["results"]) or {}
+            self.hub.settled(self.team, fields["lead_id"], results)
+            return
         frame = entry_frame(fields, seq)
         if frame is None:
             return

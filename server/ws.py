@@ -10,10 +10,11 @@ import time
 from aiohttp import WSMsgType, web
 
 from server import feed, protocol
-from server.appkeys import ARBITER, AUTHORITY, CONFIG, HUB, METRICS, SOCKETS
+from server.appkeys import ARBITER, AUTHORITY, CONFIG, HUB, METRICS, SOCKETS, TIMERS
 from server.auth import AuthError, Principal, Role
 from server.hub import Connection, Wire
 from server.protocol import Claim, Close, CloseCode, Codec, ErrorCode, Hello, ProtocolError, Release
+from server.reasons import Outcome
 from server.roster import Member
 from server.store import StoreError
 
@@ -189,9 +190,19 @@ async def _claim(request: web.Request, conn: Connection, frame: Claim) -> None:
     if frame.rep is not None and frame.rep != conn.rep:
         raise ProtocolError(ErrorCode.FORBIDDEN, "a rep can only claim as itself")
     started = time.perf_counter()
-    result = await request.app[ARBITER].claim(conn.rep, frame.lead_id, frame.req_id)
     metrics = request.app[METRICS]
+    try:
+        result = await request.app[ARBITER].claim(conn.rep, frame.lead_id, frame.req_id)
+    except StoreError as exc:
+        metrics.redis_errors.inc()
+        log.warning("claim by %s failed: %s", conn.rep, exc)
+        error = protocol.error(ErrorCode.UNAVAILABLE,
+                               "Redis is unavailable; retry with the same req_id")
+        conn.send_frame({**error, "req_id": frame.req_id, "lead_id": frame.lead_id})
+        return
     metrics.claim_seconds.observe(time.perf_counter() - started)
     metrics.claims.labels(result.result, result.reason or "", "ws").inc()
+    if result.result is Outcome.PENDING:
+        request.app[TIMERS].schedule(conn.team, result.lead_id, result.retry_after_ms or 0)
     conn.send_frame(protocol.claim_result(result.req_id, result.lead_id, result.result,
                                           result.reason, result.retry_after_ms))

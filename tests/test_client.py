@@ -22,7 +22,7 @@ from server.protocol import CloseCode, Codec, Frame
 from tests.conftest import Gateway, gateway_config
 
 CODECS = [Codec.JSON, Codec.MSGPACK]
-FAST = {"backoff_base_s": 0.02, "backoff_cap_s": 0.2}
+FAST: dict[str, Any] = {"backoff_base_s": 0.02, "backoff_cap_s": 0.2}
 
 
 class Feed:
@@ -66,8 +66,12 @@ def client(gw: Gateway, rep: str, **kwargs: Any) -> LeadGrabClient:
 async def serving(config_dir: Path, redis_url: str, port: int = 0) -> AsyncIterator[TestServer]:
     """A second server instance on the same Redis (optionally on a fixed port)."""
     app = create_app(gateway_config(config_dir), redis=redis_url)
-    async with TestServer(app, port=port) as server:
+    server = TestServer(app, port=port)
+    await server.start_server()
+    try:
         yield server
+    finally:
+        await server.close()
 
 
 @pytest.mark.parametrize("codec", CODECS)
@@ -147,6 +151,7 @@ async def test_full_queue_drops_then_replays_in_order(gateway: Gateway) -> None:
             await publish(base(gateway), gateway.role_token(Role.INTEGRATION), lead_id)
         await asyncio.sleep(0.2)  # let the queue overflow before anything is read
         assert await feed.leads(len(ids)) == ids
+        assert feed.welcomes == 2  # the dropped frames came back through a resume
 
 
 async def test_refused_token_raises_instead_of_looping(gateway: Gateway) -> None:

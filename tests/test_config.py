@@ -139,7 +139,8 @@ def test_effective_rules_precedence_team_tier_rep() -> None:
     rules = {r.id: effective_rep(config, r).rules for r in config.reps}
     assert rules["plain"].model_dump() == {"max_open": 2, "max_daily": 5,
                                            "cooldown_after_claim_ms": 1000,
-                                           "penalty_cooldown_ms": 60000}
+                                           "penalty_cooldown_ms": 60000,
+                                           "max_claims_per_s": 0, "weight": 1.0}
     assert (rules["tiered"].max_open, rules["tiered"].cooldown_after_claim_ms) == (3, 500)
     assert rules["tiered"].max_daily == 5
     assert (rules["own"].max_open, rules["own"].max_daily) == (7, 0)

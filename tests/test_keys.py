@@ -33,9 +33,16 @@ SAMPLES: dict[str, Builder] = {
     "claim_call": lambda team: keys.claim_call(team, "alice", "L:1", "}{evil}", LIMITS, NOW),
     "release_call": lambda team: keys.release_call(team, "alice", "L.1", LIMITS, NOW),
     "close_call": lambda team: keys.close_call(team, "alice", "L-1", "won", LIMITS, NOW),
+    "settle_call": lambda team: keys.settle_call(team, "L-1", CANDIDATES, LIMITS, NOW),
 }
+CANDIDATES = ["alice", "bob", "carol"]
+# Scripts whose header ends with a variadic KEYS[n..] / ARGV[n..] block: how many more
+# keys and args the sample call carries beyond the numbered ones.
+EXTRA_KEYS = {"settle_window": 2 * len(CANDIDATES)}
+EXTRA_ARGS = {"load_rules": 2 * len(DAY_ROWS) + 2 * len(REP_ROWS), "settle_window": len(CANDIDATES)}
 
-SCRIPT_BUILDERS = {name: name.removesuffix("_lead") + "_call" for name in NAMES}
+SCRIPT_BUILDERS = {name: name.removesuffix("_lead").removesuffix("_window") + "_call"
+                   for name in NAMES}
 
 
 def header(name: str) -> str:
@@ -91,7 +98,7 @@ def test_keys_count_matches_header_and_body(name: str) -> None:
     documented = header_indexes(name, "KEYS")
     assert documented == list(range(1, len(documented) + 1)), f"{name}: KEYS not 1..n"
     call = SAMPLES[SCRIPT_BUILDERS[name]]("north")
-    assert len(call.keys) == len(documented)
+    assert len(call.keys) == len(documented) + EXTRA_KEYS.get(name, 0)
     used = [int(n) for k, n in BODY_INDEX.findall(body(name)) if k == "KEYS"]
     assert max(used) <= len(documented)
 
@@ -101,10 +108,8 @@ def test_argv_count_matches_header_and_body(name: str) -> None:
     documented = header_indexes(name, "ARGV")
     assert documented == list(range(1, len(documented) + 1)), f"{name}: ARGV not 1..n"
     call = SAMPLES[SCRIPT_BUILDERS[name]]("north")
-    if VARIADIC_ARGV.search(header(name)):
-        assert len(call.args) == len(documented) + 2 * len(DAY_ROWS) + 2 * len(REP_ROWS)
-    else:
-        assert len(call.args) == len(documented)
+    assert bool(VARIADIC_ARGV.search(header(name))) == (name in EXTRA_ARGS)
+    assert len(call.args) == len(documented) + EXTRA_ARGS.get(name, 0)
     used = [int(n) for k, n in BODY_INDEX.findall(body(name)) if k == "ARGV"]
     assert max(used) <= len(documented)
 

@@ -10,4 +10,5 @@ local R = {
   CLOSED = 'closed',
   LOCKED_OUT = 'locked_out',
   NOT_HOLDER = 'not_holder',
+  RATE_LIMITED = 'rate_limited',
 }

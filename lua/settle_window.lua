@@ -1,0 +1,192 @@
+--[[ settle_window.lua — close a lead's claim window and pick its winner, exactly once.
+
+Runs when the window's timer is due; whichever server process gets there first settles it,
+every later call finds nothing to do. Each candidate is checked again (eligibility, cooldown,
+quotas): those who fail are rejected with the reason, the rest compete by the lead's policy:
+  lottery       uniform draw
+  least_loaded  fewest open leads, then fewest wins today, then a uniform draw among the tied
+  weighted      draw proportional to each rep's `weight` rule
+The draw uses u = first 8 hex digits of `seed` / 2^32 over the contenders sorted by rep id;
+`seed` (sha1 of the lead id and the Redis time in µs) is written to the audit entry, so
+anyone can recompute the draw.
+
+KEYS[1]      lg:{team}:rules            hash: version, rep:<id> -> rules JSON
+KEYS[2]      lg:{team}:days             zset: local date scored by its midnight (UTC ms)
+KEYS[3]      lg:{team}:lead:<lead_id>   hash: lead state
+KEYS[4]      lg:{team}:cand:<lead_id>   hash: rep -> JSON {req, ts[, result, reason]}
+KEYS[5]      lg:{team}:timers           zset: due timers
+KEYS[6]      lg:{team}:audit            stream: audit trail
+KEYS[7]      lg:{team}:events           stream: offers and decisions
+KEYS[8]      lg:{team}:trail:<lead_id>  list: this lead's audit entry ids
+KEYS[9..]    per candidate, in ARGV order: lg:{team}:rep:<rep>, lg:{team}:held:<rep>
+
+ARGV[1]      now override in ms ('' = Redis TIME; tests only)
+ARGV[2]      lead id
+ARGV[3]      audit stream max length (approximate trim)
+ARGV[4]      events stream max length (approximate trim)
+ARGV[5..]    the unsettled candidates' rep ids, sorted
+
+Returns  {'settled', winner ('' if nobody could win; the lead is open again)}
+         {'early', window_ends_ms} before the window closes; {'noop', ''} when there is no
+         window; {'stale', ''} when the candidates differ from ARGV (read them again).
+Emits    audit entries action=claim for each candidate and action=settle (policy, seed,
+         contenders, winner); events entries type=settled (results per rep) and type=taken.
+]]
+-- @include "lib/reasons.lua"
+-- @include "lib/clock.lua"
+-- @include "lib/audit.lua"
+-- @include "lib/eligibility.lua"
+
+local rules_key, days_key, lead_key, cand_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local timers_key, audit_key, events_key, trail_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local now = clock_ms(ARGV[1])
+local lead_id, audit_maxlen, events_maxlen = ARGV[2], ARGV[3], ARGV[4]
+local reps = {}
+for i = 5, #ARGV do
+  reps[#reps + 1] = ARGV[i]
+end
+
+local lead = redis.call('HMGET', lead_key, 'state', 'window_ends_ms', 'window_policy', 'region',
+  'skills')
+if lead[1] ~= 'window' then
+  return {'noop', ''}
+end
+if now < tonumber(lead[2]) then
+  return {'early', lead[2]}
+end
+
+local function unsettled()
+  local flat = redis.call('HGETALL', cand_key)
+  local names, entries = {}, {}
+  for i = 1, #flat, 2 do
+    local entry = cjson.decode(flat[i + 1])
+    if not entry.result then
+      names[#names + 1] = flat[i]
+      entries[flat[i]] = entry
+    end
+  end
+  table.sort(names)
+  return names, entries
+end
+
+local names, entries = unsettled()
+if table.concat(names, ',') ~= table.concat(reps, ',') then
+  return {'stale', ''}
+end
+
+local version = tonumber(redis.call('HGET', rules_key, 'version') or '0')
+local contenders, rejected = {}, {}
+for i, rep_id in ipairs(reps) do
+  local rep_json = redis.call('HGET', rules_key, 'rep:' .. rep_id)
+  local rep = rep_json and cjson.decode(rep_json)
+  local rep_key, held_key = KEYS[7 + 2 * i], KEYS[8 + 2 * i]
+  local state = redis.call('HMGET', rep_key, 'cooldown_until_ms', 'day', 'day_count')
+  local open = redis.call('SCARD', held_key)
+  local limit = nil
+  if not rep or not eligible(rep, lead[4], lead[5]) then
+    limit = R.INELIGIBLE
+  else
+    limit = rep_limit(rep, state, open, days_key, now)
+  end
+  if limit then
+    rejected[rep_id] = limit
+  else
+    local day = today(days_key, now)
+    contenders[#contenders + 1] = {id = rep_id, rep = rep, state = state, open = open,
+      today = daily_count(state, day), weight = rep.weight or 1, rep_key = rep_key,
+      held_key = held_key}
+  end
+end
+
+local t = redis.call('TIME')
+local seed = redis.sha1hex(lead_id .. ':' .. t[1] .. t[2])
+local u = tonumber(string.sub(seed, 1, 8), 16) / 4294967296
+local policy = lead[3]
+
+local function uniform(list)
+  return list[math.floor(u * #list) + 1]
+end
+
+local function least_loaded(list)
+  local best = {}
+  for _, c in ipairs(list) do
+    local b = best[1]
+    if not b or c.open < b.open or (c.open == b.open and c.today < b.today) then
+      best = {c}
+    elseif c.open == b.open and c.today == b.today then
+      best[#best + 1] = c
+    end
+  end
+  return uniform(best)
+end
+
+local function weighted(list)
+  local total = 0
+  for _, c in ipairs(list) do total = total + c.weight end
+  local point, acc = u * total, 0
+  for _, c in ipairs(list) do
+    acc = acc + c.weight
+    if point < acc then return c end
+  end
+  return list[#list]
+end
+
+local winner = nil
+if #contenders > 0 then
+  if policy == 'least_loaded' then
+    winner = least_loaded(contenders)
+  elseif policy == 'weighted' then
+    winner = weighted(contenders)
+  else
+    winner = uniform(contenders)
+  end
+end
+
+local results = {}
+local function decide(rep_id, result, reason)
+  local entry = entries[rep_id]
+  entry.result, entry.reason = result, reason
+  redis.call('HSET', cand_key, rep_id, cjson.encode(entry))
+  results[rep_id] = {req = entry.req, result = result, reason = reason}
+  audit(audit_key, audit_maxlen, {
+    'action', 'claim', 'lead', lead_id, 'rep', rep_id, 'actor', rep_id, 'req', entry.req,
+    'result', result, 'reason', reason or '', 'note', 'settled', 'rules_version', version,
+    'ts', now,
+  }, trail_key)
+end
+
+if winner then
+  record_win(winner.rep, winner.id, lead_id, lead_key, winner.rep_key, winner.held_key,
+    winner.state, days_key, now)
+end
+for _, rep_id in ipairs(reps) do
+  if winner and rep_id == winner.id then
+    decide(rep_id, 'won', '')
+  elseif rejected[rep_id] then
+    decide(rep_id, 'rejected', rejected[rep_id])
+  else
+    decide(rep_id, 'lost', '')
+  end
+end
+if not winner then
+  redis.call('HSET', lead_key, 'state', 'open')
+  redis.call('HDEL', lead_key, 'window_ends_ms')
+end
+redis.call('ZREM', timers_key, 'settle:' .. lead_id)
+
+local pool = {}
+for _, c in ipairs(contenders) do
+  pool[#pool + 1] = {rep = c.id, weight = c.weight, open = c.open, today = c.today}
+end
+audit(audit_key, audit_maxlen, {
+  'action', 'settle', 'lead', lead_id, 'actor', 'system', 'result', winner and 'won' or 'none',
+  'rep', winner and winner.id or '', 'policy', policy, 'seed', seed,
+  'contenders', cjson.encode(pool), 'rules_version', version, 'ts', now,
+}, trail_key)
+redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*',
+  'type', 'settled', 'lead_id', lead_id, 'results', cjson.encode(results), 'ts', now)
+if winner then
+  redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*',
+    'type', 'taken', 'lead_id', lead_id, 'ts', now)
+end
+return {'settled', winner and winner.id or ''}

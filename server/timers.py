@@ -1,0 +1,63 @@
+"""Fires due timers kept in Redis (window settlements), from whichever process gets there first.
+
+Each timer's script checks and removes it atomically, so with several processes a timer fires
+exactly once, and with none running, overdue timers fire when one starts. The process that
+opened a window also schedules a local call at its end, so settlement adds no polling delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from server.arbiter import Arbiter
+from server.store import StoreError
+
+log = logging.getLogger(__name__)
+POLL_S = 0.2
+
+
+class Timers:
+    """Polls each team's timer set and runs what is due; keeps precise local schedules too."""
+
+    def __init__(self, arbiter: Arbiter, teams: list[str]) -> None:
+        self.arbiter, self.teams = arbiter, teams
+        self.scheduled: set[tuple[str, str]] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def schedule(self, team: str, lead_id: str, delay_ms: int) -> None:
+        """Settle a window when it closes (once per lead per process)."""
+        if (team, lead_id) in self.scheduled:
+            return
+        self.scheduled.add((team, lead_id))
+        loop = asyncio.get_running_loop()
+        loop.call_later(max(delay_ms, 0) / 1000, self._spawn, team, lead_id)
+
+    def _spawn(self, team: str, lead_id: str) -> None:
+        task = asyncio.get_running_loop().create_task(self.fire(team, lead_id))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def fire(self, team: str, lead_id: str) -> None:
+        """Settle one window; a Redis fault leaves the timer for the next poll."""
+        self.scheduled.discard((team, lead_id))
+        try:
+            await self.arbiter.settle(team, lead_id)
+        except StoreError as exc:
+            log.warning("settling %s/%s failed, will retry: %s", team, lead_id, exc)
+
+    async def run(self) -> None:
+        """Fire whatever is due, forever."""
+        while True:
+            await asyncio.sleep(POLL_S)
+            try:
+                await self.fire_due()
+            except StoreError as exc:
+                log.warning("timer poll failed: %s", exc)
+
+    async def fire_due(self) -> None:
+        for team in self.teams:
+            for member in await self.arbiter.due_timers(team):
+                kind, _, lead_id = member.partition(":")
+                if kind == "settle":
+                    await self.fire(team, lead_id)
