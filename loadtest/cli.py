@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from loadtest import machine, summary
+from loadtest import machine, serverconfig, summary
 from loadtest.pool import PoolError
 from loadtest.run import Options, execute
 from loadtest.scenario import ScenarioError, load, parse_reaction
 from loadtest.target import TargetError
 
-EXIT_OK, EXIT_BROKEN, EXIT_USAGE, EXIT_TARGETS, EXIT_FAILED = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_BROKEN, EXIT_USAGE, EXIT_TARGETS, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     aim.add_argument("--team", default="lt", help="the team of reps r00001.. (default: lt)")
     aim.add_argument("--redis-url", help="the server's Redis: audit check and Redis ceilings")
     aim.add_argument("--server-pid", type=int, help="the running server's pid, for its RSS")
+    aim.add_argument("--write-config", type=Path, metavar="FILE",
+                     help="only write a server config with --reps reps r00001.. (team lt) and a"
+                          " fresh secret, for `leadgrab serve`; then aim with --url --secret")
     aim.add_argument("--server-loop", choices=["asyncio", "uvloop"], default="asyncio",
                      help="event loop of the spawned server (an experiment; default asyncio)")
     aim.add_argument("--server-command", type=shlex.split,
@@ -86,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ScenarioError, OSError, ValueError) as exc:
         print(f"leadgrab-loadtest: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.write_config:
+        return _write_config(args.write_config, scenario.reps, scenario.mode)
     options = Options(args.url, args.secret, args.team, args.redis_url, args.server_pid,
                       args.workdir, args.profile_server, args.quiet, args.server_loop,
                       args.server_command)
@@ -94,7 +99,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (PoolError, TargetError, OSError) as exc:
         print(f"leadgrab-loadtest: run failed: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
     return _output(args, result, old)
+
+
+def _write_config(path: Path, reps: int, mode: str) -> int:
+    secret = serverconfig.new_secret()
+    path.write_text(serverconfig.render(reps, mode, 8080, path.parent / "data", secret))
+    print(f"wrote {path} with {reps} reps on team {serverconfig.TEAM}; secret: {secret}")
+    return EXIT_OK
 
 
 def _output(args: argparse.Namespace, result: dict[str, Any], old: dict[str, Any] | None) -> int:
