@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from typing import Any
@@ -13,10 +12,9 @@ from redis.commands.core import AsyncScript
 from loadtest import serverconfig
 from server import keys, scripts
 from server.keys import Limits
-from server.lead import NewLead
 
 BATCH = 128
-LEADS = 1000
+LEADS = 500
 LIMITS = Limits(serverconfig.STREAM_MAXLEN, serverconfig.AUDIT_MAXLEN,
                 serverconfig.IDEMPOTENCY_TTL_S * 1000)
 
@@ -37,13 +35,12 @@ async def set_nx(redis_url: str, seconds: float, run_id: str) -> dict[str, Any]:
     return _rate(ops, time.perf_counter() - started)
 
 
-async def claim_script(redis_url: str, team: str, reps: int, seconds: float,
-                       run_id: str, mode: str = "fcfs") -> dict[str, Any]:
-    """claim_lead.lua through a pipeline, reps taking turns over freshly published leads."""
+async def claim_script(redis_url: str, team: str, reps: int, seconds: float, run_id: str,
+                       leads: list[str]) -> dict[str, Any]:
+    """claim_lead.lua through a pipeline, reps taking turns over `leads` (published already)."""
     client = Redis.from_url(redis_url, decode_responses=True)
     claim = client.register_script(scripts.source("claim_lead"))
     try:
-        leads = await _publish(client, team, run_id, mode)
         ops, results, started = 0, Counter[str](), time.perf_counter()
         while time.perf_counter() - started < seconds:
             replies = await _claims(client, claim, team, reps, leads, run_id, ops)
@@ -52,18 +49,6 @@ async def claim_script(redis_url: str, team: str, reps: int, seconds: float,
     finally:
         await client.aclose()
     return {**_rate(ops, time.perf_counter() - started), "results": dict(results)}
-
-
-async def _publish(client: Redis, team: str, run_id: str, mode: str) -> list[str]:
-    publish = client.register_script(scripts.source("publish_lead"))
-    leads = [f"{run_id}c-{i}" for i in range(LEADS)]
-    async with client.pipeline(transaction=False) as pipe:
-        for lead in leads:
-            payload = json.dumps(NewLead(id=lead, team=team).payload(mode))
-            call = keys.publish_call(team, lead, payload, LIMITS, "", "loadtest:ceiling")
-            await publish(keys=call.keys, args=call.args, client=pipe)
-        await pipe.execute()
-    return leads
 
 
 async def _claims(client: Redis, claim: AsyncScript, team: str, reps: int, leads: list[str],

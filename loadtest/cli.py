@@ -23,7 +23,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leadgrab-loadtest", description=__doc__)
     parser.add_argument("--scenario", type=Path, help="a scenario TOML file (flags override it)")
     _scenario_flags(parser.add_argument_group("scenario"))
-    aim = parser.add_argument_group("target (default: spawn `leadgrab serve` with its own Redis)")
+    _target_flags(parser.add_argument_group(
+        "target (default: spawn `leadgrab serve` with its own Redis)"))
+    out = parser.add_argument_group("output")
+    out.add_argument("--json", type=Path, help="write the result document here")
+    out.add_argument("--png", type=Path, help="write the latency and wins-per-rep chart here")
+    out.add_argument("--compare", type=Path, help="print the difference from this earlier result")
+    out.add_argument("--profile-server", type=Path,
+                     help="py-spy the server during the run: .svg, .json (speedscope) or .txt")
+    out.add_argument("--workdir", type=Path, help="keep the spawned server's config and logs here")
+    out.add_argument("--quiet", action="store_true", help="no progress bars")
+    out.add_argument("--fail-on-targets", action="store_true",
+                     help=f"exit {EXIT_TARGETS} when a scenario target is missed")
+    return parser
+
+
+def _target_flags(aim: argparse._ArgumentGroup) -> None:
     aim.add_argument("--url", help="a running server, e.g. http://127.0.0.1:8080")
     aim.add_argument("--secret", help="the running server's token secret (to mint tokens)")
     aim.add_argument("--team", default="lt", help="the team of reps r00001.. (default: lt)")
@@ -37,17 +52,6 @@ def build_parser() -> argparse.ArgumentParser:
     aim.add_argument("--server-command", type=shlex.split,
                      help="spawn this instead of `leadgrab` (`serve --config ...` is appended)"
                           " to benchmark a variant")
-    out = parser.add_argument_group("output")
-    out.add_argument("--json", type=Path, help="write the result document here")
-    out.add_argument("--png", type=Path, help="write the latency and wins-per-rep chart here")
-    out.add_argument("--compare", type=Path, help="print the difference from this earlier result")
-    out.add_argument("--profile-server", type=Path,
-                     help="py-spy the server during the run: .svg, .json (speedscope) or .txt")
-    out.add_argument("--workdir", type=Path, help="keep the spawned server's config and logs here")
-    out.add_argument("--quiet", action="store_true", help="no progress bars")
-    out.add_argument("--fail-on-targets", action="store_true",
-                     help=f"exit {EXIT_TARGETS} when a scenario target is missed")
-    return parser
 
 
 def _scenario_flags(group: argparse._ArgumentGroup) -> None:
@@ -106,7 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _write_config(path: Path, reps: int, mode: str) -> int:
     secret = serverconfig.new_secret()
-    path.write_text(serverconfig.render(reps, mode, 8080, path.parent / "data", secret))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(serverconfig.render(reps, mode, 8080, path.parent.absolute() / "data",
+                                        secret))
     print(f"wrote {path} with {reps} reps on team {serverconfig.TEAM}; secret: {secret}")
     return EXIT_OK
 
@@ -121,6 +127,9 @@ def _output(args: argparse.Namespace, result: dict[str, Any], old: dict[str, Any
         from loadtest import plot  # matplotlib is slow to import; workers import this module
 
         plot.render(result, args.png)
+    if result["scenario"]["kind"] == "live" and not result["fanout"]["leads"]:
+        print("RUN FAILED: no lead was published (see the publish errors)", file=sys.stderr)
+        return EXIT_FAILED
     if not result["invariants"]["ok"]:
         print("INVARIANT BROKEN: a lead had other than exactly one winner", file=sys.stderr)
         return EXIT_BROKEN

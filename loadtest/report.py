@@ -131,8 +131,10 @@ TARGETS = {  # scenario key: (result path, comparison)
 
 def targets(scenario: Scenario, result: dict[str, Any]) -> list[dict[str, Any]]:
     """The scenario's thresholds, each with the measured value and whether it was met."""
+    publish_errors = sum(result["publish"].get("errors", {}).values())
     result["connections"]["problems"] = (result["connections"]["error_count"]
-                                         + result["connections"]["disconnect_count"])
+                                         + result["connections"]["disconnect_count"]
+                                         + publish_errors)
     out = []
     for name, limit in scenario.targets.model_dump().items():
         if limit is None:

@@ -80,10 +80,12 @@ async def _redis_ceilings(scenario: Scenario, aim: Target, run_id: str) -> dict[
     if "redis" not in scenario.wanted_ceilings() or aim.redis_url is None:
         return {}
     seconds = scenario.ceiling_s
+    async with Publisher(aim, run_id + "c") as publisher:  # not the run's leads: "<run>c-..."
+        leads = await publisher.upfront(ceiling.LEADS)
     return {
         "redis_set_nx": await ceiling.set_nx(aim.redis_url, seconds, run_id),
         "claim_script": await ceiling.claim_script(aim.redis_url, aim.team, scenario.reps,
-                                                   seconds, run_id, scenario.mode),
+                                                   seconds, run_id, leads),
     }
 
 

@@ -37,6 +37,10 @@ def text(result: dict[str, Any]) -> str:
         f"unanswered {result['claims']['unanswered']}",
         f"claim round trip: {_lat(result['claims']['latency_ms'])}",
     ]
+    if result["publish"]:
+        p = result["publish"]
+        lines.append(f"published: {p['published']} leads ({p['per_s']}/s), errors "
+                     f"{p['errors'] or 0}, POST {_lat(p['post_latency_ms'])}")
     if f["receipts"]:
         lines += [f"fan-out, every receipt: {_lat(f['latency_ms'])}",
                   f"fan-out, first rep per lead: {_lat(f['first_rep_ms'])}",

@@ -7,18 +7,23 @@ Checks, in this fixed order (the first that fails decides):
   1. more than max_claims_per_s attempts by this rep in this second -> rejected rate_limited
   2. lead unknown                        -> rejected not_found
   3. lead closed or withdrawn            -> rejected closed
-  4. rep unknown, inactive, wrong region, missing a required skill -> rejected ineligible
-  5. lead held by someone else           -> lost   (held by this rep already: won, no change)
+  4. rep unknown, inactive, wrong region, missing a required skill, or of a tier that no
+     release stage of the lead includes  -> rejected ineligible
+  5. rep locked out of this lead or its customer (a former holder) -> rejected locked_out
+  6. lead held by someone else           -> lost   (held by this rep already: won, no change)
      lead in a window that has closed    -> lost   (settlement is due)
      rep already a candidate in the open window -> pending (no change)
-     (for pending, retry_after_ms is the time left until the window closes)
-  6. rep cooling down                    -> rejected cooldown    (retry_after_ms until it ends)
-  7. rep holds max_open leads            -> rejected quota_open
-  8. rep won max_daily today (team zone) -> rejected quota_daily (retry_after_ms until local midnight)
-  9. lead mode 'window'                  -> pending: the first valid claim opens a window of the
+  7. rep paused, off shift, before the rep's release stage, or inside another rep's
+     owner window                        -> rejected not_open (retry_after_ms when known)
+  8. rep cooling down                    -> rejected cooldown    (retry_after_ms until it ends)
+  9. rep holds max_open leads            -> rejected quota_open
+ 10. rep won max_daily today (team zone) -> rejected quota_daily (retry_after_ms until local midnight)
+ 11. lead mode 'window'                  -> pending: the first valid claim opens a window of the
                                             lead's window_ms, later ones join it as candidates;
                                             settle_window.lua decides when it closes
-     otherwise ('fcfs')                  -> won
+                                            (retry_after_ms: time left until it closes)
+     otherwise ('fcfs')                  -> won: the hold starts (deadline timers, customer
+                                            ownership), lead_taken goes to everyone
 Facts about whether the lead could ever be this rep's come first; the rep's own limits
 only matter for a lead that is still up for grabs.
 
@@ -34,6 +39,9 @@ KEYS[9]   lg:{team}:trail:<lead_id>  list: this lead's audit entry ids
 KEYS[10]  lg:{team}:cand:<lead_id>   hash: window candidates, rep -> JSON {req, result, reason}
 KEYS[11]  lg:{team}:timers           zset: due timers, 'settle:<lead_id>' scored by due ms
 KEYS[12]  lg:{team}:rate:<rep>       string: claim attempts in the current second
+KEYS[13]  lg:{team}:lockout:<rep>    hash: 'lead:<id>' / 'cust:<id>' -> locked until (ms)
+KEYS[14]  lg:{team}:cust:<cid>       hash: customer owner, owner_until_ms, holder, held_count
+KEYS[15]  lg:{team}:shift:<rep>      zset: the rep's shifts, 'start:end' scored by start (ms)
 
 ARGV[1]  now override in ms ('' = Redis TIME; tests only)
 ARGV[2]  rep id
@@ -42,8 +50,10 @@ ARGV[4]  request id (client-chosen)
 ARGV[5]  how long the stored reply is kept, ms
 ARGV[6]  audit stream max length (approximate trim)
 ARGV[7]  events stream max length (approximate trim)
+ARGV[8]  the lead's customer id as the caller believes it ('' for none)
 
-Returns  {result, reason, retry_after_ms, rules_version}
+Returns  {result, reason, retry_after_ms, rules_version}, or {'stale', '', 0, version} when
+         ARGV[8] is not the lead's customer id (nothing changed; call again with it)
          result: 'won' | 'lost' | 'rejected' | 'pending'; reason: a code from
          lib/reasons.lua or ''; retry_after_ms: 0 when waiting would not help.
 Emits    audit entry action=claim (every decision, including lost, rejected and pending);
@@ -53,13 +63,15 @@ Emits    audit entry action=claim (every decision, including lost, rejected and 
 -- @include "lib/clock.lua"
 -- @include "lib/audit.lua"
 -- @include "lib/eligibility.lua"
+-- @include "lib/holding.lua"
 
 local rules_key, days_key, lead_key, rep_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local held_key, req_key, audit_key, events_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local trail_key, cand_key, timers_key, rate_key = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+local lockout_key, cust_key, shift_key = KEYS[13], KEYS[14], KEYS[15]
 local now = clock_ms(ARGV[1])
 local rep_id, lead_id, req_id = ARGV[2], ARGV[3], ARGV[4]
-local req_ttl_ms, audit_maxlen, events_maxlen = ARGV[5], ARGV[6], ARGV[7]
+local req_ttl_ms, audit_maxlen, events_maxlen, cid = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 
 local stored = redis.call('GET', req_key)
 if stored then
@@ -99,44 +111,59 @@ if rep and (rep.max_claims_per_s or 0) > 0 then
   end
 end
 
-local lead = redis.call('HMGET', lead_key, 'state', 'holder', 'region', 'skills', 'mode',
-  'window_ms', 'window_ends_ms')
-local state, holder = lead[1], lead[2]
-if not state then
+local f = redis.call('HMGET', lead_key, 'state', 'holder', 'region', 'skills', 'mode',
+  'window_ms', 'window_ends_ms', 'customer_id', 'owner', 'owner_until_ms', 'stages',
+  'release_base_ms', 'published_ms')
+local lead = {state = f[1], holder = f[2], region = f[3], skills = f[4], mode = f[5],
+  window_ms = f[6], window_ends = f[7], cid = f[8] or '', owner = f[9] or '',
+  owner_until = f[10] or '0', stages = f[11], base = f[12] or f[13] or '0'}
+if not lead.state then
   return finish('rejected', R.NOT_FOUND)
 end
-if state == 'closed' or state == 'withdrawn' then
+if lead.state == 'closed' or lead.state == 'withdrawn' then
   return finish('rejected', R.CLOSED)
 end
-if not rep or not eligible(rep, lead[3], lead[4]) then
+if not rep or not eligible(rep, lead.region, lead.skills)
+    or not stage_opens(lead.stages, 0, rep.tier) then
   return finish('rejected', R.INELIGIBLE)
 end
-if state == 'held' then
-  if holder == rep_id then
-    return finish('won', nil, nil, 'already_holder')
+if lead.cid ~= cid then
+  return {'stale', '', 0, version}
+end
+local locked = locked_until(lockout_key, lead_id, cid)
+if locked > now then
+  return finish('rejected', R.LOCKED_OUT, locked - now)
+end
+if lead.state == 'held' then
+  if lead.holder == rep_id then
+    return finish('won', nil, nil, R.ALREADY_HOLDER)
   end
   return finish('lost')
 end
-if state == 'window' then
-  if now >= tonumber(lead[7]) then
+if lead.state == 'window' then
+  if now >= tonumber(lead.window_ends) then
     return finish('lost', nil, nil, 'window_closed')
   end
   local mine = redis.call('HGET', cand_key, rep_id)
   if mine and not cjson.decode(mine).result then
-    return finish('pending', nil, tonumber(lead[7]) - now, 'already_candidate')
+    return finish('pending', nil, tonumber(lead.window_ends) - now, 'already_candidate')
   end
 end
 
-local rs = redis.call('HMGET', rep_key, 'cooldown_until_ms', 'day', 'day_count')
+local rs = redis.call('HMGET', rep_key, 'cooldown_until_ms', 'day', 'day_count', 'paused')
+local wait = not_open_yet(rep, rep_id, rs[4], shift_key, lead, now)
+if wait then
+  return finish('rejected', R.NOT_OPEN, wait)
+end
 local limit, retry_after_ms = rep_limit(rep, rs, redis.call('SCARD', held_key), days_key, now)
 if limit then
   return finish('rejected', limit, retry_after_ms)
 end
 
-if lead[5] == 'window' then
-  local ends = tonumber(lead[7] or '0')
-  if state == 'open' then
-    ends = now + tonumber(lead[6])
+if lead.mode == 'window' then
+  local ends = tonumber(lead.window_ends or '0')
+  if lead.state == 'open' then
+    ends = now + tonumber(lead.window_ms)
     redis.call('HSET', lead_key, 'state', 'window', 'window_ends_ms', ends)
     redis.call('ZADD', timers_key, ends, 'settle:' .. lead_id)
   end
@@ -144,7 +171,10 @@ if lead[5] == 'window' then
   return finish('pending', nil, ends - now)
 end
 
-record_win(rep, rep_id, lead_id, lead_key, rep_key, held_key, rs, days_key, now)
+start_hold({rep_id = rep_id, rep = rep, lead_id = lead_id, lead_key = lead_key,
+  rep_key = rep_key, held_key = held_key, days_key = days_key, timers_key = timers_key,
+  cust_key = cust_key, cid = cid, now = now, counts = true, cooldown = true,
+  team = cjson.decode(redis.call('HGET', rules_key, 'team') or '{}')})
 redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*',
   'type', 'taken', 'lead_id', lead_id, 'ts', now)
 return finish('won')

@@ -7,6 +7,7 @@ several server instances loading the same config agree on one version.
 KEYS[1]  lg:{team}:rules   hash: version, digest, team, rep:<id> -> rules JSON
 KEYS[2]  lg:{team}:days    zset: local date (YYYY-MM-DD) scored by UTC ms of its midnight
 KEYS[3]  lg:{team}:audit   stream: audit trail
+KEYS[4..] lg:{team}:shift:<rep> for each rep row, in order: zset of 'start:end' (UTC ms)
 
 ARGV[1]  now override in ms ('' = Redis TIME; tests only)
 ARGV[2]  digest of the rules (opaque string)
@@ -14,10 +15,10 @@ ARGV[3]  team settings as JSON
 ARGV[4]  audit stream max length (approximate trim)
 ARGV[5]  n = number of day rows that follow
 ARGV[6 .. 5+2n]   day rows: midnight ms, date
-ARGV[6+2n .. ]    rep rows: rep id, rules JSON
+ARGV[6+2n .. ]    rep rows: rep id, rules JSON, shifts JSON (a list of [start_ms, end_ms] pairs)
 
 Returns  {version, changed}  version: integer; changed: 1 if the rules were replaced, 0 if
-         the digest was already loaded (the day table is refreshed either way).
+         the digest was already loaded (the day table and shifts are refreshed either way).
 Emits    audit entry action=rules_loaded (only when changed).
 ]]
 -- @include "lib/clock.lua"
@@ -44,6 +45,18 @@ if n_days > 0 then
   call_chunked('ZADD', days_key, 6, 5 + 2 * n_days)
 end
 
+local first_rep = 6 + 2 * n_days
+local rep_fields = {}
+for i = first_rep, #ARGV, 3 do
+  local shift_key = KEYS[4 + (i - first_rep) / 3]
+  redis.call('DEL', shift_key)
+  for _, span in ipairs(cjson.decode(ARGV[i + 2])) do
+    redis.call('ZADD', shift_key, span[1], span[1] .. ':' .. span[2])
+  end
+  rep_fields[#rep_fields + 1] = 'rep:' .. ARGV[i]
+  rep_fields[#rep_fields + 1] = ARGV[i + 1]
+end
+
 local current = redis.call('HMGET', rules_key, 'version', 'digest')
 local version = tonumber(current[1] or '0')
 if current[2] == digest then
@@ -53,12 +66,8 @@ end
 version = version + 1
 redis.call('DEL', rules_key)
 redis.call('HSET', rules_key, 'version', version, 'digest', digest, 'team', team_json)
-local first_rep = 6 + 2 * n_days
-for i = first_rep, #ARGV, 2 do
-  ARGV[i] = 'rep:' .. ARGV[i]
-end
-if #ARGV >= first_rep then
-  call_chunked('HSET', rules_key, first_rep, #ARGV)
+for i = 1, #rep_fields, CHUNK * 2 do
+  redis.call('HSET', rules_key, unpack(rep_fields, i, math.min(i + CHUNK * 2 - 1, #rep_fields)))
 end
 audit(audit_key, audit_maxlen, {
   'action', 'rules_loaded', 'actor', 'system', 'result', 'ok',

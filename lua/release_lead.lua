@@ -1,32 +1,44 @@
 --[[ release_lead.lua — the holder gives a lead back; it is offered again to the team.
 
-KEYS[1]  lg:{team}:rules            hash: version (for the audit record)
+The former holder loses the customer's ownership and is locked out of this lead and this
+customer's leads for their reclaim_lockout_ms.
+
+KEYS[1]  lg:{team}:rules            hash: version, rep rules
 KEYS[2]  lg:{team}:lead:<lead_id>   hash: lead state
 KEYS[3]  lg:{team}:held:<rep>       set: lead ids the rep holds
 KEYS[4]  lg:{team}:audit            stream: audit trail
 KEYS[5]  lg:{team}:events           stream: offers and decisions
 KEYS[6]  lg:{team}:trail:<lead_id>  list: this lead's audit entry ids
+KEYS[7]  lg:{team}:timers           zset: due timers (the lead's deadlines are removed)
+KEYS[8]  lg:{team}:cust:<cid>       hash: the lead's customer
+KEYS[9]  lg:{team}:lockout:<rep>    hash: what the rep is kept off
 
 ARGV[1]  now override in ms ('' = Redis TIME; tests only)
 ARGV[2]  rep id (must be the holder)
 ARGV[3]  lead id
 ARGV[4]  audit stream max length (approximate trim)
 ARGV[5]  events stream max length (approximate trim)
+ARGV[6]  the lead's customer id as the caller read it ('' for none)
 
 Returns  {'ok', '', seq} with the entry id of the new offer, or
-         {'rejected', reason, ''} with reason not_found | closed | not_holder.
-Emits    events entry type=lead (the re-offer); audit entry action=release.
+         {'rejected', reason, ''} with reason not_found | closed | not_holder, or
+         {'stale', '', ''} when ARGV[6] is not the lead's customer id.
+Emits    events entry type=lead (the re-offer, to everyone); audit entry action=release.
 ]]
 -- @include "lib/reasons.lua"
 -- @include "lib/clock.lua"
 -- @include "lib/audit.lua"
+-- @include "lib/eligibility.lua"
+-- @include "lib/holding.lua"
 
-local rules_key, lead_key, held_key = KEYS[1], KEYS[2], KEYS[3]
-local audit_key, events_key, trail_key = KEYS[4], KEYS[5], KEYS[6]
+local rules_key, lead_key, held_key, audit_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local events_key, trail_key, timers_key, cust_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local lockout_key = KEYS[9]
 local now = clock_ms(ARGV[1])
 local rep_id, lead_id, audit_maxlen, events_maxlen = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local cid = ARGV[6]
 
-local lead = redis.call('HMGET', lead_key, 'state', 'holder', 'payload')
+local lead = redis.call('HMGET', lead_key, 'state', 'holder', 'payload', 'customer_id')
 local state, holder, payload = lead[1], lead[2], lead[3]
 local reason = nil
 if not state then
@@ -39,12 +51,20 @@ end
 if reason then
   return {'rejected', reason, ''}
 end
+if (lead[4] or '') ~= cid then
+  return {'stale', '', ''}
+end
 
+end_hold(rep_id, lead_id, lead_key, held_key, timers_key, cust_key, cid, false)
+local rep = cjson.decode(redis.call('HGET', rules_key, 'rep:' .. rep_id) or '{}')
+if (rep.reclaim_lockout_ms or 0) > 0 then
+  lock_out(lockout_key, lead_id, cid, now + rep.reclaim_lockout_ms)
+end
 local seq = redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*',
-  'type', 'lead', 'lead_id', lead_id, 'payload', payload, 'published_ms', now, 'reoffer', '1')
+  'type', 'lead', 'lead_id', lead_id, 'payload', payload, 'published_ms', now, 'reoffer', '1',
+  'audience', '{"all":true}')
 redis.call('HSET', lead_key, 'state', 'open', 'holder', '', 'seq', seq)
 redis.call('HDEL', lead_key, 'claimed_ms')
-redis.call('SREM', held_key, lead_id)
 audit(audit_key, audit_maxlen, {
   'action', 'release', 'lead', lead_id, 'rep', rep_id, 'actor', rep_id, 'result', 'ok',
   'seq', seq, 'rules_version', redis.call('HGET', rules_key, 'version') or '0', 'ts', now,

@@ -18,17 +18,19 @@ KEYS[5]      lg:{team}:timers           zset: due timers
 KEYS[6]      lg:{team}:audit            stream: audit trail
 KEYS[7]      lg:{team}:events           stream: offers and decisions
 KEYS[8]      lg:{team}:trail:<lead_id>  list: this lead's audit entry ids
-KEYS[9..]    per candidate, in ARGV order: lg:{team}:rep:<rep>, lg:{team}:held:<rep>
+KEYS[9]      lg:{team}:cust:<cid>       hash: the lead's customer (ownership)
+KEYS[10..]   per candidate, in ARGV order: lg:{team}:rep:<rep>, lg:{team}:held:<rep>
 
 ARGV[1]      now override in ms ('' = Redis TIME; tests only)
 ARGV[2]      lead id
 ARGV[3]      audit stream max length (approximate trim)
 ARGV[4]      events stream max length (approximate trim)
-ARGV[5..]    the unsettled candidates' rep ids, sorted
+ARGV[5]      the lead's customer id as the caller believes it ('' for none)
+ARGV[6..]    the unsettled candidates' rep ids, sorted
 
 Returns  {'settled', winner ('' if nobody could win; the lead is open again)}
          {'early', window_ends_ms} before the window closes; {'noop', ''} when there is no
-         window; {'stale', ''} when the candidates differ from ARGV (read them again).
+         window; {'stale', ''} when the candidates or the customer differ from ARGV.
 Emits    audit entries action=claim for each candidate and action=settle (policy, seed,
          contenders, winner); events entries type=settled (results per rep) and type=taken.
 ]]
@@ -36,18 +38,20 @@ Emits    audit entries action=claim for each candidate and action=settle (policy
 -- @include "lib/clock.lua"
 -- @include "lib/audit.lua"
 -- @include "lib/eligibility.lua"
+-- @include "lib/holding.lua"
 
 local rules_key, days_key, lead_key, cand_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local timers_key, audit_key, events_key, trail_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local now = clock_ms(ARGV[1])
-local lead_id, audit_maxlen, events_maxlen = ARGV[2], ARGV[3], ARGV[4]
+local lead_id, audit_maxlen, events_maxlen, cid = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local cust_key = KEYS[9]
 local reps = {}
-for i = 5, #ARGV do
+for i = 6, #ARGV do
   reps[#reps + 1] = ARGV[i]
 end
 
 local lead = redis.call('HMGET', lead_key, 'state', 'window_ends_ms', 'window_policy', 'region',
-  'skills')
+  'skills', 'customer_id')
 if lead[1] ~= 'window' then
   return {'noop', ''}
 end
@@ -70,7 +74,7 @@ local function unsettled()
 end
 
 local names, entries = unsettled()
-if table.concat(names, ',') ~= table.concat(reps, ',') then
+if table.concat(names, ',') ~= table.concat(reps, ',') or (lead[6] or '') ~= cid then
   return {'stale', ''}
 end
 
@@ -79,7 +83,7 @@ local contenders, rejected = {}, {}
 for i, rep_id in ipairs(reps) do
   local rep_json = redis.call('HGET', rules_key, 'rep:' .. rep_id)
   local rep = rep_json and cjson.decode(rep_json)
-  local rep_key, held_key = KEYS[7 + 2 * i], KEYS[8 + 2 * i]
+  local rep_key, held_key = KEYS[8 + 2 * i], KEYS[9 + 2 * i]
   local state = redis.call('HMGET', rep_key, 'cooldown_until_ms', 'day', 'day_count')
   local open = redis.call('SCARD', held_key)
   local limit = nil
@@ -156,8 +160,10 @@ local function decide(rep_id, result, reason)
 end
 
 if winner then
-  record_win(winner.rep, winner.id, lead_id, lead_key, winner.rep_key, winner.held_key,
-    winner.state, days_key, now)
+  start_hold({rep_id = winner.id, rep = winner.rep, lead_id = lead_id, lead_key = lead_key,
+    rep_key = winner.rep_key, held_key = winner.held_key, days_key = days_key,
+    timers_key = timers_key, cust_key = cust_key, cid = cid, now = now, counts = true,
+    cooldown = true, team = cjson.decode(redis.call('HGET', rules_key, 'team') or '{}')})
 end
 for _, rep_id in ipairs(reps) do
   if winner and rep_id == winner.id then

@@ -13,7 +13,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from server import http_api, ws
+from server import http_api, manager_api, ws
 from server.appkeys import (
     ARBITER,
     AUTHORITY,
@@ -21,6 +21,7 @@ from server.appkeys import (
     CONFIG_PATH,
     HUB,
     METRICS,
+    SCOREBOARD,
     SOCKETS,
     TIMERS,
 )
@@ -32,6 +33,7 @@ from server.hub import Hub
 from server.keys import Limits
 from server.metrics import Metrics
 from server.protocol import CloseCode
+from server.scoreboard import Scoreboard
 from server.store import ManualClock, Store, StoreError
 from server.tail import Tail
 from server.timers import Timers
@@ -80,7 +82,7 @@ def create_app(config: Config, *, config_path: Path | None = None, redis: str | 
                           client_max_size=config.server.max_frame_bytes)
     app[CONFIG] = config
     app[CONFIG_PATH] = config_path or Path("config.toml")
-    app[METRICS] = Metrics(registry)
+    app[METRICS] = Metrics(registry, config.server.metrics_rep_label_max)
     secret = load_or_create_secret(config.server.secret or None,
                                    data_dir=_data_dir(config))
     app[AUTHORITY] = TokenAuthority(secret)
@@ -89,6 +91,7 @@ def create_app(config: Config, *, config_path: Path | None = None, redis: str | 
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/ws", ws.handle)
     http_api.add_routes(app)
+    manager_api.add_routes(app)
     return app
 
 
@@ -118,6 +121,9 @@ def _running(redis_override: str | None, clock: ManualClock | None,
             tasks = [asyncio.create_task(t.run()) for t in tails]
             tasks.append(asyncio.create_task(_follow_reloads(arbiter)))
             tasks.append(asyncio.create_task(timers.run()))
+            app[SCOREBOARD] = Scoreboard(arbiter, app[METRICS])
+            app[SCOREBOARD].follow_roster()
+            tasks.append(asyncio.create_task(app[SCOREBOARD].run()))
             try:
                 yield
             finally:

@@ -12,6 +12,7 @@ from server.auth import TokenAuthority
 from server.config import Config
 from server.hub import Hub
 from server.metrics import Metrics
+from server.scoreboard import Scoreboard
 from server.timers import Timers
 
 CONFIG = web.AppKey("config", Config)
@@ -19,6 +20,7 @@ CONFIG_PATH = web.AppKey("config_path", Path)
 ARBITER = web.AppKey("arbiter", Arbiter)
 TIMERS = web.AppKey("timers", Timers)
 HUB = web.AppKey("hub", Hub)
+SCOREBOARD = web.AppKey("scoreboard", Scoreboard)
 METRICS = web.AppKey("metrics", Metrics)
 AUTHORITY = web.AppKey("authority", TokenAuthority)
 SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")

@@ -6,16 +6,18 @@ import json
 from typing import Any
 
 from server import keys
-from server.config import Config
+from server.config import Config, TeamConfig
 from server.lead import NewLead
 from server.reasons import Outcome, Reason
 from server.results import ActionResult, ClaimResult, PublishResult, RulesLoad, Settlement
 from server.roster import Member, Roster, roster_from_hashes
 from server.rules import local_midnights, team_digest, team_reps
+from server.shifts import intervals
 from server.store import Store
 
 DAYS_BEFORE = 7
 DAYS_AFTER = 400
+SHIFT_DAYS_AFTER = 45  # shift tables are refreshed on every rules load and daily
 
 
 class Arbiter:
@@ -37,7 +39,9 @@ class Arbiter:
     async def _load_team(self, config: Config, team: str, now_ms: int) -> RulesLoad:
         settings = config.teams[team]
         day_rows = local_midnights(settings.timezone, now_ms, DAYS_BEFORE, DAYS_AFTER)
-        rep_rows = [(rep.id, rep.to_json()) for rep in team_reps(config, team)]
+        rep_rows = [(rep.id, rep.to_json(), json.dumps(intervals(
+            rep.rules.shifts, settings.timezone, now_ms, 1, SHIFT_DAYS_AFTER)))
+            for rep in team_reps(config, team)]
         return await self.store.load_rules(
             team, team_digest(config, team), settings.model_dump_json(), day_rows, rep_rows
         )
@@ -76,9 +80,17 @@ class Arbiter:
 
         The arbitration method (team default or value band) is fixed at publication.
         """
-        method = self.config.teams[lead.team].arbitration(lead.value)
-        payload = json.dumps(lead.payload(*method), separators=(",", ":"))
-        return await self.store.publish(lead.team, lead.id, payload, actor)
+        team = self.config.teams[lead.team]
+        payload = json.dumps(lead.payload(*team.arbitration(lead.value)), separators=(",", ":"))
+        return await self.store.publish(lead.team, lead.id, payload, actor,
+                                        policy_json(team, lead.value), lead.customer_id)
+
+    async def followup(self, rep_id: str, lead_id: str, note: str) -> ActionResult:
+        """The holder records progress: the follow-up deadline is met, max-hold restarts."""
+        member = self.member(rep_id)
+        if member is None:
+            return ActionResult(lead_id, False, Reason.NOT_HOLDER)
+        return await self.store.followup(member.team, rep_id, lead_id, note)
 
     async def settle(self, team: str, lead_id: str) -> Settlement:
         """Settle a due claim window (idempotent: only the first caller does anything)."""
@@ -150,3 +162,15 @@ class Arbiter:
 def member_version(arbiter: Arbiter, member: Member) -> int:
     """The rules version the member's team is on."""
     return arbiter.roster.versions.get(member.team, 0)
+
+
+def policy_json(team: TeamConfig, value: float) -> str:
+    """What publish_lead.lua needs of the team's floor policies for a lead of this value."""
+    release = team.release
+    stages = None
+    if release is not None and value >= release.min_value:
+        stages = [{"tiers": list(s.tiers), "after_ms": s.after_ms} for s in release.stages]
+    return json.dumps({
+        "stages": stages, "owner_window_ms": team.owner_window_ms,
+        "auto_assign_after_ms": team.auto_assign_after_ms, "assign_policy": team.assign_policy,
+    })

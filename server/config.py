@@ -9,7 +9,17 @@ from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from server.shifts import parse_shift
 
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 NonNegative = Annotated[int, Field(ge=0)]
@@ -17,6 +27,15 @@ Positive = Annotated[int, Field(gt=0)]
 # TOML arrays arrive as lists; strict mode would refuse them for a tuple field.
 StrTuple = Annotated[tuple[str, ...], Field(strict=False)]
 Weight = Annotated[float, Field(gt=0, strict=False)]
+
+
+def _valid_shifts(specs: tuple[str, ...]) -> tuple[str, ...]:
+    for spec in specs:
+        parse_shift(spec)
+    return specs
+
+
+Shifts = Annotated[StrTuple, AfterValidator(_valid_shifts)]
 
 
 class ConfigError(Exception):
@@ -36,6 +55,11 @@ class RuleSet(_Frozen):
     penalty_cooldown_ms: NonNegative
     max_claims_per_s: NonNegative = 0
     weight: Weight = 1.0
+    followup_sla_ms: NonNegative = 0
+    max_hold_ms: NonNegative = 0
+    warn_before_ms: NonNegative = 0
+    reclaim_lockout_ms: NonNegative = 0
+    shifts: Shifts = ()
 
 
 class RuleOverride(_Frozen):
@@ -47,6 +71,11 @@ class RuleOverride(_Frozen):
     penalty_cooldown_ms: NonNegative | None = None
     max_claims_per_s: NonNegative | None = None
     weight: Weight | None = None
+    followup_sla_ms: NonNegative | None = None
+    max_hold_ms: NonNegative | None = None
+    warn_before_ms: NonNegative | None = None
+    reclaim_lockout_ms: NonNegative | None = None
+    shifts: Shifts | None = None
 
 
 Mode = Literal["fcfs", "window"]
@@ -62,8 +91,29 @@ class Band(_Frozen):
     window_policy: Policy | None = None
 
 
+class Stage(_Frozen):
+    """A release stage: reps of these tiers ("*" = every other rep) may claim after `after_ms`."""
+
+    tiers: Annotated[tuple[str, ...], Field(strict=False, min_length=1)]
+    after_ms: NonNegative
+
+
+class Release(_Frozen):
+    """Tiered release of valuable leads: stages in order of `after_ms`."""
+
+    min_value: Annotated[float, Field(ge=0, strict=False)] = 0.0
+    stages: Annotated[tuple[Stage, ...], Field(strict=False, min_length=1)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Release:
+        times = [stage.after_ms for stage in self.stages]
+        if times != sorted(times):
+            raise ValueError(f"release.stages: after_ms must not decrease (got {times})")
+        return self
+
+
 class TeamConfig(_Frozen):
-    """A team: its time zone, arbitration method and default rules."""
+    """A team: its time zone, arbitration method, default rules and floor policies."""
 
     timezone: str = "UTC"
     mode: Mode = "fcfs"
@@ -71,6 +121,11 @@ class TeamConfig(_Frozen):
     window_policy: Policy = "lottery"
     bands: Annotated[tuple[Band, ...], Field(strict=False)] = ()
     rules: RuleSet
+    release: Release | None = None
+    protection_period_ms: NonNegative = 0
+    owner_window_ms: NonNegative = 0
+    auto_assign_after_ms: NonNegative = 0
+    assign_policy: Literal["none", "least_loaded", "round_robin"] = "none"
 
     def arbitration(self, value: float) -> tuple[str, int, str]:
         """(mode, window_ms, policy) for a lead of this value."""
@@ -125,6 +180,7 @@ class ServerConfig(_Frozen):
     stream_maxlen: Positive = 10000
     audit_maxlen: Positive = 1_000_000
     idempotency_ttl_s: Positive = 86400
+    metrics_rep_label_max: NonNegative = 200
 
 
 class Config(_Frozen):

@@ -94,6 +94,7 @@ async def claim_lead(request: web.Request) -> web.Response:
     metrics = request.app[METRICS]
     metrics.claim_seconds.observe(time.perf_counter() - started)
     metrics.claims.labels(result.result, result.reason or "", "http").inc()
+    metrics.reps.claimed(who.subject, result.lead_id, result.result, result.reason)
     if result.result is Outcome.PENDING:
         request.app[TIMERS].schedule(who.team or "", result.lead_id, result.retry_after_ms or 0)
     frame = protocol.claim_result(result.req_id, result.lead_id, result.result, result.reason,

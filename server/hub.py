@@ -146,7 +146,7 @@ class Hub:
             elif key > conn.last_seq:
                 conn.last_seq = key
                 if self.visible(conn, frame):
-                    sent += conn.push(shared.wire(conn.codec))
+                    sent += self._counted(conn, frame, conn.push(shared.wire(conn.codec)))
         return sent
 
     def settled(self, team: str, lead_id: str, results: dict[str, dict[str, Any]]) -> int:
@@ -158,6 +158,9 @@ class Hub:
                 reason = mine.get("reason") or None
                 sent += conn.send_frame(protocol.claim_result(
                     mine["req"], lead_id, mine["result"], reason))
+        for rep in {conn.rep for conn in self.teams.get(team, ())} & results.keys():
+            self.metrics.reps.decided(rep, lead_id, results[rep]["result"],
+                                      results[rep].get("reason"))
         return sent
 
     def visible(self, conn: Connection, frame: Frame) -> bool:
@@ -190,7 +193,13 @@ class Hub:
         conn.last_seq = key
         if not self.visible(conn, frame):
             return 0
-        return int(await conn.put(protocol.encode(frame, conn.codec)))
+        return self._counted(conn, frame, await conn.put(protocol.encode(frame, conn.codec)))
+
+    def _counted(self, conn: Connection, frame: Frame, queued: bool) -> int:
+        """Count a queued lead offer for its rep."""
+        if queued and frame["type"] == "lead":
+            self.metrics.reps.offered(conn.rep)
+        return int(queued)
 
     def close_all(self, code: int, message: str) -> None:
         """Close every socket (shutdown)."""

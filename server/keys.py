@@ -64,6 +64,29 @@ def rate(team: str, rep: str) -> str:
     return _key(team, "rate", rep)
 
 
+def lockout(team: str, rep: str) -> str:
+    """Hash: what a former holder is kept off, 'lead:<id>' / 'cust:<id>' -> until (ms)."""
+    return _key(team, "lockout", rep)
+
+
+def customer(team: str, customer_id: str) -> str:
+    """Hash: a customer's owner and protection, and who holds its open leads.
+
+    A lead without a customer uses the placeholder `cust:-`, which no script writes.
+    """
+    return _key(team, "cust", customer_id or "-")
+
+
+def shift(team: str, rep: str) -> str:
+    """Sorted set: a rep's working hours as 'start:end' (UTC ms), scored by start."""
+    return _key(team, "shift", rep)
+
+
+def round_robin(team: str) -> str:
+    """String: the rep the round_robin assignment policy chose last."""
+    return _key(team, "rr")
+
+
 def audit(team: str) -> str:
     """Stream: every decision, written by the script that made it."""
     return _key(team, "audit")
@@ -93,64 +116,154 @@ class ScriptCall:
 
 def load_rules_call(
     team: str, version_digest: str, team_json: str, day_rows: list[tuple[str, int]],
-    rep_rows: list[tuple[str, str]], audit_maxlen: int, now: str,
+    rep_rows: list[tuple[str, str, str]], audit_maxlen: int, now: str,
 ) -> ScriptCall:
-    """load_rules.lua: replace a team's rules and day table atomically."""
+    """load_rules.lua: replace a team's rules, day table and shifts atomically.
+
+    rep_rows: (rep id, rules JSON, shifts JSON) per rep.
+    """
     flat_days: list[str | int] = [item for row in day_rows for item in (row[1], row[0])]
     flat_reps: list[str | int] = [item for row in rep_rows for item in row]
     args: list[str | int] = [now, version_digest, team_json, audit_maxlen, len(flat_days) // 2]
-    return ScriptCall([rules(team), days(team), audit(team)], args + flat_days + flat_reps)
+    shift_keys = [shift(team, row[0]) for row in rep_rows]
+    return ScriptCall([rules(team), days(team), audit(team), *shift_keys],
+                      args + flat_days + flat_reps)
 
 
 def publish_call(team: str, lead_id: str, fields_json: str, limits: Limits, now: str,
-                 actor: str) -> ScriptCall:
-    """publish_lead.lua: store a lead once and offer it on the team's event stream."""
-    return ScriptCall(
-        [lead(team, lead_id), events(team), audit(team), trail(team, lead_id)],
-        [now, lead_id, fields_json, limits.events_maxlen, limits.audit_maxlen, actor],
-    )
+                 actor: str, policy_json: str = "{}", holder: str = "",
+                 customer_id: str = "") -> ScriptCall:
+    """publish_lead.lua: store a lead once and offer it (or give a duplicate to its holder)."""
+    keys = [
+        lead(team, lead_id), events(team), audit(team), trail(team, lead_id), timers(team),
+        customer(team, customer_id), rules(team), days(team), rep_state(team, holder or "-"),
+        held(team, holder or "-"),
+    ]
+    args: list[str | int] = [now, lead_id, fields_json, limits.events_maxlen,
+                             limits.audit_maxlen, actor, policy_json, holder]
+    return ScriptCall(keys, args)
 
 
 def claim_call(team: str, rep: str, lead_id: str, req_id: str, limits: Limits,
-               now: str) -> ScriptCall:
+               now: str, customer_id: str = "") -> ScriptCall:
     """claim_lead.lua: decide one claim."""
     keys = [
         rules(team), days(team), lead(team, lead_id), rep_state(team, rep), held(team, rep),
         request(team, rep, req_id), audit(team), events(team), trail(team, lead_id),
-        candidates(team, lead_id), timers(team), rate(team, rep),
+        candidates(team, lead_id), timers(team), rate(team, rep), lockout(team, rep),
+        customer(team, customer_id), shift(team, rep),
     ]
     args: list[str | int] = [
         now, rep, lead_id, req_id, limits.request_ttl_ms, limits.audit_maxlen,
-        limits.events_maxlen,
+        limits.events_maxlen, customer_id,
     ]
     return ScriptCall(keys, args)
 
 
-def release_call(team: str, rep: str, lead_id: str, limits: Limits, now: str) -> ScriptCall:
+def release_call(team: str, rep: str, lead_id: str, limits: Limits, now: str,
+                 customer_id: str = "") -> ScriptCall:
     """release_lead.lua: the holder gives a lead back to the pool."""
     return ScriptCall(
         [rules(team), lead(team, lead_id), held(team, rep), audit(team), events(team),
-         trail(team, lead_id)],
-        [now, rep, lead_id, limits.audit_maxlen, limits.events_maxlen],
+         trail(team, lead_id), timers(team), customer(team, customer_id), lockout(team, rep)],
+        [now, rep, lead_id, limits.audit_maxlen, limits.events_maxlen, customer_id],
     )
 
 
 def close_call(team: str, rep: str, lead_id: str, outcome: str, limits: Limits,
-               now: str) -> ScriptCall:
+               now: str, customer_id: str = "") -> ScriptCall:
     """close_lead.lua: the holder closes a lead as won or lost, freeing the slot."""
     return ScriptCall(
-        [rules(team), lead(team, lead_id), held(team, rep), audit(team), trail(team, lead_id)],
-        [now, rep, lead_id, outcome, limits.audit_maxlen],
+        [rules(team), lead(team, lead_id), held(team, rep), audit(team), trail(team, lead_id),
+         timers(team), customer(team, customer_id)],
+        [now, rep, lead_id, outcome, limits.audit_maxlen, customer_id],
     )
 
 
-def settle_call(team: str, lead_id: str, reps: list[str], limits: Limits, now: str) -> ScriptCall:
+def followup_call(team: str, rep: str, lead_id: str, note: str, limits: Limits,
+                  now: str) -> ScriptCall:
+    """followup_lead.lua: the holder records progress; deadlines move."""
+    return ScriptCall(
+        [rules(team), lead(team, lead_id), timers(team), audit(team), trail(team, lead_id)],
+        [now, rep, lead_id, note, limits.audit_maxlen],
+    )
+
+
+def deadline_call(team: str, member: str, lead_id: str, holder: str, customer_id: str,
+                  limits: Limits, now: str) -> ScriptCall:
+    """fire_deadline.lua: warn a holder, or recycle a lead whose deadline passed."""
+    return ScriptCall(
+        [rules(team), lead(team, lead_id), timers(team), audit(team), events(team),
+         trail(team, lead_id), rep_state(team, holder or "-"), held(team, holder or "-"),
+         lockout(team, holder or "-"), customer(team, customer_id)],
+        [now, member, lead_id, holder, customer_id, limits.audit_maxlen, limits.events_maxlen],
+    )
+
+
+def offer_call(team: str, member: str, lead_id: str, limits: Limits, now: str) -> ScriptCall:
+    """offer_lead.lua: offer a lead to its next release stage, or after the owner window."""
+    return ScriptCall(
+        [lead(team, lead_id), timers(team), events(team), audit(team), trail(team, lead_id)],
+        [now, member, lead_id, limits.events_maxlen, limits.audit_maxlen],
+    )
+
+
+def pause_call(team: str, rep: str, paused: bool, actor: str, limits: Limits,
+               now: str) -> ScriptCall:
+    """pause_rep.lua: pause or resume a rep."""
+    return ScriptCall(
+        [rep_state(team, rep), audit(team), events(team), rules(team)],
+        [now, rep, "1" if paused else "0", actor, limits.audit_maxlen, limits.events_maxlen],
+    )
+
+
+def dispatch_call(team: str, lead_id: str, rep: str, actor: str, force: bool, reason: str,
+                  holder: str, customer_id: str, limits: Limits, now: str) -> ScriptCall:
+    """dispatch_lead.lua: a manager assigns or reassigns a lead."""
+    keys = [
+        rules(team), days(team), lead(team, lead_id), rep_state(team, rep), held(team, rep),
+        shift(team, rep), audit(team), events(team), trail(team, lead_id), timers(team),
+        customer(team, customer_id), held(team, holder or "-"),
+    ]
+    args: list[str | int] = [now, lead_id, rep, actor, "1" if force else "0", reason, holder,
+                             customer_id, limits.audit_maxlen, limits.events_maxlen]
+    return ScriptCall(keys, args)
+
+
+def withdraw_call(team: str, lead_id: str, actor: str, reason: str, holder: str,
+                  customer_id: str, limits: Limits, now: str) -> ScriptCall:
+    """withdraw_lead.lua: a manager withdraws a lead."""
+    return ScriptCall(
+        [lead(team, lead_id), held(team, holder or "-"), timers(team),
+         customer(team, customer_id), audit(team), events(team), trail(team, lead_id)],
+        [now, lead_id, actor, reason, holder, customer_id, limits.audit_maxlen,
+         limits.events_maxlen],
+    )
+
+
+def auto_assign_call(team: str, lead_id: str, policy: str, customer_id: str, reps: list[str],
+                     limits: Limits, now: str) -> ScriptCall:
+    """auto_assign.lua: assign a lead nobody claimed, by policy, among `reps` (sorted)."""
+    keys = [
+        rules(team), days(team), lead(team, lead_id), timers(team), audit(team), events(team),
+        trail(team, lead_id), customer(team, customer_id), round_robin(team),
+    ]
+    for rep in reps:
+        keys += [rep_state(team, rep), held(team, rep), lockout(team, rep), shift(team, rep)]
+    args: list[str | int] = [now, lead_id, policy, customer_id, limits.audit_maxlen,
+                             limits.events_maxlen, *reps]
+    return ScriptCall(keys, args)
+
+
+def settle_call(team: str, lead_id: str, reps: list[str], limits: Limits, now: str,
+                customer_id: str = "") -> ScriptCall:
     """settle_window.lua: close a lead's window and pick the winner among `reps` (sorted)."""
     keys = [
         rules(team), days(team), lead(team, lead_id), candidates(team, lead_id), timers(team),
-        audit(team), events(team), trail(team, lead_id),
+        audit(team), events(team), trail(team, lead_id), customer(team, customer_id),
     ]
     for rep in reps:
         keys += [rep_state(team, rep), held(team, rep)]
-    args: list[str | int] = [now, lead_id, limits.audit_maxlen, limits.events_maxlen, *reps]
+    args: list[str | int] = [now, lead_id, limits.audit_maxlen, limits.events_maxlen,
+                             customer_id, *reps]
     return ScriptCall(keys, args)

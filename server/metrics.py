@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from server.rep_series import RepSeries
+
 LATENCY_BUCKETS_S = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+WIN_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0)
 
 
 class Metrics:
-    """The server's metrics; labels are outcome, reason, transport and close code: all bounded."""
+    """The server's metrics; every label is bounded (a rep label only for a small roster)."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, registry: CollectorRegistry | None = None,
+                 rep_label_max: int = 200) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.claims = Counter("leadgrab_claims_total", "Claims decided, by result and reason.",
@@ -37,3 +41,67 @@ class Metrics:
         self.redis_errors = Counter("leadgrab_redis_errors_total",
                                     "Redis calls that failed (unavailable or erroring).",
                                     registry=r)
+        self._per_rep(r)
+        self._per_team(r)
+        self.reps = RepSeries(self, rep_label_max)
+
+    def _per_rep(self, r: CollectorRegistry) -> None:
+        """Series labelled by rep: only while the roster has at most rep_label_max reps."""
+        who = ["team", "rep"]
+        served = "counted by the process that served it (per process; a retry counts again)"
+        self.rep_offers = Counter("leadgrab_rep_offers_total",
+                                  "Lead offers queued to the rep's connections, live or on "
+                                  "resume, by this process (each process counts its own).",
+                                  who, registry=r)
+        self.rep_attempts = Counter("leadgrab_rep_claim_attempts_total",
+                                    f"Claim requests by the rep, {served}.", who, registry=r)
+        self.rep_wins = Counter("leadgrab_rep_wins_total", f"Claims the rep won, {served}.",
+                                who, registry=r)
+        self.rep_losses = Counter("leadgrab_rep_losses_total",
+                                  f"Claims the rep lost, {served}.", who, registry=r)
+        self.rep_rejections = Counter("leadgrab_rep_rejections_total",
+                                      f"Claims of the rep rejected, by reason, {served}.",
+                                      [*who, "reason"], registry=r)
+        self.rep_open = Gauge("leadgrab_rep_open_leads",
+                              "Leads the rep holds now (read from Redis every ~15 s).",
+                              who, registry=r)
+        self.rep_followup_misses = Counter(
+            "leadgrab_rep_followup_misses_total",
+            "Follow-up deadlines the rep missed; stays 0 until follow-up deadlines ship.",
+            who, registry=r)
+        self.rep_win_seconds = Histogram(
+            "leadgrab_rep_win_seconds",
+            "Time from a lead's offer (publication or re-offer) to the rep winning it, "
+            "for wins served by this process.", who, buckets=WIN_BUCKETS_S, registry=r)
+
+    def per_rep(self) -> list[Counter | Gauge | Histogram]:
+        """Every series with a rep label."""
+        return [self.rep_offers, self.rep_attempts, self.rep_wins, self.rep_losses,
+                self.rep_rejections, self.rep_open, self.rep_followup_misses,
+                self.rep_win_seconds]
+
+    def _per_team(self, r: CollectorRegistry) -> None:
+        """Team fairness over rolling windows, recomputed from the audit stream every ~15 s."""
+        by = ["team", "window"]
+        among = "among eligible (active, rostered) reps, over the window"
+        self.team_jain = Gauge("leadgrab_team_jain_index",
+                               f"Jain's fairness index of wins {among} (1 = equal).",
+                               by, registry=r)
+        self.team_gini = Gauge("leadgrab_team_gini_coefficient",
+                               f"Gini coefficient of wins {among} (0 = equal).",
+                               by, registry=r)
+        self.team_top10 = Gauge("leadgrab_team_top10_win_share",
+                                f"Share of wins taken by the top 10 % of reps {among}.",
+                                by, registry=r)
+        self.team_speed = Gauge("leadgrab_team_speed_decided_share",
+                                "Share of fcfs contests (a win with a loser) decided by under "
+                                "50 ms between the win and the first loss, over the window.",
+                                by, registry=r)
+        self.team_contests = Gauge("leadgrab_team_contests",
+                                   "fcfs contests (a win with at least one loser) in the window.",
+                                   by, registry=r)
+        self.team_wins = Gauge("leadgrab_team_wins", f"Wins {among}.", by, registry=r)
+        self.fairness_scan = Gauge("leadgrab_fairness_scan_entries",
+                                   "Audit entries of the last 24 h the fairness figures are "
+                                   "computed from (at most 200000, the newest).",
+                                   ["team"], registry=r)

@@ -29,3 +29,5 @@ class Reason(StrEnum):
     LOCKED_OUT = "locked_out"
     NOT_HOLDER = "not_holder"
     RATE_LIMITED = "rate_limited"
+    REASON_REQUIRED = "reason_required"
+    ALREADY_HOLDER = "already_holder"

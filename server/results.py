@@ -26,6 +26,7 @@ class PublishResult:
     lead_id: str
     seq: str
     created: bool
+    assigned: bool = False  # a duplicate (撞单) given straight to its customer's holder
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ class ActionResult:
     ok: bool
     reason: Reason | None = None
     seq: str | None = None
+    deadline_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +57,11 @@ class Settlement:
     lead_id: str
     status: str
     detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeadRefs:
+    """Who holds a lead and whose customer it is, as last read (scripts verify both)."""
+
+    holder: str
+    customer_id: str

@@ -30,6 +30,7 @@ class EffectiveRep:
             "tier": self.tier or "",
             "regions": list(self.regions),
             "skills": list(self.skills),
+            "has_shifts": bool(self.rules.shifts),
             **self.rules.model_dump(),
         }
         return json.dumps(body, separators=(",", ":"), sort_keys=True)

@@ -10,7 +10,11 @@ from pathlib import Path
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-NAMES = ("load_rules", "publish_lead", "claim_lead", "release_lead", "close_lead", "settle_window")
+NAMES = (
+    "load_rules", "publish_lead", "claim_lead", "release_lead", "close_lead", "settle_window",
+    "followup_lead", "fire_deadline", "offer_lead", "pause_rep", "dispatch_lead",
+    "withdraw_lead", "auto_assign",
+)
 _INCLUDE = re.compile(r'^-- @include "([\w/.-]+)"\s*$', re.MULTILINE)
 
 
@@ -39,6 +43,13 @@ class Scripts:
     release_lead: AsyncScript
     close_lead: AsyncScript
     settle_window: AsyncScript
+    followup_lead: AsyncScript
+    fire_deadline: AsyncScript
+    offer_lead: AsyncScript
+    pause_rep: AsyncScript
+    dispatch_lead: AsyncScript
+    withdraw_lead: AsyncScript
+    auto_assign: AsyncScript
 
 
 def register(redis: Redis) -> Scripts:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -14,8 +15,18 @@ from redis.commands.core import AsyncScript
 from server import keys
 from server.keys import Limits, ScriptCall
 from server.reasons import Outcome, Reason
-from server.results import ActionResult, ClaimResult, PublishResult, RulesLoad, Settlement
+from server.results import (
+    ActionResult,
+    ClaimResult,
+    LeadRefs,
+    PublishResult,
+    RulesLoad,
+    Settlement,
+)
 from server.scripts import Scripts, register
+
+CUSTOMER_CACHE = 50_000
+STALE_RETRIES = 3
 
 
 class StoreError(Exception):
@@ -49,13 +60,19 @@ async def _wrapped() -> AsyncIterator[None]:
 
 
 class Store:
-    """Runs the arbitration scripts; never does read-modify-write in Python."""
+    """Runs the arbitration scripts; never does read-modify-write in Python.
+
+    Scripts that act on a lead's holder or customer take them as arguments (their keys must
+    be in KEYS) and answer 'stale' if the lead changed since it was read; `with_lead` reads
+    the lead again and retries.
+    """
 
     def __init__(self, redis: Redis, limits: Limits, clock: ManualClock | None = None) -> None:
         self.redis = redis
         self.limits = limits
         self.clock = clock or ManualClock()
         self.scripts: Scripts = register(redis)
+        self.customers: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     def now_arg(self) -> str:
         """The clock override for ARGV[1], or '' for Redis TIME."""
@@ -71,42 +88,99 @@ class Store:
         async with _wrapped():
             return await awaitable
 
+    async def lead_refs(self, team: str, lead_id: str) -> LeadRefs:
+        """A lead's current holder and customer id (for the KEYS of scripts that need them)."""
+        holder, customer = await self.call(
+            self.redis.hmget(keys.lead(team, lead_id), "holder", "customer_id"))
+        refs = LeadRefs(holder or "", customer or "")
+        self.remember_customer(team, lead_id, refs.customer_id)
+        return refs
+
+    def remember_customer(self, team: str, lead_id: str, customer_id: str) -> None:
+        """Cache a lead's customer id so a claim needs no extra read (bounded LRU)."""
+        self.customers[(team, lead_id)] = customer_id
+        self.customers.move_to_end((team, lead_id))
+        while len(self.customers) > CUSTOMER_CACHE:
+            self.customers.popitem(last=False)
+
+    async def with_lead(self, team: str, lead_id: str, script: AsyncScript,
+                        build: Callable[[LeadRefs], ScriptCall],
+                        refs: LeadRefs | None = None) -> Any:
+        """Run a script built from the lead's refs; re-read them while it answers 'stale'."""
+        refs = refs or await self.lead_refs(team, lead_id)
+        for _ in range(STALE_RETRIES):
+            reply = await self.run(script, build(refs))
+            if reply[0] != "stale":
+                return reply
+            refs = await self.lead_refs(team, lead_id)
+        raise StoreError(f"lead {lead_id} kept changing; try again", temporary=True)
+
     async def load_rules(self, team: str, digest: str, team_json: str,
                          day_rows: list[tuple[str, int]],
-                         rep_rows: list[tuple[str, str]]) -> RulesLoad:
+                         rep_rows: list[tuple[str, str, str]]) -> RulesLoad:
         call = keys.load_rules_call(team, digest, team_json, day_rows, rep_rows,
                                     self.limits.audit_maxlen, self.now_arg())
         version, changed = await self.run(self.scripts.load_rules, call)
         return RulesLoad(team, int(version), bool(changed))
 
-    async def publish(self, team: str, lead_id: str, payload_json: str,
-                      actor: str) -> PublishResult:
-        call = keys.publish_call(team, lead_id, payload_json, self.limits, self.now_arg(), actor)
-        status, seq = await self.run(self.scripts.publish_lead, call)
-        return PublishResult(lead_id, seq, status == "published")
+    async def publish(self, team: str, lead_id: str, payload_json: str, actor: str,
+                      policy_json: str = "{}", customer_id: str = "") -> PublishResult:
+        holder = ""
+        for _ in range(STALE_RETRIES):
+            if customer_id:
+                found = await self.call(self.redis.hget(keys.customer(team, customer_id),
+                                                        "holder"))
+                holder = found or ""
+            call = keys.publish_call(team, lead_id, payload_json, self.limits, self.now_arg(),
+                                     actor, policy_json, holder, customer_id)
+            status, seq = await self.run(self.scripts.publish_lead, call)
+            if status != "stale":
+                self.remember_customer(team, lead_id, customer_id)
+                return PublishResult(lead_id, seq, status != "duplicate", status == "assigned")
+        raise StoreError(f"customer {customer_id} kept changing; try again", temporary=True)
 
     async def claim(self, team: str, rep: str, lead_id: str, req_id: str) -> ClaimResult:
-        call = keys.claim_call(team, rep, lead_id, req_id, self.limits, self.now_arg())
-        reply = await self.run(self.scripts.claim_lead, call)
+        refs = LeadRefs("", self.customers.get((team, lead_id), ""))
+
+        def build(r: LeadRefs) -> ScriptCall:
+            return keys.claim_call(team, rep, lead_id, req_id, self.limits, self.now_arg(),
+                                   r.customer_id)
+
+        reply = await self.with_lead(team, lead_id, self.scripts.claim_lead, build, refs)
         return parse_claim(lead_id, req_id, reply)
 
     async def release(self, team: str, rep: str, lead_id: str) -> ActionResult:
-        call = keys.release_call(team, rep, lead_id, self.limits, self.now_arg())
-        status, reason, seq = await self.run(self.scripts.release_lead, call)
+        def build(r: LeadRefs) -> ScriptCall:
+            return keys.release_call(team, rep, lead_id, self.limits, self.now_arg(),
+                                     r.customer_id)
+
+        status, reason, seq = await self.with_lead(team, lead_id, self.scripts.release_lead,
+                                                   build)
         return ActionResult(lead_id, status == "ok", Reason(reason) if reason else None,
                             seq or None)
 
     async def close(self, team: str, rep: str, lead_id: str, outcome: str) -> ActionResult:
-        call = keys.close_call(team, rep, lead_id, outcome, self.limits, self.now_arg())
-        status, reason = await self.run(self.scripts.close_lead, call)
+        def build(r: LeadRefs) -> ScriptCall:
+            return keys.close_call(team, rep, lead_id, outcome, self.limits, self.now_arg(),
+                                   r.customer_id)
+
+        status, reason = await self.with_lead(team, lead_id, self.scripts.close_lead, build)
         return ActionResult(lead_id, status == "ok", Reason(reason) if reason else None)
+
+    async def followup(self, team: str, rep: str, lead_id: str, note: str) -> ActionResult:
+        call = keys.followup_call(team, rep, lead_id, note, self.limits, self.now_arg())
+        status, reason, deadline = await self.run(self.scripts.followup_lead, call)
+        return ActionResult(lead_id, status == "ok", Reason(reason) if reason else None,
+                            deadline_ms=int(deadline) or None)
 
     async def settle(self, team: str, lead_id: str) -> Settlement:
         """Settle a lead's window if it is due; re-reads the candidates if they changed."""
-        for _ in range(3):
+        for _ in range(STALE_RETRIES):
             raw = await self.call(self.redis.hgetall(keys.candidates(team, lead_id)))
             reps = sorted(rep for rep, entry in raw.items() if '"result"' not in entry)
-            call = keys.settle_call(team, lead_id, reps, self.limits, self.now_arg())
+            refs = await self.lead_refs(team, lead_id)
+            call = keys.settle_call(team, lead_id, reps, self.limits, self.now_arg(),
+                                    refs.customer_id)
             status, detail = await self.run(self.scripts.settle_window, call)
             if status != "stale":
                 return Settlement(lead_id, status, detail)

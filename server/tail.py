@@ -62,6 +62,8 @@ class Tail:
             return
         sent = self.hub.deliver(self.team, seq, frame)
         if frame["type"] == "lead":
+            self.metrics.reps.lead_offered(self.team, fields["lead_id"],
+                                           int(fields["published_ms"]))
             lag_s = time.time() - int(fields["published_ms"]) / 1000
             self.metrics.broadcast_lag.observe(max(lag_s, 0.0))
             self.metrics.offers.inc(sent)

@@ -202,6 +202,7 @@ async def _claim(request: web.Request, conn: Connection, frame: Claim) -> None:
         return
     metrics.claim_seconds.observe(time.perf_counter() - started)
     metrics.claims.labels(result.result, result.reason or "", "ws").inc()
+    metrics.reps.claimed(conn.rep, result.lead_id, result.result, result.reason)
     if result.result is Outcome.PENDING:
         request.app[TIMERS].schedule(conn.team, result.lead_id, result.retry_after_ms or 0)
     conn.send_frame(protocol.claim_result(result.req_id, result.lead_id, result.result,

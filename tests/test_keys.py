@@ -17,7 +17,8 @@ TEAMS = ["north", "team-2", "a.b", "T_9"]
 LIMITS = Limits(events_maxlen=10, audit_maxlen=20, request_ttl_ms=30)
 NOW = "1799053200000"
 DAY_ROWS = [("2027-01-04", 1_799_017_200_000), ("2027-01-05", 1_799_103_600_000)]
-REP_ROWS = [("alice", '{"max_open":2}'), ("bob", '{"max_open":3}'), ("carol", "{}")]
+REP_ROWS = [("alice", '{"max_open":2}', "[]"), ("bob", '{"max_open":3}', "[[1, 2]]"),
+            ("carol", "{}", "[]")]
 HEADER = re.compile(r"\A--\[\[(.*?)\]\]", re.DOTALL)
 HEADER_INDEX = re.compile(r"^(KEYS|ARGV)\[(\d+)\]\s", re.MULTILINE)
 VARIADIC_ARGV = re.compile(r"^ARGV\[\d+\s*\.\.", re.MULTILINE)
@@ -33,16 +34,34 @@ SAMPLES: dict[str, Builder] = {
     "claim_call": lambda team: keys.claim_call(team, "alice", "L:1", "}{evil}", LIMITS, NOW),
     "release_call": lambda team: keys.release_call(team, "alice", "L.1", LIMITS, NOW),
     "close_call": lambda team: keys.close_call(team, "alice", "L-1", "won", LIMITS, NOW),
-    "settle_call": lambda team: keys.settle_call(team, "L-1", CANDIDATES, LIMITS, NOW),
+    "settle_call": lambda team: keys.settle_call(team, "L-1", CANDIDATES, LIMITS, NOW, "C9"),
+    "followup_call": lambda team: keys.followup_call(team, "alice", "L-1", "rang", LIMITS, NOW),
+    "deadline_call": lambda team: keys.deadline_call(team, "warn:L-1", "L-1", "alice", "C9",
+                                                     LIMITS, NOW),
+    "offer_call": lambda team: keys.offer_call(team, "stage:L-1#2", "L-1", LIMITS, NOW),
+    "pause_call": lambda team: keys.pause_call(team, "alice", True, "alice", LIMITS, NOW),
+    "dispatch_call": lambda team: keys.dispatch_call(team, "L-1", "bob", "manager:m", False,
+                                                     "", "alice", "C9", LIMITS, NOW),
+    "withdraw_call": lambda team: keys.withdraw_call(team, "L-1", "manager:m", "dup", "",
+                                                     "", LIMITS, NOW),
+    "auto_assign_call": lambda team: keys.auto_assign_call(team, "L-1", "round_robin", "C9",
+                                                           CANDIDATES, LIMITS, NOW),
 }
 CANDIDATES = ["alice", "bob", "carol"]
 # Scripts whose header ends with a variadic KEYS[n..] / ARGV[n..] block: how many more
 # keys and args the sample call carries beyond the numbered ones.
-EXTRA_KEYS = {"settle_window": 2 * len(CANDIDATES)}
-EXTRA_ARGS = {"load_rules": 2 * len(DAY_ROWS) + 2 * len(REP_ROWS), "settle_window": len(CANDIDATES)}
+EXTRA_KEYS = {"settle_window": 2 * len(CANDIDATES), "load_rules": len(REP_ROWS),
+              "auto_assign": 4 * len(CANDIDATES)}
+EXTRA_ARGS = {"load_rules": 2 * len(DAY_ROWS) + 3 * len(REP_ROWS),
+              "settle_window": len(CANDIDATES), "auto_assign": len(CANDIDATES)}
 
-SCRIPT_BUILDERS = {name: name.removesuffix("_lead").removesuffix("_window") + "_call"
-                   for name in NAMES}
+SCRIPT_BUILDERS = {
+    "load_rules": "load_rules_call", "publish_lead": "publish_call", "claim_lead": "claim_call",
+    "release_lead": "release_call", "close_lead": "close_call", "settle_window": "settle_call",
+    "followup_lead": "followup_call", "fire_deadline": "deadline_call",
+    "offer_lead": "offer_call", "pause_rep": "pause_call", "dispatch_lead": "dispatch_call",
+    "withdraw_lead": "withdraw_call", "auto_assign": "auto_assign_call",
+}
 
 
 def header(name: str) -> str:

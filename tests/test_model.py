@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
@@ -90,6 +91,8 @@ ANCHORS_MS = [
     )
 ]
 Reply = tuple[str, str | None, int | None]
+# What the audit stream should say about each decision: rep, lead, result, reason, retry, note.
+AuditRow = tuple[str, str, str, str | None, str | None, str | None]
 
 
 @dataclass
@@ -110,7 +113,7 @@ class Model:
     held: dict[str, set[str]] = field(default_factory=lambda: {r: set() for r in RULES})
     rep_state: dict[str, dict[str, str]] = field(default_factory=dict)
     replies: dict[tuple[str, str], Reply] = field(default_factory=dict)
-    decisions: int = 0
+    decisions: list[AuditRow] = field(default_factory=list)
 
     def local_day(self) -> tuple[str, int]:
         """Today's local date and the UTC ms of the next local midnight."""
@@ -131,9 +134,14 @@ class Model:
         if (rep, req) in self.replies:
             event("claim replayed")
             return self.replies[(rep, req)]
-        self.decisions += 1
-        self.replies[(rep, req)] = self.decide(rep, lead_id)
-        return self.replies[(rep, req)]
+        lead = self.leads.get(lead_id)
+        was_holder = lead is not None and lead.state == "held" and lead.holder == rep
+        reply = self.replies[(rep, req)] = self.decide(rep, lead_id)
+        result, reason, retry_ms = reply
+        note = "already_holder" if was_holder and result == "won" else None
+        self.decisions.append((rep, lead_id, result, reason,
+                               str(retry_ms) if retry_ms else None, note))
+        return reply
 
     def decide(self, rep: str, lead_id: str) -> Reply:
         lead, rules = self.leads.get(lead_id), RULES[rep]
@@ -295,6 +303,12 @@ class Runner:
         self.clock.now_ms = self.model.now = now_ms
 
 
+def audit_retry(fields: dict[str, str]) -> str | None:
+    """retry_after_ms as audited; '0' (waiting would not help) counts as none."""
+    value = fields.get("retry_after_ms")
+    return None if value in (None, "0") else value
+
+
 async def compare_state(redis: Redis, model: Model) -> None:
     for rep in RULES:
         assert await redis.smembers(keys.held("north", rep)) == model.held[rep], rep
@@ -303,7 +317,9 @@ async def compare_state(redis: Redis, model: Model) -> None:
         state = await redis.hmget(keys.lead("north", lead_id), "state", "holder")
         assert state == [lead.state, lead.holder], lead_id
     audit = await redis.xrange(keys.audit("north"))
-    assert sum(f["action"] == "claim" for _, f in audit) == model.decisions
+    claims = [(f["rep"], f["lead"], f["result"], f.get("reason"), audit_retry(f),
+               f.get("note")) for _, f in audit if f["action"] == "claim"]
+    assert claims == model.decisions
 
 
 async def run_example(redis_url: str, zone: str, start_ms: int, ops: list[tuple[Any, ...]],
@@ -325,6 +341,9 @@ async def run_example(redis_url: str, zone: str, start_ms: int, ops: list[tuple[
         await client.aclose()
 
 
+# A pass takes seconds. On a failure Hypothesis shrinks for up to 300 s; a 60 s timeout
+# would cut into that and be reported as a FlakyFailure hiding the real assertion.
+@pytest.mark.timeout(330)
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(

@@ -39,15 +39,6 @@ local function daily_count(state, day)
   return 0
 end
 
--- Record a win: the rep holds the lead, counts it today and starts the cooldown.
-local function record_win(rep, rep_id, lead_id, lead_key, rep_key, held_key, state, days_key, now)
-  local day = today(days_key, now)
-  redis.call('HSET', lead_key, 'state', 'held', 'holder', rep_id, 'claimed_ms', now)
-  redis.call('SADD', held_key, lead_id)
-  redis.call('HSET', rep_key, 'day', day, 'day_count', daily_count(state, day) + 1,
-    'cooldown_until_ms', now + rep.cooldown_after_claim_ms)
-end
-
 -- The first of the rep's own limits that blocks a win now, with retry_after_ms, or nil.
 -- `state` is HMGET rep_key cooldown_until_ms, day, day_count; `open` is SCARD of held.
 local function rep_limit(rep, state, open, days_key, now)

@@ -11,4 +11,6 @@ local R = {
   LOCKED_OUT = 'locked_out',
   NOT_HOLDER = 'not_holder',
   RATE_LIMITED = 'rate_limited',
+  REASON_REQUIRED = 'reason_required',
+  ALREADY_HOLDER = 'already_holder',
 }

@@ -1,0 +1,124 @@
+--[[ auto_assign.lua — nobody claimed a lead in time: assign it by the team's policy.
+
+Contenders are the team's reps who could take it now: eligible (active, region, skills),
+not locked out of it or its customer, not paused, on shift, within max_open and max_daily
+(cooldowns do not apply to an assignment). Policies:
+  least_loaded  fewest open leads; ties broken by a uniform draw (seed in the audit entry)
+  round_robin   the next contender after the last rep this policy assigned to, by rep id
+Never by roster order. With no contender the lead stays in the pool.
+
+KEYS[1]    lg:{team}:rules            hash: version, rep rules, team settings
+KEYS[2]    lg:{team}:days             zset: local days
+KEYS[3]    lg:{team}:lead:<lead_id>   hash: lead state
+KEYS[4]    lg:{team}:timers           zset: due timers
+KEYS[5]    lg:{team}:audit            stream: audit trail
+KEYS[6]    lg:{team}:events           stream: offers and decisions
+KEYS[7]    lg:{team}:trail:<lead_id>  list: this lead's audit entry ids
+KEYS[8]    lg:{team}:cust:<cid>       hash: the lead's customer
+KEYS[9]    lg:{team}:rr               string: the rep round_robin assigned to last
+KEYS[10..] per rep, in ARGV order: lg:{team}:rep:<rep>, lg:{team}:held:<rep>,
+           lg:{team}:lockout:<rep>, lg:{team}:shift:<rep>
+
+ARGV[1]    now override in ms ('' = Redis TIME; tests only)
+ARGV[2]    lead id
+ARGV[3]    policy: 'least_loaded' | 'round_robin'
+ARGV[4]    the lead's customer id as the caller read it ('' for none)
+ARGV[5]    audit stream max length (approximate trim)
+ARGV[6]    events stream max length (approximate trim)
+ARGV[7..]  the team's rep ids, sorted
+
+Returns  {'assigned', rep}; {'none', ''} when nobody could take it; {'early', due ms};
+         {'noop', ''} when the timer is gone or the lead is no longer open;
+         {'stale', ''} when ARGV[4] is not the lead's customer id.
+Emits    events entry type=assigned; audit entry action=auto_assign (policy, seed, result).
+]]
+-- @include "lib/reasons.lua"
+-- @include "lib/clock.lua"
+-- @include "lib/audit.lua"
+-- @include "lib/eligibility.lua"
+-- @include "lib/holding.lua"
+
+local rules_key, days_key, lead_key, timers_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local audit_key, events_key, trail_key, cust_key, rr_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local now = clock_ms(ARGV[1])
+local lead_id, policy, cid, audit_maxlen, events_maxlen = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local member = 'auto:' .. lead_id
+
+local due = redis.call('ZSCORE', timers_key, member)
+if not due then
+  return {'noop', ''}
+end
+if now < tonumber(due) then
+  return {'early', due}
+end
+local lead = redis.call('HMGET', lead_key, 'state', 'customer_id', 'region', 'skills', 'payload')
+if (lead[2] or '') ~= cid then
+  return {'stale', ''}
+end
+redis.call('ZREM', timers_key, member)
+if lead[1] ~= 'open' then
+  return {'noop', ''}
+end
+
+local day = today(days_key, now)
+local contenders = {}
+for i = 7, #ARGV do
+  local rep_id, base = ARGV[i], 9 + (i - 7) * 4
+  local rep_json = redis.call('HGET', rules_key, 'rep:' .. rep_id)
+  local rep = rep_json and cjson.decode(rep_json)
+  local state = redis.call('HMGET', KEYS[base + 1], 'cooldown_until_ms', 'day', 'day_count',
+    'paused')
+  local open = redis.call('SCARD', KEYS[base + 2])
+  if rep and eligible(rep, lead[3], lead[4]) and state[4] ~= '1'
+      and locked_until(KEYS[base + 3], lead_id, cid) <= now
+      and not off_shift(KEYS[base + 4], rep, now)
+      and open < rep.max_open and daily_count(state, day) < rep.max_daily then
+    contenders[#contenders + 1] = {id = rep_id, rep = rep, open = open,
+      rep_key = KEYS[base + 1], held_key = KEYS[base + 2]}
+  end
+end
+
+local t = redis.call('TIME')
+local seed = redis.sha1hex(lead_id .. ':' .. t[1] .. t[2])
+local u = tonumber(string.sub(seed, 1, 8), 16) / 4294967296
+local chosen = nil
+if #contenders > 0 and policy == 'round_robin' then
+  local last = redis.call('GET', rr_key) or ''
+  chosen = contenders[1]
+  for _, c in ipairs(contenders) do
+    if c.id > last then chosen = c break end
+  end
+  redis.call('SET', rr_key, chosen.id)
+elseif #contenders > 0 then
+  local best = {}
+  for _, c in ipairs(contenders) do
+    if not best[1] or c.open < best[1].open then
+      best = {c}
+    elseif c.open == best[1].open then
+      best[#best + 1] = c
+    end
+  end
+  chosen = best[math.floor(u * #best) + 1]
+end
+
+local version = redis.call('HGET', rules_key, 'version') or '0'
+if not chosen then
+  audit(audit_key, audit_maxlen, {
+    'action', 'auto_assign', 'lead', lead_id, 'actor', 'system', 'result', 'none',
+    'policy', policy, 'rules_version', version, 'ts', now,
+  }, trail_key)
+  return {'none', ''}
+end
+start_hold({rep_id = chosen.id, rep = chosen.rep, lead_id = lead_id, lead_key = lead_key,
+  rep_key = chosen.rep_key, held_key = chosen.held_key, days_key = days_key,
+  timers_key = timers_key, cust_key = cust_key, cid = cid, now = now, counts = true,
+  cooldown = false, team = cjson.decode(redis.call('HGET', rules_key, 'team') or '{}')})
+redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*', 'type', 'assigned',
+  'lead_id', lead_id, 'rep', chosen.id, 'prev', '', 'payload', lead[5], 'by', 'system',
+  'reason', 'auto_assign')
+audit(audit_key, audit_maxlen, {
+  'action', 'auto_assign', 'lead', lead_id, 'rep', chosen.id, 'actor', 'system',
+  'result', 'ok', 'policy', policy, 'seed', seed, 'contenders', #contenders,
+  'rules_version', version, 'ts', now,
+}, trail_key)
+return {'assigned', chosen.id}

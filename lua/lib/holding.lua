@@ -1,0 +1,146 @@
+-- How a hold starts (claim, settlement, dispatch, assignment) and ends (release, close,
+-- recycle, reassign, withdraw): the held set, daily count, cooldown, follow-up deadline
+-- timers and customer ownership move together. Needs lib/eligibility.lua.
+
+-- Remove a lead's deadline and warning timers.
+local function clear_deadline(lead_key, timers_key, lead_id)
+  redis.call('ZREM', timers_key, 'deadline:' .. lead_id, 'warn:' .. lead_id)
+  redis.call('HDEL', lead_key, 'deadline_ms', 'deadline_kind')
+end
+
+-- Start the follow-up deadline (or, after a follow-up or without an SLA, the max-hold one).
+local function set_deadline(lead_key, timers_key, lead_id, rep, now, after_followup)
+  clear_deadline(lead_key, timers_key, lead_id)
+  local span, kind = rep.followup_sla_ms or 0, 'followup'
+  if after_followup or span == 0 then
+    span, kind = rep.max_hold_ms or 0, 'max_hold'
+  end
+  if span == 0 then
+    return
+  end
+  local deadline = now + span
+  redis.call('HSET', lead_key, 'deadline_ms', deadline, 'deadline_kind', kind)
+  redis.call('ZADD', timers_key, deadline, 'deadline:' .. lead_id)
+  local warn = rep.warn_before_ms or 0
+  if warn > 0 and warn < span then
+    redis.call('ZADD', timers_key, deadline - warn, 'warn:' .. lead_id)
+  end
+end
+
+-- h: rep_id, rep (rules), lead_id, lead_key, rep_key, held_key, days_key, timers_key,
+--    cust_key, cid, team (settings), now, counts (toward max_daily), cooldown (after-claim)
+local function start_hold(h)
+  redis.call('HSET', h.lead_key, 'state', 'held', 'holder', h.rep_id, 'claimed_ms', h.now)
+  redis.call('SADD', h.held_key, h.lead_id)
+  local fields = {}
+  if h.counts then
+    local state = redis.call('HMGET', h.rep_key, 'cooldown_until_ms', 'day', 'day_count')
+    local day = today(h.days_key, h.now)
+    fields = {'day', day, 'day_count', daily_count(state, day) + 1}
+  end
+  if h.cooldown then
+    fields[#fields + 1] = 'cooldown_until_ms'
+    fields[#fields + 1] = h.now + h.rep.cooldown_after_claim_ms
+  end
+  if #fields > 0 then
+    redis.call('HSET', h.rep_key, unpack(fields))
+  end
+  set_deadline(h.lead_key, h.timers_key, h.lead_id, h.rep, h.now, false)
+  if h.cid ~= '' then
+    local cust = redis.call('HMGET', h.cust_key, 'holder', 'held_count')
+    local count = 1
+    if cust[1] == h.rep_id then
+      count = tonumber(cust[2] or '0') + 1
+    end
+    redis.call('HSET', h.cust_key, 'owner', h.rep_id,
+      'owner_until_ms', h.now + (h.team.protection_period_ms or 0),
+      'holder', h.rep_id, 'held_count', count)
+  end
+end
+
+-- The rep stops holding the lead (the caller sets the lead's new state and holder).
+-- `keep_owner` keeps customer ownership (a close); otherwise the rep loses it.
+local function end_hold(rep_id, lead_id, lead_key, held_key, timers_key, cust_key, cid, keep_owner)
+  redis.call('SREM', held_key, lead_id)
+  clear_deadline(lead_key, timers_key, lead_id)
+  if cid == '' then
+    return
+  end
+  local cust = redis.call('HMGET', cust_key, 'holder', 'held_count', 'owner')
+  if cust[1] == rep_id then
+    local count = tonumber(cust[2] or '1') - 1
+    if count <= 0 then
+      redis.call('HSET', cust_key, 'holder', '', 'held_count', 0)
+    else
+      redis.call('HSET', cust_key, 'held_count', count)
+    end
+  end
+  if not keep_owner and cust[3] == rep_id then
+    redis.call('HSET', cust_key, 'owner', '', 'owner_until_ms', 0)
+  end
+end
+
+-- Keep a former holder off this lead and this customer's leads until `until_ms`.
+local function lock_out(lockout_key, lead_id, cid, until_ms)
+  redis.call('HSET', lockout_key, 'lead:' .. lead_id, until_ms)
+  if cid ~= '' then
+    redis.call('HSET', lockout_key, 'cust:' .. cid, until_ms)
+  end
+end
+
+-- Until when the rep is locked out of this lead or customer (0 when not).
+local function locked_until(lockout_key, lead_id, cid)
+  local found = redis.call('HMGET', lockout_key, 'lead:' .. lead_id, 'cust:' .. cid)
+  return math.max(tonumber(found[1] or '0'), tonumber(found[2] or '0'))
+end
+
+-- When the rep's release stage opens (ms), or nil when no stage includes the rep's tier.
+local function stage_opens(stages_json, base_ms, tier)
+  if not stages_json or stages_json == '' then
+    return base_ms
+  end
+  for _, stage in ipairs(cjson.decode(stages_json)) do
+    if contains(stage.tiers, tier) or contains(stage.tiers, '*') then
+      return base_ms + stage.after_ms
+    end
+  end
+  return nil
+end
+
+-- Whether the rep works now; if not, ms until their next shift (0 if none is known).
+local function off_shift(shift_key, rep, now)
+  if not rep.has_shifts then
+    return false, 0
+  end
+  local cur = redis.call('ZREVRANGEBYSCORE', shift_key, now, '-inf', 'LIMIT', 0, 1)
+  if cur[1] then
+    local _, _, finish = string.find(cur[1], ':(%d+)$')
+    if now < tonumber(finish) then
+      return false, 0
+    end
+  end
+  local nxt = redis.call('ZRANGEBYSCORE', shift_key, '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  if nxt[1] then
+    return true, tonumber(nxt[2]) - now
+  end
+  return true, 0
+end
+
+-- Why the rep may not claim yet (paused, off shift, stage, owner window), or nil.
+local function not_open_yet(rep, rep_id, paused, shift_key, lead, now)
+  if paused == '1' then
+    return 0
+  end
+  local off, wait = off_shift(shift_key, rep, now)
+  if off then
+    return wait
+  end
+  local opens = stage_opens(lead.stages, tonumber(lead.base), rep.tier)
+  if opens and now < opens then
+    return opens - now
+  end
+  if lead.owner ~= '' and lead.owner ~= rep_id and now < tonumber(lead.owner_until) then
+    return tonumber(lead.owner_until) - now
+  end
+  return nil
+end

@@ -1,0 +1,98 @@
+"""Per-rep metric series: recorded only for roster reps, and only while the roster is small."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from server.metrics import Metrics
+
+RECENT_LEADS = 10_000  # offers (and early wins) remembered to time publish -> win
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class RepSeries:
+    """Counts offers, claims and outcomes per rep; the rep label is bounded by the roster size.
+
+    Above `label_max` reps, per-rep series are cleared and no longer recorded: a label per rep
+    of a large roster would multiply every series by its size (cardinality bound).
+    """
+
+    def __init__(self, metrics: Metrics, label_max: int) -> None:
+        self.m = metrics
+        self.label_max = label_max
+        self.teams: dict[str, str] = {}  # rep -> team, for the reps that get series
+        self.offered_ms: dict[tuple[str, str], int] = {}
+        self.early_wins: dict[tuple[str, str], tuple[str, float]] = {}
+
+    def set_roster(self, teams: Mapping[str, str]) -> None:
+        """Follow the roster (rep -> team): series for its reps, none above the bound."""
+        if len(teams) > self.label_max:
+            if self.teams:
+                for series in self.m.per_rep():
+                    series.clear()
+            self.teams = {}
+            return
+        for rep, team in teams.items():
+            if rep not in self.teams:
+                self._init(team, rep)
+        self.teams = dict(teams)
+
+    def _init(self, team: str, rep: str) -> None:
+        """Export zeros from the start, so a rep who never wins shows up too."""
+        for series in (self.m.rep_offers, self.m.rep_attempts, self.m.rep_wins,
+                       self.m.rep_losses, self.m.rep_followup_misses):
+            series.labels(team, rep)
+
+    def offered(self, rep: str) -> None:
+        """One lead offer queued to one of the rep's connections."""
+        if rep in self.teams:
+            self.m.rep_offers.labels(self.teams[rep], rep).inc()
+
+    def claimed(self, rep: str, lead_id: str, result: str, reason: str | None) -> None:
+        """A claim request decided here: one attempt, and its outcome unless pending."""
+        if rep in self.teams:
+            self.m.rep_attempts.labels(self.teams[rep], rep).inc()
+            self.decided(rep, lead_id, result, reason)
+
+    def decided(self, rep: str, lead_id: str, result: str, reason: str | None) -> None:
+        """A final outcome served here (directly, or when a window settled)."""
+        team = self.teams.get(rep)
+        if team is None:
+            return
+        if result == "won":
+            self.m.rep_wins.labels(team, rep).inc()
+            self._won(team, lead_id, rep)
+        elif result == "lost":
+            self.m.rep_losses.labels(team, rep).inc()
+        elif result == "rejected":
+            self.m.rep_rejections.labels(team, rep, reason or "").inc()
+
+    def lead_offered(self, team: str, lead_id: str, published_ms: int) -> None:
+        """A lead's offer seen on the tail: times a win served before it arrived, or later."""
+        early = self.early_wins.pop((team, lead_id), None)
+        if early is not None:
+            self._observe(team, early[0], early[1] - published_ms / 1000)
+            return
+        _remember(self.offered_ms, (team, lead_id), published_ms)
+
+    def _won(self, team: str, lead_id: str, rep: str) -> None:
+        published_ms = self.offered_ms.pop((team, lead_id), None)
+        if published_ms is None:
+            _remember(self.early_wins, (team, lead_id), (rep, time.time()))
+        else:
+            self._observe(team, rep, time.time() - published_ms / 1000)
+
+    def _observe(self, team: str, rep: str, seconds: float) -> None:
+        if rep in self.teams:
+            self.m.rep_win_seconds.labels(team, rep).observe(max(seconds, 0.0))
+
+
+def _remember(memory: dict[K, V], key: K, value: V) -> None:
+    """Insert, dropping the oldest entry beyond RECENT_LEADS."""
+    memory[key] = value
+    if len(memory) > RECENT_LEADS:
+        del memory[next(iter(memory))]
