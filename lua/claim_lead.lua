@@ -89,6 +89,9 @@ end
 local version = tonumber(redis.call('HGET', rules_key, 'version') or '0')
 
 local function finish(result, reason, retry_after_ms, note)
+  if retry_after_ms and retry_after_ms <= 0 then
+    retry_after_ms = nil
+  end
   local reply = {result, reason or '', retry_after_ms or 0, version}
   redis.call('SET', req_key, cjson.encode(reply), 'PX', req_ttl_ms)
   audit(audit_key, audit_maxlen, {

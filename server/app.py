@@ -13,7 +13,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from server import http_api, manager_api, ws
+from server import floor_api, http_api, manager_api, ws
 from server.appkeys import (
     ARBITER,
     AUTHORITY,
@@ -41,6 +41,7 @@ from server.timers import Timers
 log = logging.getLogger(__name__)
 POOL_CONNECTIONS = 64
 RELOAD_POLL_S = 1.0
+TABLES_REFRESH_S = 6 * 3600
 URL_FILE = "url"  # where `leadgrab reload` finds the embedded Redis of a running server
 
 
@@ -92,6 +93,7 @@ def create_app(config: Config, *, config_path: Path | None = None, redis: str | 
     app.router.add_get("/ws", ws.handle)
     http_api.add_routes(app)
     manager_api.add_routes(app)
+    floor_api.add_routes(app)
     return app
 
 
@@ -111,6 +113,8 @@ def _running(redis_override: str | None, clock: ManualClock | None,
             arbiter = Arbiter(store, config)
             await arbiter.apply_rules(config)
             hub = Hub(app[METRICS], arbiter.member)
+            for team in config.teams:
+                hub.paused |= await arbiter.paused_reps(team)
             timers = Timers(arbiter, list(config.teams))
             app[ARBITER], app[HUB], app[TIMERS] = arbiter, hub, timers
             readers = [Redis.from_url(url, decode_responses=True) for _ in config.teams]
@@ -140,14 +144,20 @@ async def _stop(tasks: list[asyncio.Task[None]]) -> None:
 
 
 async def _follow_reloads(arbiter: Arbiter) -> None:
-    """Re-read the roster whenever any instance (or `leadgrab reload`) changed the rules.
+    """Re-read the roster whenever any instance (or `leadgrab reload`) changed the rules,
+    and rewrite the day and shift tables (which look ahead a bounded time) every few hours.
 
     Polls each team's rules version once a second: one HGET per team, and nothing to
     lose when a connection drops (unlike a pub/sub message).
     """
+    loop = asyncio.get_running_loop()
+    refreshed = loop.time()
     while True:
         await asyncio.sleep(RELOAD_POLL_S)
         try:
+            if loop.time() - refreshed > TABLES_REFRESH_S:
+                await arbiter.apply_rules(arbiter.config)
+                refreshed = loop.time()
             if await arbiter.rules_changed():
                 await arbiter.refresh_roster()
         except StoreError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from server import keys
+from server import keys, operations
 from server.config import Config, TeamConfig
 from server.lead import NewLead
 from server.reasons import Outcome, Reason
@@ -91,6 +91,41 @@ class Arbiter:
         if member is None:
             return ActionResult(lead_id, False, Reason.NOT_HOLDER)
         return await self.store.followup(member.team, rep_id, lead_id, note)
+
+    async def auto_assign(self, team: str, member: str) -> operations.Done:
+        """Fire an 'auto:' timer: assign the lead by the team's policy if still unclaimed."""
+        reps = [m.id for m in self.roster.members.values() if m.team == team]
+        policy = self.config.teams[team].assign_policy
+        return await operations.auto_assign(self.store, team, member, policy, reps)
+
+    async def dispatch(self, lead_team: str, lead_id: str, rep_id: str, actor: str, *,
+                       force: bool, reason: str) -> operations.Done:
+        """A manager assigns (or, with a reason, reassigns) a lead to a rep of its team."""
+        member = self.member(rep_id)
+        if member is None or member.team != lead_team:
+            return operations.Done("rejected", Reason.INELIGIBLE)
+        return await operations.dispatch(self.store, lead_team, lead_id, rep_id, actor,
+                                         force=force, reason=reason)
+
+    async def withdraw(self, team: str, lead_id: str, actor: str, reason: str) -> operations.Done:
+        """A manager takes a lead off the floor."""
+        return await operations.withdraw(self.store, team, lead_id, actor, reason)
+
+    async def pause(self, rep_id: str, paused: bool, actor: str) -> operations.Done:
+        """Pause (out of office) or resume a rep."""
+        member = self.member(rep_id)
+        if member is None:
+            return operations.Done("rejected", Reason.INELIGIBLE)
+        return await operations.pause(self.store, member.team, rep_id, paused, actor)
+
+    async def paused_reps(self, team: str) -> set[str]:
+        """The team's reps paused now (read at start-up; the events stream keeps it current)."""
+        reps = [m.id for m in self.roster.members.values() if m.team == team]
+        async with self.store.redis.pipeline(transaction=False) as pipe:
+            for rep in reps:
+                pipe.hget(keys.rep_state(team, rep), "paused")
+            flags = await self.store.call(pipe.execute())
+        return {rep for rep, flag in zip(reps, flags, strict=True) if flag == "1"}
 
     async def settle(self, team: str, lead_id: str) -> Settlement:
         """Settle a due claim window (idempotent: only the first caller does anything)."""

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 from server import keys, protocol
 from server.arbiter import Arbiter
-from server.hub import entry_frame, seq_key
+from server.entries import Delivery, deliveries
+from server.hub import seq_key
 from server.protocol import Frame
 from server.roster import Member
 
@@ -17,7 +18,7 @@ PAGE = 1000
 class Missed:
     """Entries after a resume point, and whether some were trimmed before they could be sent."""
 
-    entries: list[tuple[str, Frame]] = field(default_factory=list)
+    entries: list[tuple[str, list[Delivery]]] = field(default_factory=list)
     gap: bool = False
     first_available: str | None = None
 
@@ -46,9 +47,9 @@ async def missed(arbiter: Arbiter, team: str, resume: str) -> Missed:
     first = oldest[0][0] if oldest else None
     still_there = await call(redis.xrange(stream, resume, resume))
     gap = first is not None and not still_there and seq_key(resume) < seq_key(first)
-    entries: list[tuple[str, Frame]] = []
+    entries: list[tuple[str, list[Delivery]]] = []
     after = resume
     while rows := await call(redis.xrange(stream, "(" + after, "+", count=PAGE)):
-        entries += [(seq, frame) for seq, f in rows if (frame := entry_frame(f, seq)) is not None]
+        entries += [(seq, items) for seq, f in rows if (items := deliveries(f, seq))]
         after = rows[-1][0]
     return Missed(entries, gap, first)

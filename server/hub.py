@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+import time
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import Protocol
 
 from server import protocol
+from server.entries import Delivery
 from server.metrics import Metrics
 from server.protocol import CloseCode, Codec, Frame
 from server.roster import Member
@@ -42,7 +43,7 @@ class Connection:
         self.metrics = metrics
         self.last_seq: tuple[int, int] = (0, 0)
         self.replaying = False
-        self.held_back: list[tuple[str, Frame]] = []
+        self.held_back: list[tuple[str, list[Delivery]]] = []
         self.closed = asyncio.Event()
 
     def push(self, data: Wire) -> bool:
@@ -65,12 +66,12 @@ class Connection:
             return False
         return not self.closed.is_set()
 
-    def hold_back(self, seq: str, frame: Frame) -> None:
+    def hold_back(self, seq: str, items: list[Delivery]) -> None:
         """Keep a live entry while the missed ones are replayed (bounded like the queue)."""
         if len(self.held_back) >= self.queue.maxsize:
             self.disconnect(CloseCode.SLOW_CONSUMER, "too far behind while resuming")
             return
-        self.held_back.append((seq, frame))
+        self.held_back.append((seq, items))
 
     def send_frame(self, frame: Frame) -> bool:
         """Encode one frame for this connection and queue it."""
@@ -120,6 +121,7 @@ class Hub:
         self.metrics = metrics
         self.member = member
         self.teams: dict[str, set[Connection]] = {}
+        self.paused: set[str] = set()
 
     def add(self, conn: Connection) -> None:
         self.teams.setdefault(conn.team, set()).add(conn)
@@ -135,85 +137,80 @@ class Hub:
         for conns in self.teams.values():
             yield from list(conns)
 
-    def deliver(self, team: str, seq: str, frame: Frame) -> int:
-        """Send one stream entry (a `lead` or `lead_taken` frame) to the team; returns count."""
-        shared = Broadcast(frame)
+    def deliver(self, team: str, seq: str, items: list[Delivery]) -> int:
+        """Send one stream entry's frames to the team's reps in their audience; returns count."""
+        shared = [Broadcast(item.frame) for item in items]
         key = seq_key(seq)
+        now_ms = int(time.time() * 1000)
         sent = 0
         for conn in list(self.teams.get(team, ())):
             if conn.replaying:
-                conn.hold_back(seq, frame)
+                conn.hold_back(seq, items)
             elif key > conn.last_seq:
                 conn.last_seq = key
-                if self.visible(conn, frame):
-                    sent += self._counted(conn, frame, conn.push(shared.wire(conn.codec)))
+                for item, wire in zip(items, shared, strict=True):
+                    if self.visible(conn, item, now_ms):
+                        sent += self._counted(conn, item.frame, conn.push(wire.wire(conn.codec)))
         return sent
 
-    def settled(self, team: str, lead_id: str, results: dict[str, dict[str, Any]]) -> int:
-        """Send each window candidate connected here its final claim_result."""
-        sent = 0
-        for conn in list(self.teams.get(team, ())):
-            mine = results.get(conn.rep)
-            if mine:
-                reason = mine.get("reason") or None
-                sent += conn.send_frame(protocol.claim_result(
-                    mine["req"], lead_id, mine["result"], reason))
-        for rep in {conn.rep for conn in self.teams.get(team, ())} & results.keys():
-            self.metrics.reps.decided(rep, lead_id, results[rep]["result"],
-                                      results[rep].get("reason"))
-        return sent
-
-    def visible(self, conn: Connection, frame: Frame) -> bool:
-        """Whether a rep may see this frame: lead offers only to eligible reps."""
-        if frame["type"] != "lead":
-            return True
+    def visible(self, conn: Connection, item: Delivery, now_ms: int) -> bool:
+        """Whether this rep may see the frame: in its audience and, for an offer, eligible,
+        not paused and on shift (the same rules the claim script enforces)."""
         member = self.member(conn.rep)
-        return member is not None and member.may_receive(frame.get("region", ""),
-                                                         frame.get("skills", []))
+        if member is None or not item.audience.admits(member):
+            return False
+        if not item.offer:
+            return True
+        frame = item.frame
+        return (conn.rep not in self.paused
+                and member.may_receive(frame.get("region", ""), frame.get("skills", []))
+                and member.on_shift(now_ms))
 
-    async def replay(self, conn: Connection, entries: list[tuple[str, Frame]]) -> int:
+    def set_paused(self, rep: str, is_paused: bool) -> None:
+        """Follow a pause or resume (offers skip paused reps)."""
+        if is_paused:
+            self.paused.add(rep)
+        else:
+            self.paused.discard(rep)
+
+    async def replay(self, conn: Connection, entries: list[tuple[str, list[Delivery]]]) -> int:
         """Send missed entries, then what arrived live meanwhile: in order, no duplicates.
 
         Waits for queue space (a reader too slow to catch up is disconnected) and goes live
         only once nothing is held back, with no await in between.
         """
         sent = 0
-        for seq, frame in entries:
-            sent += await self._replay_one(conn, seq, frame)
+        for seq, items in entries:
+            sent += await self._replay_one(conn, seq, items)
         while conn.held_back and not conn.closed.is_set():
-            seq, frame = conn.held_back.pop(0)
-            sent += await self._replay_one(conn, seq, frame)
+            seq, items = conn.held_back.pop(0)
+            sent += await self._replay_one(conn, seq, items)
         conn.replaying = False
         return sent
 
-    async def _replay_one(self, conn: Connection, seq: str, frame: Frame) -> int:
+    async def _replay_one(self, conn: Connection, seq: str, items: list[Delivery]) -> int:
         key = seq_key(seq)
         if key <= conn.last_seq:
             return 0
         conn.last_seq = key
-        if not self.visible(conn, frame):
-            return 0
-        return self._counted(conn, frame, await conn.put(protocol.encode(frame, conn.codec)))
+        now_ms = int(time.time() * 1000)
+        sent = 0
+        for item in items:
+            if self.visible(conn, item, now_ms):
+                queued = await conn.put(protocol.encode(item.frame, conn.codec))
+                sent += self._counted(conn, item.frame, queued)
+        return sent
 
     def _counted(self, conn: Connection, frame: Frame, queued: bool) -> int:
-        """Count a queued lead offer for its rep."""
+        """Count a queued offer, or a window decision, for its rep."""
         if queued and frame["type"] == "lead":
             self.metrics.reps.offered(conn.rep)
+        elif queued and frame["type"] == "claim_result":
+            self.metrics.reps.decided(conn.rep, frame["lead_id"], frame["result"],
+                                      frame.get("reason"))
         return int(queued)
 
     def close_all(self, code: int, message: str) -> None:
         """Close every socket (shutdown)."""
         for conn in list(self.connections()):
             conn.disconnect(code, message)
-
-
-def entry_frame(fields: dict[str, Any], seq: str) -> Frame | None:
-    """Turn an events-stream entry into its client frame (None for unknown kinds)."""
-    kind = fields.get("type")
-    if kind == "lead":
-        payload = json.loads(fields["payload"])
-        payload.update(seq=seq, published_ms=int(fields["published_ms"]))
-        return protocol.lead(payload)
-    if kind == "taken":
-        return protocol.lead_taken(fields["lead_id"], seq)
-    return None

@@ -17,7 +17,7 @@ PROTOCOL_VERSION = 1
 SUBPROTOCOL_JSON = "leadgrab.v1.json"
 SUBPROTOCOL_MSGPACK = "leadgrab.v1.msgpack"
 SUBPROTOCOLS = (SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK)
-ACTIONS = frozenset({"release", "close", "followup"})
+ACTIONS = frozenset({"release", "close", "followup", "pause", "resume"})
 
 Frame = dict[str, Any]
 
@@ -158,9 +158,17 @@ class Close(_ClientFrame):
     outcome: Literal["won", "lost"] = Field(description='"won" or "lost"')
 
 
-ClientFrame = Hello | Claim | Followup | Release | Close
+class Pause(_ClientFrame):
+    TYPE: ClassVar[str] = "pause"
+
+
+class Resume(_ClientFrame):
+    TYPE: ClassVar[str] = "resume"
+
+
+ClientFrame = Hello | Claim | Followup | Release | Close | Pause | Resume
 _CLIENT_FRAMES: dict[str, type[ClientFrame]] = {
-    model.TYPE: model for model in (Hello, Claim, Followup, Release, Close)
+    model.TYPE: model for model in (Hello, Claim, Followup, Release, Close, Pause, Resume)
 }
 
 
@@ -266,7 +274,30 @@ def action_result(action: str, result: ActionResult) -> Frame:
     frame["ok"] = result.ok
     if result.reason is not None:
         frame["reason"] = Reason(result.reason).value
+    if result.deadline_ms is not None:
+        frame["deadline_ms"] = result.deadline_ms
     return frame
+
+
+def assigned(lead_id: str, seq: str, by: str, reason: str, lead: Mapping[str, Any]) -> Frame:
+    """Tells a rep a lead is now theirs without a claim (dispatch, duplicate, auto-assign)."""
+    return {"type": "assigned", "lead_id": lead_id, "seq": seq, "by": by, "reason": reason,
+            "lead": dict(lead)}
+
+
+def revoked(lead_id: str, reason: str) -> Frame:
+    """Tells a rep a lead they held is no longer theirs (recycled, reassigned, withdrawn)."""
+    return {"type": "revoked", "lead_id": lead_id, "reason": reason}
+
+
+def warning(lead_id: str, deadline_ms: int, kind: str) -> Frame:
+    """Warns the holder that a deadline (`followup` or `max_hold`) is close."""
+    return {"type": "warning", "lead_id": lead_id, "deadline_ms": deadline_ms, "kind": kind}
+
+
+def paused(is_paused: bool) -> Frame:
+    """Tells a rep they were paused (no offers, no claims) or resumed."""
+    return {"type": "paused", "paused": is_paused}
 
 
 def lead_taken(lead_id: str, seq: str) -> Frame:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.config import RuleSet
+from server.shifts import on_shift
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +21,12 @@ class Member:
     active: bool
     regions: frozenset[str]
     skills: frozenset[str]
-    limits: Mapping[str, float]
+    limits: Mapping[str, Any]
+    timezone: str = "UTC"
+
+    def on_shift(self, now_ms: int) -> bool:
+        """Whether the rep works now (the offer filter for working hours)."""
+        return on_shift(tuple(self.limits.get("shifts") or ()), self.timezone, now_ms)
 
     def may_receive(self, region: str, skills: list[str]) -> bool:
         """The offer filter: mirrors the eligibility check in lua/claim_lead.lua."""
@@ -43,13 +49,13 @@ class Roster:
         return self.members.get(rep_id)
 
 
-def member_from_json(rep_id: str, team: str, raw: str) -> Member:
+def member_from_json(rep_id: str, team: str, raw: str, timezone: str = "UTC") -> Member:
     """Parse one `rep:<id>` field of a team's rules hash."""
     body: dict[str, Any] = json.loads(raw)
     return Member(
         id=rep_id, team=team, tier=body["tier"], active=body["active"],
         regions=frozenset(body["regions"]), skills=frozenset(body["skills"]),
-        limits={name: body[name] for name in RuleSet.model_fields},
+        limits={name: body[name] for name in RuleSet.model_fields}, timezone=timezone,
     )
 
 
@@ -59,8 +65,9 @@ def roster_from_hashes(hashes: Mapping[str, Mapping[str, str]]) -> Roster:
     versions: dict[str, int] = {}
     for team, fields in hashes.items():
         versions[team] = int(fields.get("version", 0))
+        zone = json.loads(fields.get("team", "{}")).get("timezone", "UTC")
         for field, raw in fields.items():
             if field.startswith("rep:"):
                 rep_id = field.removeprefix("rep:")
-                members[rep_id] = member_from_json(rep_id, team, raw)
+                members[rep_id] = member_from_json(rep_id, team, raw, zone)
     return Roster(members, versions)

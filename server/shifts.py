@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -73,4 +74,10 @@ def on_shift(specs: tuple[str, ...], timezone: str, now_ms: int) -> bool:
     """Whether `now_ms` falls in a shift (no shifts configured means always on)."""
     if not specs:
         return True
-    return any(start <= now_ms < end for start, end in intervals(specs, timezone, now_ms, 1, 0))
+    spans = _spans_around(specs, timezone, now_ms // 3_600_000)
+    return any(start <= now_ms < end for start, end in spans)
+
+
+@lru_cache(maxsize=4096)
+def _spans_around(specs: tuple[str, ...], timezone: str, hour: int) -> list[tuple[int, int]]:
+    return intervals(specs, timezone, hour * 3_600_000, 1, 1)

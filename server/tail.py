@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import Any
@@ -12,7 +11,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from server import keys
-from server.hub import Hub, entry_frame
+from server.entries import deliveries
+from server.hub import Hub, seq_key
 from server.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -53,17 +53,13 @@ class Tail:
                 self.dispatch(seq, fields)
 
     def dispatch(self, seq: str, fields: dict[str, str]) -> None:
-        if fields.get("type") == "settled":
-            results = json.loads(fields["results"]) or {}
-            self.hub.settled(self.team, fields["lead_id"], results)
+        if fields.get("type") == "pause":
+            self.hub.set_paused(fields["rep"], fields.get("paused") == "1")
+        items = deliveries(fields, seq)
+        if not items:
             return
-        frame = entry_frame(fields, seq)
-        if frame is None:
-            return
-        sent = self.hub.deliver(self.team, seq, frame)
-        if frame["type"] == "lead":
-            self.metrics.reps.lead_offered(self.team, fields["lead_id"],
-                                           int(fields["published_ms"]))
-            lag_s = time.time() - int(fields["published_ms"]) / 1000
+        sent = self.hub.deliver(self.team, seq, items)
+        if fields.get("type") == "lead":
+            lag_s = time.time() - seq_key(seq)[0] / 1000  # the entry id is its Redis time
             self.metrics.broadcast_lag.observe(max(lag_s, 0.0))
             self.metrics.offers.inc(sent)

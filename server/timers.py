@@ -1,4 +1,7 @@
-"""Fires due timers kept in Redis (window settlements), from whichever process gets there first.
+"""Fires due timers kept in Redis, from whichever process gets there first.
+
+Timers: window settlements, follow-up deadlines and their warnings, release-stage and
+owner-window offers, and fallback assignments.
 
 Each timer's script checks and removes it atomically, so with several processes a timer fires
 exactly once, and with none running, overdue timers fire when one starts. The process that
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from server import operations
 from server.arbiter import Arbiter
 from server.store import StoreError
 
@@ -56,8 +60,23 @@ class Timers:
                 log.warning("timer poll failed: %s", exc)
 
     async def fire_due(self) -> None:
+        """Run every due timer of every team; each script checks it is still due and its own."""
         for team in self.teams:
             for member in await self.arbiter.due_timers(team):
-                kind, _, lead_id = member.partition(":")
-                if kind == "settle":
-                    await self.fire(team, lead_id)
+                await self.fire_member(team, member)
+
+    async def fire_member(self, team: str, member: str) -> None:
+        kind, _, lead_id = member.partition(":")
+        try:
+            if kind == "settle":
+                await self.arbiter.settle(team, lead_id)
+            elif kind in ("warn", "deadline"):
+                await operations.fire_deadline(self.arbiter.store, team, member)
+            elif kind in ("stage", "open"):
+                await operations.offer(self.arbiter.store, team, member)
+            elif kind == "auto":
+                await self.arbiter.auto_assign(team, member)
+            else:
+                log.error("unknown timer %r in team %s", member, team)
+        except StoreError as exc:
+            log.warning("timer %s of %s failed, will retry: %s", member, team, exc)

@@ -13,7 +13,19 @@ from server import feed, protocol
 from server.appkeys import ARBITER, AUTHORITY, CONFIG, HUB, METRICS, SOCKETS, TIMERS
 from server.auth import AuthError, Principal, Role
 from server.hub import Connection, Wire
-from server.protocol import Claim, Close, CloseCode, Codec, ErrorCode, Hello, ProtocolError, Release
+from server.protocol import (
+    Claim,
+    Close,
+    CloseCode,
+    Codec,
+    ErrorCode,
+    Followup,
+    Hello,
+    Pause,
+    ProtocolError,
+    Release,
+    Resume,
+)
 from server.reasons import Outcome
 from server.roster import Member
 from server.store import StoreError
@@ -182,6 +194,13 @@ async def _dispatch(request: web.Request, conn: Connection, frame: protocol.Clie
     elif isinstance(frame, Close):
         result = await arbiter.close(conn.rep, frame.lead_id, frame.outcome)
         conn.send_frame(protocol.action_result("close", result))
+    elif isinstance(frame, Followup):
+        result = await arbiter.followup(conn.rep, frame.lead_id, frame.note or "")
+        conn.send_frame(protocol.action_result("followup", result))
+    elif isinstance(frame, Pause | Resume):
+        done = await arbiter.pause(conn.rep, isinstance(frame, Pause), conn.rep)
+        conn.send_frame({"type": "action_result", "action": frame.TYPE, "lead_id": "",
+                         "ok": done.ok})
     else:
         raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"{frame.TYPE} is not accepted here")
 

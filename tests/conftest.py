@@ -127,5 +127,23 @@ async def gateway(redis: Redis, redis_url: str, tmp_path: Path) -> AsyncIterator
     """The app on a real port, on the session's Redis (flushed)."""
     config = gateway_config(tmp_path)
     app = create_app(config, redis=redis_url)
-    async with TestServer(app) as server:
+    server = TestServer(app)
+    await server.start_server()
+    try:
         yield Gateway(server, app, TokenAuthority(SECRET), redis)
+    finally:
+        await _close_watched(server)
+
+
+async def _close_watched(server: TestServer) -> None:
+    """Close a test server; with LEADGRAB_DEBUG_TEARDOWN set, dump every task if it stalls."""
+    import asyncio
+    import sys
+
+    closing = asyncio.ensure_future(server.close())
+    done, _ = await asyncio.wait([closing], timeout=10)
+    if not done and os.environ.get("LEADGRAB_DEBUG_TEARDOWN"):
+        print("STALLED closing the test server; tasks:", file=sys.stderr)
+        for task in asyncio.all_tasks():
+            task.print_stack(file=sys.stderr)
+    await closing
