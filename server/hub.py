@@ -26,6 +26,14 @@ class Sink(Protocol):
 
     async def close(self, code: int, message: str) -> None: ...
 
+    def prepare(self, data: Wire) -> bytes:
+        """The bytes `write_now` puts on the wire for this frame (the same for every socket)."""
+        ...
+
+    def write_now(self, prepared: bytes) -> bool:
+        """Write without waiting if the socket's buffer has room; False to use the queue."""
+        ...
+
 
 def seq_key(seq: str) -> tuple[int, int]:
     """A stream entry id as a sortable pair."""
@@ -45,11 +53,17 @@ class Connection:
         self.replaying = False
         self.held_back: list[tuple[str, list[Delivery]]] = []
         self.closed = asyncio.Event()
+        self.writing = False
 
-    def push(self, data: Wire) -> bool:
-        """Queue a frame without waiting; a full queue disconnects the slow reader."""
+    def push(self, data: Wire, prepared: bytes | None = None) -> bool:
+        """Send a frame without waiting: straight to the socket when nothing is queued ahead
+        of it and its buffer has room, else into the bounded queue; a full queue
+        disconnects the slow reader."""
         if self.closed.is_set():
             return False
+        if (prepared is not None and not self.writing and self.queue.empty()
+                and self.sink.write_now(prepared)):
+            return True
         try:
             self.queue.put_nowait(data)
         except asyncio.QueueFull:
@@ -89,11 +103,13 @@ class Connection:
         """Drain the queue into the socket until the connection closes."""
         while not self.closed.is_set():
             data = await self.queue.get()
+            self.writing = True
             try:
                 await self.sink.send(data)
             except (ConnectionError, RuntimeError):
                 self.closed.set()
             finally:
+                self.writing = False
                 self.queue.task_done()
 
     async def flushed(self) -> None:
@@ -107,11 +123,19 @@ class Broadcast:
     def __init__(self, frame: Frame) -> None:
         self.frame = frame
         self._wire: dict[Codec, Wire] = {}
+        self._prepared: dict[Codec, bytes] = {}
 
     def wire(self, codec: Codec) -> Wire:
         if codec not in self._wire:
             self._wire[codec] = protocol.encode(self.frame, codec)
         return self._wire[codec]
+
+    def push_to(self, conn: Connection) -> bool:
+        """Queue or write this frame to a connection, preparing its bytes once per codec."""
+        codec = conn.codec
+        if codec not in self._prepared:
+            self._prepared[codec] = conn.sink.prepare(self.wire(codec))
+        return conn.push(self.wire(codec), self._prepared[codec])
 
 
 class Hub:
@@ -150,7 +174,7 @@ class Hub:
                 conn.last_seq = key
                 for item, wire in zip(items, shared, strict=True):
                     if self.visible(conn, item, now_ms):
-                        sent += self._counted(conn, item.frame, conn.push(wire.wire(conn.codec)))
+                        sent += self._counted(conn, item.frame, wire.push_to(conn))
         return sent
 
     def visible(self, conn: Connection, item: Delivery, now_ms: int) -> bool:

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from server import keys
+from server.batch import Batcher
 from server.keys import Limits, ScriptCall
 from server.reasons import Outcome, Reason
 from server.results import (
@@ -72,6 +73,7 @@ class Store:
         self.limits = limits
         self.clock = clock or ManualClock()
         self.scripts: Scripts = register(redis)
+        self.batcher = Batcher(redis)
         self.customers: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     def now_arg(self) -> str:
@@ -79,9 +81,10 @@ class Store:
         return "" if self.clock.now_ms is None else str(self.clock.now_ms)
 
     async def run(self, script: AsyncScript, call: ScriptCall) -> Any:
-        """Run one script with its KEYS/ARGV, wrapping driver errors."""
+        """Run one script with its KEYS/ARGV (batched with the others of this loop tick),
+        wrapping driver errors."""
         async with _wrapped():
-            return await script(keys=call.keys, args=call.args)
+            return await self.batcher.submit(script, call)
 
     async def call(self, awaitable: Awaitable[Any]) -> Any:
         """Await a plain Redis command, wrapping driver errors."""

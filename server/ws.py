@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 import time
 
 from aiohttp import WSMsgType, web
@@ -31,14 +32,39 @@ from server.roster import Member
 from server.store import StoreError
 
 log = logging.getLogger(__name__)
+WRITE_HIGH_WATER = 64 * 1024  # above it, frames wait in the connection's bounded queue
 CLOSE_TIMEOUT_S = 2.0  # a peer that does not complete the close handshake by then is cut off
 
 
 class SocketSink:
     """Adapts an aiohttp WebSocketResponse to the hub's Sink."""
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None = None,
+                 ) -> None:
         self.ws = ws
+        self.transport = transport
+
+    def prepare(self, data: Wire) -> bytes:
+        """A complete unmasked server WebSocket frame (FIN set, text or binary, no compression)."""
+        payload, opcode = (data.encode(), 0x1) if isinstance(data, str) else (data, 0x2)
+        size = len(payload)
+        if size < 126:
+            header = bytes((0x80 | opcode, size))
+        elif size < 65536:
+            header = struct.pack("!BBH", 0x80 | opcode, 126, size)
+        else:
+            header = struct.pack("!BBQ", 0x80 | opcode, 127, size)
+        return header + payload
+
+    def write_now(self, prepared: bytes) -> bool:
+        """Write the prepared frame if the socket's buffer is below the high-water mark."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return False
+        if transport.get_write_buffer_size() > WRITE_HIGH_WATER:
+            return False
+        transport.write(prepared)
+        return True
 
     async def send(self, data: Wire) -> None:
         if isinstance(data, bytes):
@@ -65,7 +91,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text="origin not allowed")
     settings = request.app[CONFIG].server
     ws = web.WebSocketResponse(protocols=protocol.SUBPROTOCOLS, heartbeat=settings.ping_interval_s,
-                               max_msg_size=settings.max_frame_bytes, timeout=CLOSE_TIMEOUT_S)
+                               max_msg_size=settings.max_frame_bytes, timeout=CLOSE_TIMEOUT_S,
+                               compress=False)
     await ws.prepare(request)
     codec = Codec.for_subprotocol(ws.ws_protocol)
     request.app[SOCKETS].add(ws)
@@ -124,7 +151,8 @@ def _authenticate(request: web.Request, hello: Hello) -> Member:
 async def _session(request: web.Request, ws: web.WebSocketResponse, codec: Codec,
                    member: Member, hello: Hello) -> None:
     app = request.app
-    conn = Connection(member.id, member.team, codec, SocketSink(ws),
+    transport = request.transport if isinstance(request.transport, asyncio.Transport) else None
+    conn = Connection(member.id, member.team, codec, SocketSink(ws, transport),
                       app[CONFIG].server.send_queue_frames, app[METRICS])
     conn.replaying = True
     app[HUB].add(conn)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from server import protocol
+from server.entries import EVERYONE, Delivery
 from server.hub import Broadcast, Connection, Hub, Wire
 from server.metrics import Metrics
 from server.protocol import CloseCode, Codec
 from server.roster import Member
 
-ALICE = Member("alice", "north", "", True, frozenset({"*"}), frozenset(), {})
+ALICE = Member("alice", "north", "", True, frozenset({"*"}), frozenset(), {"shifts": []})
 
 
 class StalledSink:
@@ -27,15 +28,28 @@ class StalledSink:
     async def close(self, code: int, message: str) -> None:
         self.closed_with = code
 
+    def prepare(self, data: Wire) -> bytes:
+        return data.encode() if isinstance(data, str) else data
+
+    def write_now(self, prepared: bytes) -> bool:
+        return False  # its socket buffer is full: everything waits in the queue
+
 
 class ReadingSink(StalledSink):
+    """A socket that keeps up: frames go straight to it."""
+
     async def send(self, data: Wire) -> None:
         self.sent.append(data)
 
+    def write_now(self, prepared: bytes) -> bool:
+        self.sent.append(prepared)
+        return True
 
-def lead(n: int) -> tuple[str, dict[str, object]]:
+
+def lead(n: int) -> tuple[str, list[Delivery]]:
     seq = f"{1000 + n}-0"
-    return seq, protocol.lead({"lead_id": f"L{n}", "team": "north", "seq": seq})
+    frame = protocol.lead({"lead_id": f"L{n}", "team": "north", "seq": seq})
+    return seq, [Delivery(frame, EVERYONE, offer=True)]
 
 
 async def test_slow_reader_is_cut_off_and_memory_stays_bounded() -> None:
@@ -60,8 +74,8 @@ async def test_slow_reader_is_cut_off_and_memory_stays_bounded() -> None:
 
 
 async def test_broadcast_is_encoded_once_per_codec() -> None:
-    _seq, frame = lead(1)
-    shared = Broadcast(frame)
+    _seq, items = lead(1)
+    shared = Broadcast(items[0].frame)
     assert shared.wire(Codec.JSON) is shared.wire(Codec.JSON)
     assert isinstance(shared.wire(Codec.MSGPACK), bytes)
 

@@ -135,6 +135,9 @@ local function not_open_yet(rep, rep_id, paused, shift_key, lead, now)
   if off then
     return wait
   end
+  if lead.owner == rep_id and now < tonumber(lead.owner_until) then
+    return nil  -- the owner's own window: release stages only count from its end
+  end
   local opens = stage_opens(lead.stages, tonumber(lead.base), rep.tier)
   if opens and now < opens then
     return opens - now

@@ -1,0 +1,80 @@
+"""Sends the script calls made during one event-loop tick to Redis as one pipeline.
+
+Each script stays atomic; only the round trips are shared. A call whose script Redis does
+not know (after SCRIPT FLUSH or a restart) is loaded and sent again — NOSCRIPT means it
+did not run, so resending cannot apply it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from redis import exceptions as rexc
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+from server.keys import ScriptCall
+
+MAX_BATCH = 256
+
+Pending = tuple[AsyncScript, ScriptCall, "asyncio.Future[Any]"]
+
+
+class Batcher:
+    """Collects script calls and flushes them together on the next loop iteration."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self.pending: list[Pending] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def submit(self, script: AsyncScript, call: ScriptCall) -> asyncio.Future[Any]:
+        """Queue one call; its future gets the reply or the driver's exception."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if not self.pending:
+            loop.call_soon(self._flush)
+        self.pending.append((script, call, future))
+        return future
+
+    def _flush(self) -> None:
+        while self.pending:
+            batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+            task = asyncio.get_running_loop().create_task(self._send(batch))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _send(self, batch: list[Pending]) -> None:
+        try:
+            replies = await self._execute(batch)
+            missing = [i for i, r in enumerate(replies) if isinstance(r, rexc.NoScriptError)]
+            if missing:
+                await self._load({batch[i][0] for i in missing})
+                again = await self._execute([batch[i] for i in missing])
+                for i, reply in zip(missing, again, strict=True):
+                    replies[i] = reply
+        except BaseException as exc:  # the whole batch shares the fault, cancellation too
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, _, future), reply in zip(batch, replies, strict=True):
+            if future.done():
+                continue
+            if isinstance(reply, Exception):
+                future.set_exception(reply)
+            else:
+                future.set_result(reply)
+
+    async def _execute(self, batch: list[Pending]) -> list[Any]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for script, call, _ in batch:
+                pipe.execute_command("EVALSHA", script.sha, len(call.keys), *call.keys,
+                                     *call.args)
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+            return replies
+
+    async def _load(self, scripts: set[AsyncScript]) -> None:
+        for script in scripts:
+            await self.redis.script_load(script.script)
