@@ -88,8 +88,9 @@ class Connection:
         self.held_back.append((seq, items))
 
     def send_frame(self, frame: Frame) -> bool:
-        """Encode one frame for this connection and queue it."""
-        return self.push(protocol.encode(frame, self.codec))
+        """Encode one frame for this connection and send it (directly when nothing waits)."""
+        data = protocol.encode(frame, self.codec)
+        return self.push(data, self.sink.prepare(data))
 
     def disconnect(self, code: int, message: str) -> None:
         """Close the socket once (from any task), counting why."""

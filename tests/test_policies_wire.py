@@ -26,6 +26,8 @@ BODY = f"""
 timezone = "Europe/Berlin"
 release = {{ min_value = 1000, stages = [{{ tiers = ["gold"], after_ms = 0 }},
                                         {{ tiers = ["silver"], after_ms = 700 }}] }}
+protection_period_ms = 600000
+owner_window_ms = 2000
 rules = {{ {RULES} }}
 
 [tiers.gold]
@@ -108,9 +110,9 @@ async def frames_until(peer: Peer, kind: str, timeout: float = WAIT_S) -> list[d
 
 async def test_holder_is_warned_then_revoked_and_everyone_is_reoffered(floor: Gateway) -> None:
     async with (connect(floor, "ann") as ann, connect(floor, "ben") as ben,
-                connect(floor, "cat") as cat):
-        await ready(ann, ben, cat)
-        await publish(floor, "L1", value=100)
+                connect(floor, "cat") as cat, connect(floor, "dan") as dan):
+        await ready(ann, ben, cat, dan)
+        await publish(floor, "L1", value=100, region="north")
         first = [(await offer_of(p, "L1"))["seq"] for p in (ann, ben, cat)]
         assert (await claim(ann, "L1", "a1"))["result"] == "won"
         seen = await frames_until(ann, "revoked")
@@ -122,6 +124,8 @@ async def test_holder_is_warned_then_revoked_and_everyone_is_reoffered(floor: Ga
         for peer in (ben, cat):
             again = await offer_of(peer, "L1")
             assert again["seq"] != first[0]
+        assert (await dan.recv_type("lead_taken"))["lead_id"] == "L1"
+        await dan.nothing(0.3)  # not eligible for a north lead: never offered it
         assert (await claim(ann, "L1", "a2"))["reason"] == "locked_out"
         assert (await claim(ben, "L1", "b1"))["result"] == "won"
 
@@ -177,6 +181,21 @@ async def test_silver_is_offered_only_when_its_stage_opens(floor: Gateway) -> No
         await ann.nothing(0.3)  # the silver stage offer is not sent to gold again
 
 
+async def test_owner_claims_a_valuable_lead_inside_its_window(floor: Gateway) -> None:
+    async with connect(floor, "ann") as ann, connect(floor, "ben") as ben:
+        await ready(ann, ben)
+        await publish(floor, "C0", value=100, customer_id="C1")
+        assert (await claim(ben, "C0", "b0"))["result"] == "won"
+        await ben.send({"type": "close", "lead_id": "C0", "outcome": "won"})
+        assert (await ben.recv_type("action_result"))["ok"] is True
+        await ann.recv_type("lead_taken")
+        await publish(floor, "C2", value=5000, customer_id="C1")
+        await offer_of(ben, "C2", 2.0)  # silver, but the customer's owner: offered at once
+        await ann.nothing(0.3)
+        assert (await claim(ben, "C2", "b2"))["result"] == "won"
+        assert (await ann.recv_type("lead_taken"))["lead_id"] == "C2"
+
+
 async def test_dispatch_and_reassign_over_http(floor: Gateway) -> None:
     async with (connect(floor, "ann") as ann, connect(floor, "ben") as ben,
                 connect(floor, "cat") as cat):
@@ -205,8 +224,8 @@ async def test_withdrawn_lead_is_taken_from_everyone(floor: Gateway) -> None:
                 connect(floor, "cat") as cat):
         await ready(ann, ben, cat)
         await publish(floor, "W1")
-        assert (await claim(ann, "W1", "a1"))["result"] == "won"
-        await ann.recv_type("lead_taken")
+        await ann.send({"type": "claim", "req_id": "a1", "lead_id": "W1"})
+        assert (await ann.collect("claim_result", "lead_taken"))["claim_result"]["result"] == "won"
         for peer in (ben, cat):
             await peer.recv_type("lead_taken")
         status, body = await post(floor, "/api/leads/W1/withdraw", {"reason": "spam"},
