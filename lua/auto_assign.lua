@@ -35,6 +35,7 @@ Emits    events entry type=assigned; audit entry action=auto_assign (policy, see
 -- @include "lib/reasons.lua"
 -- @include "lib/clock.lua"
 -- @include "lib/audit.lua"
+-- @include "lib/timer.lua"
 -- @include "lib/eligibility.lua"
 -- @include "lib/holding.lua"
 
@@ -44,12 +45,9 @@ local now = clock_ms(ARGV[1])
 local lead_id, policy, cid, audit_maxlen, events_maxlen = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local member = 'auto:' .. lead_id
 
-local due = redis.call('ZSCORE', timers_key, member)
-if not due then
-  return {'noop', ''}
-end
-if now < tonumber(due) then
-  return {'early', due}
+local pending = not_due(timers_key, member, now)
+if pending then
+  return pending
 end
 local lead = redis.call('HMGET', lead_key, 'state', 'customer_id', 'region', 'skills', 'payload')
 if (lead[2] or '') ~= cid then

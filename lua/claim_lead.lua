@@ -120,11 +120,8 @@ local f = redis.call('HMGET', lead_key, 'state', 'holder', 'region', 'skills', '
 local lead = {state = f[1], holder = f[2], region = f[3], skills = f[4], mode = f[5],
   window_ms = f[6], window_ends = f[7], cid = f[8] or '', owner = f[9] or '',
   owner_until = f[10] or '0', stages = f[11], base = f[12] or f[13] or '0'}
-if not lead.state then
-  return finish('rejected', R.NOT_FOUND)
-end
-if lead.state == 'closed' or lead.state == 'withdrawn' then
-  return finish('rejected', R.CLOSED)
+if finished(lead.state) then
+  return finish('rejected', finished(lead.state))
 end
 if not rep or not eligible(rep, lead.region, lead.skills)
     or not stage_opens(lead.stages, 0, rep.tier) then

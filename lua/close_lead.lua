@@ -34,11 +34,8 @@ local rep_id, lead_id, outcome, audit_maxlen, cid = ARGV[2], ARGV[3], ARGV[4], A
 
 local lead = redis.call('HMGET', lead_key, 'state', 'holder', 'customer_id')
 local state, holder = lead[1], lead[2]
-if not state then
-  return {'rejected', R.NOT_FOUND}
-end
-if state == 'closed' or state == 'withdrawn' then
-  return {'rejected', R.CLOSED}
+if finished(state) then
+  return {'rejected', finished(state)}
 end
 if state ~= 'held' or holder ~= rep_id then
   return {'rejected', R.NOT_HOLDER}

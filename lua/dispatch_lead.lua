@@ -50,16 +50,13 @@ local expected_prev, cid, audit_maxlen, events_maxlen = ARGV[7], ARGV[8], ARGV[9
 
 local lead = redis.call('HMGET', lead_key, 'state', 'holder', 'customer_id', 'region', 'skills',
   'payload')
-if not lead[1] then
-  return {'rejected', R.NOT_FOUND}
+if finished(lead[1]) then
+  return {'rejected', finished(lead[1])}
 end
-if lead[1] == 'closed' or lead[1] == 'withdrawn' then
-  return {'rejected', R.CLOSED}
-end
-local prev = lead[2] or ''
-if prev ~= expected_prev or (lead[3] or '') ~= cid then
+if not as_read(lead[2], lead[3], expected_prev, cid) then
   return {'stale', ''}
 end
+local prev = lead[2] or ''
 if prev == rep_id then
   return {'rejected', R.ALREADY_HOLDER}
 end

@@ -34,6 +34,7 @@ Emits    warn: events entry type=warn, audit action=warn. deadline: events entri
 -- @include "lib/reasons.lua"
 -- @include "lib/clock.lua"
 -- @include "lib/audit.lua"
+-- @include "lib/timer.lua"
 -- @include "lib/eligibility.lua"
 -- @include "lib/holding.lua"
 
@@ -44,12 +45,9 @@ local now = clock_ms(ARGV[1])
 local member, lead_id, expected, cid = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local audit_maxlen, events_maxlen = ARGV[6], ARGV[7]
 
-local due = redis.call('ZSCORE', timers_key, member)
-if not due then
-  return {'noop', ''}
-end
-if now < tonumber(due) then
-  return {'early', due}
+local pending = not_due(timers_key, member, now)
+if pending then
+  return pending
 end
 local lead = redis.call('HMGET', lead_key, 'state', 'holder', 'customer_id', 'payload',
   'deadline_ms', 'deadline_kind')

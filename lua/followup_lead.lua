@@ -30,11 +30,8 @@ local now = clock_ms(ARGV[1])
 local rep_id, lead_id, note, audit_maxlen = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 
 local lead = redis.call('HMGET', lead_key, 'state', 'holder')
-if not lead[1] then
-  return {'rejected', R.NOT_FOUND, 0}
-end
-if lead[1] == 'closed' or lead[1] == 'withdrawn' then
-  return {'rejected', R.CLOSED, 0}
+if finished(lead[1]) then
+  return {'rejected', finished(lead[1]), 0}
 end
 if lead[1] ~= 'held' or lead[2] ~= rep_id then
   return {'rejected', R.NOT_HOLDER, 0}

@@ -21,17 +21,15 @@ Emits    events entry type=lead with the audience; audit entry action=offer.
 ]]
 -- @include "lib/clock.lua"
 -- @include "lib/audit.lua"
+-- @include "lib/timer.lua"
 
 local lead_key, timers_key, events_key, audit_key, trail_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now = clock_ms(ARGV[1])
 local member, lead_id, events_maxlen, audit_maxlen = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 
-local due = redis.call('ZSCORE', timers_key, member)
-if not due then
-  return {'noop', ''}
-end
-if now < tonumber(due) then
-  return {'early', due}
+local pending = not_due(timers_key, member, now)
+if pending then
+  return pending
 end
 redis.call('ZREM', timers_key, member)
 local lead = redis.call('HMGET', lead_key, 'state', 'payload', 'stages', 'owner', 'published_ms')

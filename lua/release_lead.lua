@@ -40,12 +40,8 @@ local cid = ARGV[6]
 
 local lead = redis.call('HMGET', lead_key, 'state', 'holder', 'payload', 'customer_id')
 local state, holder, payload = lead[1], lead[2], lead[3]
-local reason = nil
-if not state then
-  reason = R.NOT_FOUND
-elseif state == 'closed' or state == 'withdrawn' then
-  reason = R.CLOSED
-elseif state ~= 'held' or holder ~= rep_id then
+local reason = finished(state)
+if not reason and (state ~= 'held' or holder ~= rep_id) then
   reason = R.NOT_HOLDER
 end
 if reason then

@@ -34,16 +34,13 @@ local lead_id, actor, why, expected, cid = ARGV[2], ARGV[3], ARGV[4], ARGV[5], A
 local audit_maxlen, events_maxlen = ARGV[7], ARGV[8]
 
 local lead = redis.call('HMGET', lead_key, 'state', 'holder', 'customer_id')
-if not lead[1] then
-  return {'rejected', R.NOT_FOUND}
+if finished(lead[1]) then
+  return {'rejected', finished(lead[1])}
 end
-if lead[1] == 'closed' or lead[1] == 'withdrawn' then
-  return {'rejected', R.CLOSED}
-end
-local holder = lead[2] or ''
-if holder ~= expected or (lead[3] or '') ~= cid then
+if not as_read(lead[2], lead[3], expected, cid) then
   return {'stale', ''}
 end
+local holder = lead[2] or ''
 if holder ~= '' then
   end_hold(holder, lead_id, lead_key, held_key, timers_key, cust_key, cid, false)
 end

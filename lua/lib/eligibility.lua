@@ -1,6 +1,22 @@
 -- Eligibility and the rep's own limits, shared by claim_lead.lua and settle_window.lua.
 -- `rep` is a rep's rules JSON (decoded) from lg:{team}:rules.
 
+-- The rejection for a lead that is unknown or already finished, or nil while it is live.
+local function finished(state)
+  if not state then
+    return R.NOT_FOUND
+  end
+  if state == 'closed' or state == 'withdrawn' then
+    return R.CLOSED
+  end
+  return nil
+end
+
+-- Whether the lead still has the holder and customer the caller read (else: 'stale').
+local function as_read(holder, cid, expected_holder, expected_cid)
+  return (holder or '') == expected_holder and (cid or '') == expected_cid
+end
+
 local function contains(list, item)
   for _, value in ipairs(list) do
     if value == item then return true end
