@@ -64,8 +64,13 @@ def _scenario_flags(group: argparse._ArgumentGroup) -> None:
     add("--duration", dest="duration_s", type=float, help="seconds to run")
     add("--rate", dest="rate_per_s", type=float, help="leads published per second (live)")
     add("--claimers", dest="claimers_per_lead", type=int, help="reps claiming each lead (live)")
-    add("--reaction", help="reaction time: MIN-MAX ms, or SHARE:MIN-MAX,... per group of reps")
-    add("--mode", help="arbitration mode written into the generated config (fcfs)")
+    add("--reaction", help="reaction time: MIN-MAX ms, or per group of reps SHARE:MIN-MAX,..."
+                           " (shares) or COUNTxMIN-MAX,... (exact counts, in rep order)")
+    add("--mode", choices=["fcfs", "window"],
+        help="arbitration mode written into the generated config (default fcfs)")
+    add("--window-ms", dest="window_ms", type=int, help="claim window length (mode window)")
+    add("--window-policy", dest="window_policy", choices=["lottery", "least_loaded", "weighted"],
+        help="how a window's winner is picked (mode window; default lottery)")
     add("--codec", choices=["json", "msgpack"], help="WebSocket subprotocol")
     add("--bench-leads", type=int, help="leads published before a bench (claimed in turn)")
     add("--warmup", dest="warmup_s", type=float, help="seconds of bench/echo not measured")
@@ -76,7 +81,7 @@ def _scenario_flags(group: argparse._ArgumentGroup) -> None:
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The scenario keys given as flags."""
     names = ("name", "kind", "reps", "workers", "duration_s", "rate_per_s", "claimers_per_lead",
-             "mode", "codec", "bench_leads", "seed", "warmup_s")
+             "mode", "window_ms", "window_policy", "codec", "bench_leads", "seed", "warmup_s")
     out: dict[str, Any] = {name: getattr(args, name) for name in names}
     if args.reaction:
         out["reaction"] = parse_reaction(args.reaction)
@@ -94,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"leadgrab-loadtest: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.write_config:
-        return _write_config(args.write_config, scenario.reps, scenario.mode)
+        return _write_config(args.write_config, scenario.reps, scenario.arbitration())
     options = Options(args.url, args.secret, args.team, args.redis_url, args.server_pid,
                       args.workdir, args.profile_server, args.quiet, args.server_loop,
                       args.server_command)
@@ -108,10 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _output(args, result, old)
 
 
-def _write_config(path: Path, reps: int, mode: str) -> int:
+def _write_config(path: Path, reps: int, how: serverconfig.Arbitration) -> int:
     secret = serverconfig.new_secret()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(serverconfig.render(reps, mode, 8080, path.parent.absolute() / "data",
+    path.write_text(serverconfig.render(reps, how, 8080, path.parent.absolute() / "data",
                                         secret))
     print(f"wrote {path} with {reps} reps on team {serverconfig.TEAM}; secret: {secret}")
     return EXIT_OK

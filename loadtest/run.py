@@ -71,7 +71,7 @@ async def _target(scenario: Scenario, options: Options) -> AsyncIterator[Target]
             tempfile.TemporaryDirectory(prefix="lg-lt-")))
         folder.mkdir(parents=True, exist_ok=True)
         command = options.server_command or target.server_command(options.server_loop)
-        async with target.spawned(scenario.reps, scenario.mode, folder, options.redis_url,
+        async with target.spawned(scenario.reps, scenario.arbitration(), folder, options.redis_url,
                                   command) as aim:
             yield aim
 
@@ -156,7 +156,7 @@ async def _drive(scenario: Scenario, pool: Pool, publisher: Publisher) -> None:
     if scenario.kind == "bench":
         await pool.run(scenario.warmup_s + scenario.duration_s)
     elif scenario.kind == "live":
-        await asyncio.gather(pool.run(scenario.duration_s + scenario.settle_s),
+        await asyncio.gather(pool.run(scenario.duration_s + scenario.settle_for_s()),
                              publisher.at_rate(scenario.rate_per_s, scenario.duration_s))
     else:
         await pool.run(scenario.duration_s)

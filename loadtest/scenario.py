@@ -9,9 +9,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from loadtest.serverconfig import Arbitration
+
 Kind = Literal["live", "bench", "idle"]
 Ceiling = Literal["redis", "echo"]
+Mode = Literal["fcfs", "window"]
+Policy = Literal["lottery", "least_loaded", "weighted"]
 MAX_REPS = 10_000
+MAX_WINDOW_MS = 60_000
 
 
 class ScenarioError(Exception):
@@ -23,9 +28,10 @@ class _Strict(BaseModel):
 
 
 class ReactionGroup(_Strict):
-    """A share of the reps whose reaction time is drawn uniformly from [min_ms, max_ms]."""
+    """A share (or an exact count) of the reps, reacting uniformly within [min_ms, max_ms]."""
 
     share: Annotated[float, Field(gt=0, le=1)] = 1.0
+    count: Annotated[int, Field(ge=1, le=MAX_REPS)] | None = None
     min_ms: Annotated[float, Field(ge=0, le=60_000)] = 0.0
     max_ms: Annotated[float, Field(ge=0, le=60_000)] = 50.0
 
@@ -33,7 +39,14 @@ class ReactionGroup(_Strict):
     def _ordered(self) -> ReactionGroup:
         if self.max_ms < self.min_ms:
             raise ValueError(f"max_ms ({self.max_ms}) must be >= min_ms ({self.min_ms})")
+        if self.count is not None and "share" in self.model_fields_set:
+            raise ValueError("give share or count, not both")
         return self
+
+    @property
+    def weight(self) -> float:
+        """The group's size: its exact count, else its share."""
+        return float(self.count) if self.count is not None else self.share
 
 
 class Targets(_Strict):
@@ -45,6 +58,8 @@ class Targets(_Strict):
     claim_vs_echo_p99_max: float | None = None
     rss_kb_per_connection_max: float | None = None
     max_errors: int | None = None
+    jain_min: Annotated[float, Field(gt=0, le=1)] | None = None
+    window_added_p99_ms: Annotated[float, Field(ge=0)] | None = None
 
 
 class Scenario(_Strict):
@@ -58,7 +73,9 @@ class Scenario(_Strict):
     rate_per_s: Annotated[float, Field(gt=0, le=10_000)] = 10.0
     claimers_per_lead: Annotated[int, Field(ge=0, le=MAX_REPS)] = 5
     reaction: tuple[ReactionGroup, ...] = (ReactionGroup(),)
-    mode: str = "fcfs"
+    mode: Mode = "fcfs"
+    window_ms: Annotated[int, Field(ge=1, le=MAX_WINDOW_MS)] = 3000
+    window_policy: Policy = "lottery"
     codec: Literal["json", "msgpack"] = "json"
     compression: bool = False
     bench_leads: Annotated[int, Field(ge=1, le=100_000)] = 1000
@@ -70,6 +87,25 @@ class Scenario(_Strict):
     connect_concurrency: Annotated[int, Field(ge=1, le=1000)] = 50
     seed: int = 1
     targets: Targets = Targets()
+
+    @model_validator(mode="after")
+    def _counts_fit(self) -> Scenario:
+        counts = [g.count for g in self.reaction]
+        if any(c is not None for c in counts):
+            if None in counts:
+                raise ValueError("reaction: give every group a count, or none")
+            if sum(c or 0 for c in counts) != self.reps:
+                raise ValueError(f"reaction: group counts sum to {sum(c or 0 for c in counts)}"
+                                 f", expected reps = {self.reps}")
+        return self
+
+    def arbitration(self) -> Arbitration:
+        """The team's arbitration method written into a generated server config."""
+        return Arbitration(self.mode, self.window_ms, self.window_policy)
+
+    def settle_for_s(self) -> float:
+        """Seconds to keep listening after the last lead: settle_s, plus a window's length."""
+        return self.settle_s + (self.window_ms / 1000 if self.mode == "window" else 0.0)
 
     def wanted_ceilings(self) -> tuple[Ceiling, ...]:
         """The ceilings to measure: as configured, else what suits the kind."""
@@ -105,16 +141,19 @@ def _describe(exc: ValidationError) -> str:
 
 
 def parse_reaction(text: str) -> tuple[ReactionGroup, ...]:
-    """`0-50` or `0.2:0-20,0.8:20-200` (share:min-max in ms) as reaction groups."""
-    groups = []
-    for part in text.split(","):
-        share, _, span = part.rpartition(":")
-        low, sep, high = span.partition("-")
-        if not sep:
-            raise ScenarioError(f"--reaction: expected MIN-MAX or SHARE:MIN-MAX, got {part!r}")
-        try:
-            groups.append(ReactionGroup(share=float(share or 1), min_ms=float(low),
-                                        max_ms=float(high)))
-        except (ValueError, ValidationError) as exc:
-            raise ScenarioError(f"--reaction: {part!r}: {exc}") from None
-    return tuple(groups)
+    """`0-50`, `0.2:0-20,0.8:20-200` (share:min-max ms) or `5x0-1,15x30-60` (count x min-max)."""
+    return tuple(_group(part) for part in text.split(","))
+
+
+def _group(part: str) -> ReactionGroup:
+    count, by_count, rest = part.partition("x")
+    share, _, span = (rest if by_count else part).rpartition(":")
+    low, sep, high = span.partition("-")
+    if not sep or (by_count and share):
+        raise ScenarioError(f"--reaction: expected MIN-MAX, SHARE:MIN-MAX or COUNTxMIN-MAX, "
+                            f"got {part!r}")
+    try:
+        size: dict[str, Any] = {"count": int(count)} if by_count else {"share": float(share or 1)}
+        return ReactionGroup(**size, min_ms=float(low), max_ms=float(high))
+    except (ValueError, ValidationError) as exc:
+        raise ScenarioError(f"--reaction: {part!r}: {exc}") from None

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import NamedTuple
 
 TEAM = "lt"
 AUDIT_MAXLEN = 5_000_000
 STREAM_MAXLEN = 10_000
 IDEMPOTENCY_TTL_S = 3600
 UNLIMITED = 1_000_000_000
+
+
+class Arbitration(NamedTuple):
+    """The team's arbitration method: mode, and for `window` its length and policy."""
+
+    mode: str = "fcfs"
+    window_ms: int = 3000
+    window_policy: str = "lottery"
 
 
 def rep_id(index: int) -> str:
@@ -22,8 +31,9 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def render(reps: int, mode: str, port: int, data_dir: Path, secret: str) -> str:
-    """The TOML text of a config with `reps` reps covering every region, unlimited quotas."""
+def render(reps: int, how: Arbitration, port: int, data_dir: Path, secret: str) -> str:
+    """The TOML text of a config with `reps` reps covering every region, unlimited quotas,
+    no cooldown, no rate limit, no release stages, owner windows or deadlines."""
     head = f"""[server]
 host = "127.0.0.1"
 port = {port}
@@ -35,7 +45,9 @@ idempotency_ttl_s = {IDEMPOTENCY_TTL_S}
 
 [teams.{TEAM}]
 timezone = "UTC"
-mode = "{mode}"
+mode = "{how.mode}"
+window_ms = {how.window_ms}
+window_policy = "{how.window_policy}"
 rules = {{ max_open = {UNLIMITED}, max_daily = {UNLIMITED}, cooldown_after_claim_ms = 0, \
 penalty_cooldown_ms = 0 }}
 """

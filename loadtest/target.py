@@ -55,13 +55,14 @@ class Target:
 
 
 @contextlib.asynccontextmanager
-async def spawned(reps: int, mode: str, workdir: Path, redis_url: str | None = None,
+async def spawned(reps: int, how: serverconfig.Arbitration, workdir: Path,
+                  redis_url: str | None = None,
                   command: list[str] | None = None) -> AsyncIterator[Target]:
     """A `leadgrab serve` child on a free port with a generated config and its own Redis."""
     async with _redis(workdir, redis_url) as url:
         port, secret = free_port(), serverconfig.new_secret()
         config = workdir / "config.toml"
-        config.write_text(serverconfig.render(reps, mode, port, workdir / "data", secret))
+        config.write_text(serverconfig.render(reps, how, port, workdir / "data", secret))
         proc = _start(command or server_command(), config, port, url, workdir / "server.log")
         try:
             http_url = f"http://127.0.0.1:{port}"
