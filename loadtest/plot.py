@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
 MAX_BARS = 400
+FEW_REPS = 40
 
 
 def render(result: dict[str, Any], path: Path) -> None:
@@ -21,7 +22,10 @@ def render(result: dict[str, Any], path: Path) -> None:
     _latencies(latency, result)
     _wins(wins, result)
     s = result["scenario"]
-    fig.suptitle(f"LeadGrab load test {s['name']} ({s['kind']}, {s['reps']} reps) "
+    mode = s.get("mode", "fcfs")
+    if mode == "window":
+        mode += f" {s['window_ms']} ms {s['window_policy']}"
+    fig.suptitle(f"LeadGrab load test {s['name']} ({s['kind']}, {s['reps']} reps, {mode}) "
                  f"run {result['run_id']}")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -34,6 +38,9 @@ def _latencies(ax: Axes, result: dict[str, Any]) -> None:
         "fan-out, every receipt": result["fanout"].get("curve_ms"),
         "fan-out, last rep per lead": result["fanout"].get("last_rep_curve_ms"),
         "echo ceiling": result["ceilings"].get("echo", {}).get("curve_ms"),
+        "window: claim -> pending": result.get("window", {}).get("pending_curve_ms"),
+        "window: claim -> final decision": result.get("window", {}).get("final_curve_ms"),
+        "window: added beyond the window": result.get("window", {}).get("added_curve_ms"),
     }
     for label, points in curves.items():
         if points:
@@ -54,12 +61,24 @@ def _nines(percentile: float) -> float:
 
 
 def _wins(ax: Axes, result: dict[str, Any]) -> None:
-    wins = sorted(result["wins_per_rep"].items(), key=lambda kv: -kv[1])[:MAX_BARS]
+    """Wins per rep: in rep order for a few reps (reaction groups side by side), else most first."""
+    few = len(result["wins_per_rep"]) <= FEW_REPS
+    wins = list(result["wins_per_rep"].items())
+    wins = wins if few else sorted(wins, key=lambda kv: -kv[1])[:MAX_BARS]
     if wins:
-        ax.bar(range(len(wins)), [n for _, n in wins], width=1.0)
-        if len(wins) <= 40:
+        ax.bar(range(len(wins)), [n for _, n in wins], width=0.9 if few else 1.0)
+        if few:
             ax.set_xticks(range(len(wins)), [rep for rep, _ in wins], rotation=90)
-    shown = f" (top {MAX_BARS})" if len(result["wins_per_rep"]) > MAX_BARS else ""
-    ax.set_title(f"wins per rep, most first{shown}")
+        ax.axhline(sum(n for _, n in wins) / len(wins), color="grey", linestyle="--",
+                   label="equal share")
+        ax.legend()
+    order = "in rep order" if few else "most first"
+    shown = f", top {MAX_BARS}" if len(result["wins_per_rep"]) > MAX_BARS else ""
+    ax.set_title(f"wins per rep ({order}{shown}); Jain's index {_jain(result)}")
     ax.set_xlabel("rep")
     ax.set_ylabel("leads won")
+
+
+def _jain(result: dict[str, Any]) -> str:
+    fair = result.get("fairness") or {}
+    return "-" if fair.get("jain") is None else f"{fair['jain']:.3f}"

@@ -14,6 +14,7 @@ from websockets.typing import Subprotocol
 
 from loadtest.contention import Contention, lead_index
 from loadtest.tally import Tally
+from loadtest.window import Provisional
 from server import protocol
 from server.protocol import Codec
 
@@ -35,6 +36,7 @@ class Crowd:
     connect_timeout_s: float
     record_from: float = float("inf")
     stopping: bool = False
+    windows: dict[str, int] = field(default_factory=dict)
     _claimers: dict[int, frozenset[int]] = field(default_factory=dict)
 
     def claims(self, lead: int, rep: int) -> bool:
@@ -55,6 +57,7 @@ class RepClient:
         self.index, self.rep, self.token, self.crowd = index, rep, token, crowd
         self.ws: ClientConnection | None = None
         self.pending: dict[str, float] = {}
+        self.waiting = Provisional(crowd.tally.window, crowd.tally.errors)
         self.sent = 0
         self.tasks: set[asyncio.Task[None]] = set()
 
@@ -117,6 +120,8 @@ class RepClient:
         seen.receipts += 1
         seen.first_us = min(seen.first_us, latency_us)
         seen.last_us = max(seen.last_us, latency_us)
+        if "window_ms" in frame:
+            crowd.windows[frame["lead_id"]] = int(frame["window_ms"])
         if crowd.claims(index, self.index):
             delay_s = crowd.contention.delay_ms(index, self.index) / 1000
             task = asyncio.get_running_loop().create_task(self.claim_after(delay_s, frame))
@@ -137,18 +142,25 @@ class RepClient:
         frame = {"type": "claim", "req_id": req_id, "lead_id": lead_id}
         self.pending[req_id] = time.perf_counter()
         self.crowd.tally.claims_sent += 1
+        self.crowd.tally.claimed[self.rep] += 1
         await self.ws.send(protocol.encode(frame, self.crowd.codec))
         return req_id
 
     def on_result(self, frame: dict[str, Any]) -> None:
-        """Record a claim_result: its round trip and its outcome."""
-        started = self.pending.pop(str(frame.get("req_id")), None)
-        if started is None:
+        """Record a claim_result: the first answer's round trip; the outcome once it is final."""
+        req_id, result, now = str(frame.get("req_id")), str(frame["result"]), time.perf_counter()
+        crowd, tally = self.crowd, self.crowd.tally
+        started = self.pending.pop(req_id, None)
+        if started is not None:
+            if crowd.recording():
+                tally.claim.record_us((now - started) * 1e6)
+            if result == "pending":
+                window_ms = crowd.windows.get(str(frame["lead_id"]))
+                self.waiting.hold(req_id, started, now, frame, window_ms, crowd.recording())
+                return
+        elif result == "pending" or not self.waiting.settle(req_id, now, crowd.recording()):
             return
-        tally = self.crowd.tally
-        if self.crowd.recording():
-            tally.claim.record_us((time.perf_counter() - started) * 1e6)
-        tally.outcome(self.rep, str(frame["lead_id"]), str(frame["result"]), frame.get("reason"))
+        tally.outcome(self.rep, str(frame["lead_id"]), result, frame.get("reason"))
 
     async def close(self) -> None:
         """Cancel pending claims and close the socket politely."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from loadtest import fairness
 from loadtest.histogram import Latency
 from loadtest.invariant import Verdict
 from loadtest.publisher import Publisher
@@ -40,7 +41,8 @@ def build(data: RunData) -> dict[str, Any]:
         "target": data.target, "connections": _connections(data), "claims": _claims(data),
         "fanout": _fanout(data), "publish": _publish(data.publisher, data.measured_s),
         "invariants": data.verdict.to_dict(), "ceilings": data.ceilings, "server": data.server,
-        "wins_per_rep": dict(sorted(data.tally.wins.items())),
+        "wins_per_rep": fairness.wins_per_rep(data.tally),
+        "fairness": fairness.section(data.tally, data.scenario), "window": _window(data),
     }
     result["ratios"] = ratios(result)
     result["targets"] = targets(data.scenario, result)
@@ -62,6 +64,15 @@ def _claims(data: RunData) -> dict[str, Any]:
             "per_s": round(t.claim.count / data.measured_s, 1) if data.measured_s else 0.0,
             "results": dict(sorted(t.results.items())), "latency_ms": t.claim.summary(),
             "curve_ms": t.claim.curve()}
+
+
+def _window(data: RunData) -> dict[str, Any]:
+    """Window-mode figures, when the run was in window mode or saw a `pending`."""
+    window = data.tally.window
+    if data.scenario.mode != "window" and not window.held:
+        return {}
+    return {"window_ms": data.scenario.window_ms, "policy": data.scenario.window_policy,
+            **window.summary()}
 
 
 def _fanout(data: RunData) -> dict[str, Any]:
@@ -126,6 +137,8 @@ TARGETS = {  # scenario key: (result path, comparison)
     "claim_vs_echo_p99_max": ("ratios/claim_p99_vs_echo_p99/ratio", "<="),
     "rss_kb_per_connection_max": ("server/rss_kb_per_connection", "<="),
     "max_errors": ("connections/problems", "<="),
+    "jain_min": ("fairness/jain", ">="),
+    "window_added_p99_ms": ("window/added_ms/p99", "<="),
 }
 
 

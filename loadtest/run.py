@@ -166,8 +166,9 @@ async def _verdict(tally: Tally, aim: Target, run_id: str,
                    mark: str | None) -> invariant.Verdict:
     verdict = invariant.check_clients(tally.leads, tally.unanswered)
     if aim.redis_url and mark is not None:
-        winners = await invariant.audit_winners(aim.redis_url, aim.team, run_id + "-", mark)
-        invariant.check_audit(verdict, tally.leads, winners)
+        winners, settles = await invariant.audit_winners(aim.redis_url, aim.team, run_id + "-",
+                                                         mark)
+        invariant.check_audit(verdict, tally.leads, winners, settles)
     return verdict
 
 

@@ -32,8 +32,7 @@ def new_secret() -> str:
 
 
 def render(reps: int, how: Arbitration, port: int, data_dir: Path, secret: str) -> str:
-    """The TOML text of a config with `reps` reps covering every region, unlimited quotas,
-    no cooldown, no rate limit, no release stages, owner windows or deadlines."""
+    """A config of `reps` reps in every region, no quota, cooldown, rate limit or deadline."""
     head = f"""[server]
 host = "127.0.0.1"
 port = {port}

@@ -9,7 +9,10 @@ COMPARED = (
     "claims/per_s", "claims/latency_ms/p50", "claims/latency_ms/p90", "claims/latency_ms/p99",
     "claims/latency_ms/p99.9", "claims/latency_ms/max", "fanout/latency_ms/p50",
     "fanout/latency_ms/p99", "fanout/first_rep_ms/p50", "fanout/last_rep_ms/p50",
-    "fanout/last_rep_ms/p99",    "fanout/last_rep_ms/max", "fanout/missed", "connections/connected",
+    "fanout/last_rep_ms/p99", "fanout/last_rep_ms/max", "fairness/jain", "window/pending_ms/p99",
+    "window/final_ms/p50", "window/final_ms/p99", "window/added_ms/p50", "window/added_ms/p99",
+    "window/opener_added_ms/p50", "window/opener_added_ms/p99", "window/final_missing",
+    "fanout/missed", "connections/connected",
     "connections/error_count", "connections/disconnect_count", "ceilings/redis_set_nx/ops_per_s",
     "ceilings/claim_script/ops_per_s", "ceilings/echo/per_s", "ceilings/echo/latency_ms/p99",
     "ratios/claims_vs_echo_throughput/ratio", "ratios/claim_p99_vs_echo_p99/ratio",
@@ -45,8 +48,35 @@ def text(result: dict[str, Any]) -> str:
         lines += [f"fan-out, every receipt: {_lat(f['latency_ms'])}",
                   f"fan-out, first rep per lead: {_lat(f['first_rep_ms'])}",
                   f"fan-out, last rep per lead: {_lat(f['last_rep_ms'])}, missed {f['missed']}"]
+    lines += _fairness_lines(result) + _window_lines(result)
     lines += _ceiling_lines(result) + _server_lines(result) + _verdict_lines(result)
     return "\n".join(lines)
+
+
+def _fairness_lines(result: dict[str, Any]) -> list[str]:
+    fair = result.get("fairness") or {}
+    if not fair.get("eligible_reps"):
+        return []
+    groups = "; ".join(
+        f"{g['reps']} reps {g['reaction_ms'][0]:g}-{g['reaction_ms'][1]:g} ms: {g['wins']} wins"
+        f" ({(g['share_of_wins'] or 0) * 100:.1f}%)" for g in fair["groups"] if g["reps"])
+    return [f"fairness: Jain's index of wins {fair['jain']} over {fair['eligible_reps']} reps who"
+            f" claimed; wins {fair['wins']}, per rep {fair['min_wins']}..{fair['max_wins']}",
+            f"  by reaction group: {groups}"]
+
+
+def _window_lines(result: dict[str, Any]) -> list[str]:
+    w = result.get("window") or {}
+    if not w:
+        return []
+    return [f"window {w['window_ms']} ms, {w['policy']}: {w['pending_answers']} pending answers,"
+            f" {w['final_answers']} final, {w['final_missing']} missing",
+            f"  claim -> pending: {_lat(w['pending_ms'])}",
+            f"  claim -> final decision: {_lat(w['final_ms'])}",
+            f"  added beyond the window (final - window time left): {_lat(w['added_ms'])};"
+            f" {w['final_before_close']} finals came before the window's announced close",
+            f"  same, claims that opened their window (final - window_ms): "
+            f"{_lat(w['opener_added_ms'])}"]
 
 
 def _ceiling_lines(result: dict[str, Any]) -> list[str]:

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from loadtest.histogram import Latency
+from loadtest.window import WindowTally
 
 
 @dataclass
@@ -39,6 +40,8 @@ class Tally:
     errors: Counter[str] = field(default_factory=Counter)
     disconnects: Counter[str] = field(default_factory=Counter)
     wins: Counter[str] = field(default_factory=Counter)
+    claimed: Counter[str] = field(default_factory=Counter)
+    window: WindowTally = field(default_factory=WindowTally)
     leads: dict[str, LeadSeen] = field(default_factory=dict)
     connected: int = 0
     claims_sent: int = 0
@@ -70,8 +73,10 @@ class Tally:
         self.claim.add(other.claim)
         self.fanout.add(other.fanout)
         for mine, theirs in ((self.results, other.results), (self.errors, other.errors),
-                             (self.disconnects, other.disconnects), (self.wins, other.wins)):
+                             (self.disconnects, other.disconnects), (self.wins, other.wins),
+                             (self.claimed, other.claimed)):
             mine.update(theirs)
+        self.window.add(other.window)
         for lead_id, seen in other.leads.items():
             self.lead(lead_id).add(seen)
         self.connected += other.connected
@@ -80,4 +85,5 @@ class Tally:
 
     @property
     def answered(self) -> int:
+        """Claims with a final answer (a `pending` is not one)."""
         return sum(self.results.values())

@@ -14,9 +14,10 @@ FINAL_GRACE_S = 5.0  # how long past the window's close a final answer may take 
 
 @dataclass
 class WindowTally:
-    """What window-mode claims measured: time to `pending`, time to the final decision, and the
-    latency beyond the window (final decision minus the window time left when the claim arrived:
-    `retry_after_ms` of the `pending`, which is the whole window_ms for the claim that opened it)."""
+    """What window-mode claims measured: time to `pending`, to the final answer, and beyond."""
+
+    # added = final - retry_after_ms of the `pending` (the window time left when the claim came);
+    # for the claim that opened the window retry_after_ms is window_ms, so that is opener_added.
 
     pending: Latency = field(default_factory=Latency)
     final: Latency = field(default_factory=Latency)
@@ -67,8 +68,7 @@ class Provisional:
 
     def hold(self, req_id: str, sent: float, now: float, frame: dict[str, Any],
              window_ms: int | None, recording: bool) -> None:
-        """A `pending` answer: time it and wait for the final one until the window closes plus
-        FINAL_GRACE_S."""
+        """A `pending` answer: time it; wait for the final one until the close + FINAL_GRACE_S."""
         retry_after_ms = int(frame.get("retry_after_ms") or 0)
         self.tally.held += 1
         if recording:

@@ -64,7 +64,10 @@ async def _run(plan: WorkerPlan, outbox: Queue[Any], go: Event, stop: Event) -> 
     await _report_until(stop, crowd.tally, outbox, plan.index)
     crowd.stopping = True
     await _finish(opened, tasks, plan.role in ("bench", "echo"))
-    crowd.tally.unanswered = sum(len(c.pending) for c in opened)
+    for client in opened:
+        client.waiting.abandon()
+    # A claim without a final answer: never answered, or `pending` and then nothing in time.
+    crowd.tally.unanswered = sum(len(c.pending) for c in opened) + crowd.tally.window.missing
     return crowd.tally
 
 

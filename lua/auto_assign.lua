@@ -21,7 +21,7 @@ KEYS[10..] per rep, in ARGV order: lg:{team}:rep:<rep>, lg:{team}:held:<rep>,
 
 ARGV[1]    now override in ms ('' = Redis TIME; tests only)
 ARGV[2]    lead id
-ARGV[3]    policy: 'least_loaded' | 'round_robin'
+ARGV[3]    policy now in force: 'least_loaded' | 'round_robin' | 'none' (drops the timer)
 ARGV[4]    the lead's customer id as the caller read it ('' for none)
 ARGV[5]    audit stream max length (approximate trim)
 ARGV[6]    events stream max length (approximate trim)
@@ -54,7 +54,7 @@ if (lead[2] or '') ~= cid then
   return {'stale', ''}
 end
 redis.call('ZREM', timers_key, member)
-if lead[1] ~= 'open' then
+if lead[1] ~= 'open' or policy == 'none' then
   return {'noop', ''}
 end
 

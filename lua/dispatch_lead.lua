@@ -1,7 +1,9 @@
 --[[ dispatch_lead.lua — a manager assigns an open lead to a rep (派单), or reassigns a held one.
 
-The target must be eligible (active, region, skills), not paused or off shift, and within
-max_open and max_daily — unless `force` is given. A reassignment needs a reason; the former
+The target must be eligible (active, region, skills), not locked out of the lead or its
+customer, not paused or off shift, and within max_open and max_daily — unless `force` is
+given. Candidates waiting in an open claim window get their final result (the target, if one
+of them, won; the others lost). A reassignment needs a reason; the former
 holder loses the lead (told live) and, with it, the customer's ownership. The assignment
 counts toward the target's max_daily; it starts no cooldown. Audited with the manager as actor.
 
@@ -17,6 +19,8 @@ KEYS[9]   lg:{team}:trail:<lead_id>  list: this lead's audit entry ids
 KEYS[10]  lg:{team}:timers           zset: due timers
 KEYS[11]  lg:{team}:cust:<cid>       hash: the lead's customer
 KEYS[12]  lg:{team}:held:<prev>      set: the current holder's leads (placeholder if none)
+KEYS[13]  lg:{team}:lockout:<rep>    hash: what the target is kept off
+KEYS[14]  lg:{team}:cand:<lead_id>   hash: claim-window candidates (told the outcome)
 
 ARGV[1]  now override in ms ('' = Redis TIME; tests only)
 ARGV[2]  lead id
@@ -30,10 +34,12 @@ ARGV[9]  audit stream max length (approximate trim)
 ARGV[10] events stream max length (approximate trim)
 
 Returns  {'ok', prev holder or ''} or {'rejected', reason}: not_found | closed |
-         ineligible | not_open | quota_open | quota_daily | reason_required | already_holder;
+         ineligible | locked_out | not_open | quota_open | quota_daily | reason_required |
+         already_holder;
          {'stale', ''} when ARGV[7] or ARGV[8] do not match the lead.
-Emits    events entry type=assigned (target told; everyone else drops the lead; a former
-         holder is told it was revoked); audit entry action=dispatch or reassign.
+Emits    events entries type=settled (when a window was open) and type=assigned (target
+         told; everyone else drops the lead; a former holder is told it was revoked);
+         audit entry action=dispatch or reassign.
 ]]
 -- @include "lib/reasons.lua"
 -- @include "lib/clock.lua"
@@ -44,6 +50,7 @@ Emits    events entry type=assigned (target told; everyone else drops the lead; 
 local rules_key, days_key, lead_key, rep_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local held_key, shift_key, audit_key, events_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local trail_key, timers_key, cust_key, prev_held_key = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+local lockout_key, cand_key = KEYS[13], KEYS[14]
 local now = clock_ms(ARGV[1])
 local lead_id, rep_id, actor, force, why = ARGV[2], ARGV[3], ARGV[4], ARGV[5] == '1', ARGV[6]
 local expected_prev, cid, audit_maxlen, events_maxlen = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
@@ -73,6 +80,9 @@ if not force then
   if not eligible(rep, lead[4], lead[5]) then
     return {'rejected', R.INELIGIBLE}
   end
+  if locked_until(lockout_key, lead_id, cid) > now then
+    return {'rejected', R.LOCKED_OUT}
+  end
   if state[4] == '1' or off_shift(shift_key, rep, now) then
     return {'rejected', R.NOT_OPEN}
   end
@@ -88,7 +98,11 @@ if prev ~= '' then
   end_hold(prev, lead_id, lead_key, prev_held_key, timers_key, cust_key, cid, false)
 end
 if lead[1] == 'window' then
-  redis.call('ZREM', timers_key, 'settle:' .. lead_id)
+  local results = end_window(cand_key, timers_key, lead_id, rep_id, 'lost', '')
+  if results then
+    redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*', 'type', 'settled',
+      'lead_id', lead_id, 'results', cjson.encode(results), 'ts', now)
+  end
 end
 start_hold({rep_id = rep_id, rep = rep, lead_id = lead_id, lead_key = lead_key,
   rep_key = rep_key, held_key = held_key, days_key = days_key, timers_key = timers_key,

@@ -10,7 +10,7 @@ KEYS[3]  lg:{team}:audit   stream: audit trail
 KEYS[4..] lg:{team}:shift:<rep> for each rep row, in order: zset of 'start:end' (UTC ms)
 
 ARGV[1]  now override in ms ('' = Redis TIME; tests only)
-ARGV[2]  digest of the rules (opaque string)
+ARGV[2]  digest of the rules (opaque string); '' refreshes the day and shift tables only
 ARGV[3]  team settings as JSON
 ARGV[4]  audit stream max length (approximate trim)
 ARGV[5]  n = number of day rows that follow
@@ -59,7 +59,7 @@ end
 
 local current = redis.call('HMGET', rules_key, 'version', 'digest')
 local version = tonumber(current[1] or '0')
-if current[2] == digest then
+if digest == '' or current[2] == digest then
   return {version, 0}
 end
 

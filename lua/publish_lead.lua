@@ -129,6 +129,9 @@ if stages ~= '' then
     end
   end
 end
+if audience == nil and stages ~= '' then
+  audience = {reps = {}}  -- no stage opens at once: the stage timers make the offers
+end
 local seq = offer(audience or {all = true})
 if (policy.assign_policy or 'none') ~= 'none' and (policy.auto_assign_after_ms or 0) > 0 then
   redis.call('ZADD', timers_key, now + policy.auto_assign_after_ms, 'auto:' .. lead_id)

@@ -7,6 +7,7 @@ KEYS[4]  lg:{team}:cust:<cid>       hash: the lead's customer
 KEYS[5]  lg:{team}:audit            stream: audit trail
 KEYS[6]  lg:{team}:events           stream: offers and decisions
 KEYS[7]  lg:{team}:trail:<lead_id>  list: this lead's audit entry ids
+KEYS[8]  lg:{team}:cand:<lead_id>   hash: claim-window candidates (told it closed)
 
 ARGV[1]  now override in ms ('' = Redis TIME; tests only)
 ARGV[2]  lead id
@@ -18,7 +19,8 @@ ARGV[7]  audit stream max length (approximate trim)
 ARGV[8]  events stream max length (approximate trim)
 
 Returns  {'ok', former holder or ''} or {'rejected', not_found | closed} or {'stale', ''}.
-Emits    events entry type=withdrawn (everyone drops it; a holder is told it was revoked);
+Emits    events entries type=settled (candidates of an open window: rejected, closed) and
+         type=withdrawn (everyone drops it; a holder is told it was revoked);
          audit entry action=withdraw.
 ]]
 -- @include "lib/reasons.lua"
@@ -28,7 +30,7 @@ Emits    events entry type=withdrawn (everyone drops it; a holder is told it was
 -- @include "lib/holding.lua"
 
 local lead_key, held_key, timers_key, cust_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local audit_key, events_key, trail_key = KEYS[5], KEYS[6], KEYS[7]
+local audit_key, events_key, trail_key, cand_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local now = clock_ms(ARGV[1])
 local lead_id, actor, why, expected, cid = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local audit_maxlen, events_maxlen = ARGV[7], ARGV[8]
@@ -44,7 +46,12 @@ local holder = lead[2] or ''
 if holder ~= '' then
   end_hold(holder, lead_id, lead_key, held_key, timers_key, cust_key, cid, false)
 end
-redis.call('ZREM', timers_key, 'settle:' .. lead_id, 'open:' .. lead_id, 'auto:' .. lead_id)
+local results = end_window(cand_key, timers_key, lead_id, '', 'rejected', R.CLOSED)
+if results then
+  redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*', 'type', 'settled',
+    'lead_id', lead_id, 'results', cjson.encode(results), 'ts', now)
+end
+redis.call('ZREM', timers_key, 'open:' .. lead_id, 'auto:' .. lead_id)
 local stages = redis.call('HGET', lead_key, 'stages') or ''
 if stages ~= '' then
   for i = 1, #cjson.decode(stages) do

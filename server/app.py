@@ -159,7 +159,7 @@ async def _follow_reloads(arbiter: Arbiter) -> None:
         await asyncio.sleep(RELOAD_POLL_S)
         try:
             if loop.time() - refreshed > TABLES_REFRESH_S:
-                await arbiter.apply_rules(arbiter.config)
+                await arbiter.refresh_tables()
                 refreshed = loop.time()
             if await arbiter.rules_changed():
                 await arbiter.refresh_roster()

@@ -54,6 +54,23 @@ class Arbiter:
         self.roster = roster_from_hashes(hashes)
         return self.roster
 
+    async def refresh_tables(self) -> None:
+        """Rewrite the day and shift tables (they look ahead a bounded time) from the rules in
+        Redis, never from this process's config file: another instance may have loaded newer."""
+        now_ms = await self.now_ms()
+        await self.refresh_roster()
+        for team, settings in self.roster.teams.items():
+            reps = [m for m in self.roster.members.values() if m.team == team]
+            day_rows = local_midnights(settings.timezone, now_ms, DAYS_BEFORE, DAYS_AFTER)
+            rep_rows = [(m.id, "", json.dumps(intervals(tuple(m.limits.get("shifts") or ()),
+                                                        settings.timezone, now_ms, 1,
+                                                        SHIFT_DAYS_AFTER))) for m in reps]
+            await self.store.load_rules(team, "", "", day_rows, rep_rows)
+
+    def team(self, name: str) -> TeamConfig:
+        """A team's settings as loaded into Redis (every instance agrees), else as configured."""
+        return self.roster.teams.get(name) or self.config.teams[name]
+
     async def rules_changed(self) -> bool:
         """Whether any team's rules version in Redis differs from the roster's."""
         for team in self.config.teams:
@@ -80,7 +97,7 @@ class Arbiter:
 
         The arbitration method (team default or value band) is fixed at publication.
         """
-        team = self.config.teams[lead.team]
+        team = self.team(lead.team)
         payload = json.dumps(lead.payload(*team.arbitration(lead.value)), separators=(",", ":"))
         return await self.store.publish(lead.team, lead.id, payload, actor,
                                         policy_json(team, lead.value), lead.customer_id)
@@ -95,7 +112,7 @@ class Arbiter:
     async def auto_assign(self, team: str, member: str) -> operations.Done:
         """Fire an 'auto:' timer: assign the lead by the team's policy if still unclaimed."""
         reps = [m.id for m in self.roster.members.values() if m.team == team]
-        policy = self.config.teams[team].assign_policy
+        policy = self.team(team).assign_policy
         return await operations.auto_assign(self.store, team, member, policy, reps)
 
     async def dispatch(self, lead_team: str, lead_id: str, rep_id: str, actor: str, *,

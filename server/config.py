@@ -192,6 +192,15 @@ class Config(_Frozen):
     reps: Annotated[tuple[RepConfig, ...], Field(strict=False)] = ()
 
     @model_validator(mode="after")
+    def _stages_name_known_tiers(self) -> Config:
+        for name, team in self.teams.items():
+            for i, stage in enumerate(team.release.stages if team.release else ()):
+                for tier in set(stage.tiers) - {"*"} - set(self.tiers):
+                    raise ValueError(_unknown(f"teams.{name}.release.stages[{i}].tiers",
+                                              tier, self.tiers))
+        return self
+
+    @model_validator(mode="after")
     def _references_resolve(self) -> Config:
         seen: set[str] = set()
         for i, rep in enumerate(self.reps):

@@ -223,7 +223,8 @@ def dispatch_call(team: str, lead_id: str, rep: str, actor: str, force: bool, re
     keys = [
         rules(team), days(team), lead(team, lead_id), rep_state(team, rep), held(team, rep),
         shift(team, rep), audit(team), events(team), trail(team, lead_id), timers(team),
-        customer(team, customer_id), held(team, holder or "-"),
+        customer(team, customer_id), held(team, holder or "-"), lockout(team, rep),
+        candidates(team, lead_id),
     ]
     args: list[str | int] = [now, lead_id, rep, actor, "1" if force else "0", reason, holder,
                              customer_id, limits.audit_maxlen, limits.events_maxlen]
@@ -235,7 +236,8 @@ def withdraw_call(team: str, lead_id: str, actor: str, reason: str, holder: str,
     """withdraw_lead.lua: a manager withdraws a lead."""
     return ScriptCall(
         [lead(team, lead_id), held(team, holder or "-"), timers(team),
-         customer(team, customer_id), audit(team), events(team), trail(team, lead_id)],
+         customer(team, customer_id), audit(team), events(team), trail(team, lead_id),
+         candidates(team, lead_id)],
         [now, lead_id, actor, reason, holder, customer_id, limits.audit_maxlen,
          limits.events_maxlen],
     )

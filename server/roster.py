@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from server.config import RuleSet
+from server.config import RuleSet, TeamConfig
 from server.shifts import on_shift
 
 
@@ -43,6 +43,7 @@ class Roster:
 
     members: Mapping[str, Member]
     versions: Mapping[str, int]
+    teams: Mapping[str, TeamConfig] = field(default_factory=dict)
 
     def get(self, rep_id: str) -> Member | None:
         """A rep by id, or None when unknown."""
@@ -63,11 +64,14 @@ def roster_from_hashes(hashes: Mapping[str, Mapping[str, str]]) -> Roster:
     """Build a roster from each team's rules hash (team -> field -> value)."""
     members: dict[str, Member] = {}
     versions: dict[str, int] = {}
+    teams: dict[str, TeamConfig] = {}
     for team, fields in hashes.items():
         versions[team] = int(fields.get("version", 0))
-        zone = json.loads(fields.get("team", "{}")).get("timezone", "UTC")
-        for field, raw in fields.items():
-            if field.startswith("rep:"):
-                rep_id = field.removeprefix("rep:")
+        if "team" in fields:
+            teams[team] = TeamConfig.model_validate_json(fields["team"])
+        zone = teams[team].timezone if team in teams else "UTC"
+        for name, raw in fields.items():
+            if name.startswith("rep:"):
+                rep_id = name.removeprefix("rep:")
                 members[rep_id] = member_from_json(rep_id, team, raw, zone)
-    return Roster(members, versions)
+    return Roster(members, versions, teams)

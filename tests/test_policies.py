@@ -258,3 +258,78 @@ def test_bad_policy_config_is_refused(rule: str, fragment: str) -> None:
     with pytest.raises(ConfigError, match=fragment):
         parse_config(floor().replace("reclaim_lockout_ms = 5000",
                                      f"reclaim_lockout_ms = 5000, {rule}"))
+
+
+async def test_table_refresh_keeps_rules_another_instance_loaded(store: Store,
+                                                                 redis: Redis) -> None:
+    old = await arbiter_for(store, floor())
+    newer = parse_config(floor().replace("max_open = 3", "max_open = 4"))
+    await Arbiter(store, newer).apply_rules(newer)  # another instance, newer config
+    await old.refresh_tables()
+    assert json.loads(await redis.hget(keys.rules("north"), "rep:ann"))["max_open"] == 4
+    assert old.member("ann") is not None and old.member("ann").limits["max_open"] == 4
+    assert await redis.zcard(keys.days("north")) > 400
+
+
+async def test_team_settings_come_from_redis(store: Store, redis: Redis) -> None:
+    fcfs = await arbiter_for(store, floor())
+    window = parse_config(floor('mode = "window"'))
+    await Arbiter(store, window).apply_rules(window)
+    await fcfs.refresh_roster()
+    await publish(fcfs, "L1")
+    assert await redis.hget(keys.lead("north", "L1"), "mode") == "window"
+
+
+async def test_dispatch_or_withdraw_closes_an_open_window(store: Store, clock: ManualClock,
+                                                          redis: Redis) -> None:
+    arbiter = await arbiter_for(store, floor('mode = "window"\nwindow_ms = 3000'))
+    for lead in ("L1", "L2"):
+        await publish(arbiter, lead)
+        await arbiter.claim("ann", lead, f"a{lead}")
+        await arbiter.claim("ben", lead, f"b{lead}")
+    assert (await arbiter.dispatch("north", "L1", "ben", "manager:m", force=False,
+                                   reason="")).ok
+    assert (await arbiter.withdraw("north", "L2", "manager:m", "duplicate")).ok
+    finals = {(lead, rep): await arbiter.claim(rep, lead, f"{rep[0]}{lead}")
+              for lead in ("L1", "L2") for rep in ("ann", "ben")}
+    assert finals[("L1", "ben")].result is Outcome.WON
+    assert finals[("L1", "ann")].result is Outcome.LOST
+    assert {finals[("L2", r)].reason for r in ("ann", "ben")} == {Reason.CLOSED}
+    assert len(await events(redis, "settled")) == 2
+    assert await redis.zcard(keys.timers("north")) == 2  # L1 held: its deadline and warning
+
+
+async def test_auto_assign_timer_is_dropped_when_policy_becomes_none(
+        store: Store, clock: ManualClock, redis: Redis) -> None:
+    team = 'auto_assign_after_ms = 1000\nassign_policy = "least_loaded"'
+    arbiter = await arbiter_for(store, floor(team))
+    await publish(arbiter, "L1")
+    await arbiter.apply_rules(parse_config(floor(team.replace("least_loaded", "none"))))
+    clock.advance(1000)
+    await fire(arbiter)
+    assert await redis.hget(keys.lead("north", "L1"), "state") == "open"
+    assert await redis.zcard(keys.timers("north")) == 0
+
+
+async def test_first_stage_later_than_publication_offers_to_nobody_yet(
+        store: Store, redis: Redis) -> None:
+    team = 'release = { stages = [{ tiers = ["gold"], after_ms = 5000 }] }'
+    arbiter = await arbiter_for(store, floor(team))
+    await publish(arbiter, "L1")
+    assert json.loads((await events(redis, "lead"))[-1]["audience"]) == {"reps": {}}
+
+
+async def test_dispatch_respects_lockout_unless_forced(store: Store) -> None:
+    arbiter = await arbiter_for(store, floor())
+    await publish(arbiter, "L1")
+    await arbiter.claim("ann", "L1", "a")
+    await arbiter.release("ann", "L1")
+    refused = await arbiter.dispatch("north", "L1", "ann", "manager:m", force=False, reason="")
+    assert refused.detail == Reason.LOCKED_OUT
+    assert (await arbiter.dispatch("north", "L1", "ann", "manager:m", force=True,
+                                   reason="")).ok
+
+
+def test_release_stage_tiers_must_exist() -> None:
+    with pytest.raises(ConfigError, match="release.stages"):
+        parse_config(floor('release = { stages = [{ tiers = ["platinum"], after_ms = 0 }] }'))

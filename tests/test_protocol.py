@@ -254,7 +254,7 @@ def test_unknown_type(kind: str, codec: p.Codec) -> None:
     err = bad(wire({"type": kind}, codec), codec)
     assert err.code is p.ErrorCode.UNKNOWN_TYPE
     assert json.dumps(kind) in err.message
-    assert "claim, close, followup, hello, release" in err.message
+    assert "claim, close, followup, hello, pause, release, resume" in err.message
 
 
 BAD_FIELDS = [

@@ -147,3 +147,28 @@ local function not_open_yet(rep, rep_id, paused, shift_key, lead, now)
   end
   return nil
 end
+
+-- Close an open claim window without a draw (the lead was dispatched or withdrawn): each
+-- waiting candidate gets a final result (`winner` gets 'won', the others `result`/`reason`).
+-- Returns the results by rep for a type=settled event, or nil when nobody was waiting.
+local function end_window(cand_key, timers_key, lead_id, winner, result, reason)
+  redis.call('ZREM', timers_key, 'settle:' .. lead_id)
+  local flat = redis.call('HGETALL', cand_key)
+  local results, any = {}, false
+  for i = 1, #flat, 2 do
+    local entry = cjson.decode(flat[i + 1])
+    if not entry.result then
+      entry.result, entry.reason = result, reason
+      if flat[i] == winner then
+        entry.result, entry.reason = 'won', ''
+      end
+      redis.call('HSET', cand_key, flat[i], cjson.encode(entry))
+      results[flat[i]] = {req = entry.req, result = entry.result, reason = entry.reason}
+      any = true
+    end
+  end
+  if any then
+    return results
+  end
+  return nil
+end
