@@ -331,5 +331,5 @@ async def test_dispatch_respects_lockout_unless_forced(store: Store) -> None:
 
 
 def test_release_stage_tiers_must_exist() -> None:
-    with pytest.raises(ConfigError, match="release.stages"):
+    with pytest.raises(ConfigError, match=r"release\.stages\[0\]\.tiers"):
         parse_config(floor('release = { stages = [{ tiers = ["platinum"], after_ms = 0 }] }'))
