@@ -21,8 +21,10 @@ class Contention:
     _bounds: list[float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        total = sum(g.share for g in self.groups)
-        bounds = [s / total * self.reps for s in accumulate(g.share for g in self.groups)]
+        total = sum(g.weight for g in self.groups)
+        exact = all(g.count is not None for g in self.groups)  # counts: no rounding at the edges
+        bounds = [s if exact else s / total * self.reps
+                  for s in accumulate(g.weight for g in self.groups)]
         object.__setattr__(self, "_bounds", bounds)
 
     def claimers_of(self, lead_index: int) -> frozenset[int]:
@@ -31,7 +33,7 @@ class Contention:
         return frozenset(rng.sample(range(self.reps), min(self.claimers, self.reps)))
 
     def group_of(self, rep_index: int) -> int:
-        """Which reaction group a rep belongs to (groups split the reps by share, in order)."""
+        """Which reaction group a rep belongs to (the groups take the reps in order)."""
         return min(bisect_right(self._bounds, rep_index), len(self.groups) - 1)
 
     def delay_ms(self, lead_index: int, rep_index: int) -> float:

@@ -75,7 +75,7 @@ def _window_lines(result: dict[str, Any]) -> list[str]:
             f"  claim -> final decision: {_lat(w['final_ms'])}",
             f"  added beyond the window (final - window time left): {_lat(w['added_ms'])};"
             f" {w['final_before_close']} finals came before the window's announced close",
-            f"  same, claims that opened their window (final - window_ms): "
+            f"  same, claims made as their window opened (final - window_ms): "
             f"{_lat(w['opener_added_ms'])}"]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
@@ -27,7 +28,7 @@ STEP_MS = 20_000
 LEADS = 500
 P_CLAIM = 0.12  # per rep and step
 SLOPPY = {"r05", "r11", "r16"}  # often miss their follow-ups
-MORNING, AFTERNOON = (8, 14), (13, 20)
+MORNING, AFTERNOON = (6, 14), (13, 21)
 TIERS = ["gold"] * 6 + ["silver"] * 7 + [""] * 7
 PAUSES = [("r02", (10, 0), True), ("r02", (11, 0), False), ("r09", (15, 0), True),
           ("r09", (15, 45), False)]
@@ -49,7 +50,7 @@ def rep_toml(n: int) -> str:
     lines.append('regions = ["north"]' if n % 3 == 0 else 'regions = ["north", "south"]')
     if n == 18:
         lines.append("active = false")
-    rules = [] if n != 7 else ["max_open = 2"]
+    rules = {7: ["max_open = 2"], 4: ["max_daily = 4"], 6: ["max_daily = 4"]}.get(n, [])
     if shift := shift_of(n):
         rules.append(f'shifts = ["daily {shift[0]:02}:00-{shift[1]:02}:00"]')
     if rules:
@@ -85,8 +86,8 @@ class Lead:
 
 
 def make_leads(rng: random.Random) -> list[Lead]:
-    """500 leads 07:45-19:30; about a third from a recent customer (duplicates, owners)."""
-    times = sorted(rng.randint(local_ms(7, 45), local_ms(19, 30)) for _ in range(LEADS))
+    """500 leads 05:45-20:30; over a third from a recent customer (duplicates, owners)."""
+    times = sorted(rng.randint(local_ms(5, 45), local_ms(20, 30)) for _ in range(LEADS))
     customers: list[str] = []
     leads = []
     for n, at_ms in enumerate(times):
@@ -191,10 +192,9 @@ class Floor:
         """A manager now and then dispatches, reassigns or withdraws a lead."""
         rng = self.rng
         if self.pool and rng.random() < 0.01:
-            d = await self.arbiter.dispatch("north", rng.choice(list(self.pool)),
+            await self.arbiter.dispatch("north", rng.choice(list(self.pool)),
                                         rng.choice(self.reps), "manager:boss", force=False,
                                         reason="")
-            print("DISPATCH", d)
         if self.plans and rng.random() < 0.005:
             _rep, lead = rng.choice(list(self.plans))
             await self.arbiter.dispatch("north", lead, rng.choice(self.reps), "manager:boss",
@@ -309,7 +309,7 @@ class Replay:
 
     def check_lockout(self, rep: str, lead: str, e: dict[str, str]) -> None:
         customer = self.leads[lead].customer
-        for what in (f"lead:{lead}", f"cust:{customer}"):
+        for what in (f"lead:{lead}", f"cust:{customer}" if customer else ""):
             assert self.locks.get((rep, what), 0) <= self.now, f"won while locked out: {e}"
 
     def check_released(self, rep: str, lead: str, e: dict[str, str]) -> None:
@@ -322,6 +322,7 @@ class Replay:
         tier = self.rep(rep).tier or ""
         after = next(s.after_ms for s in release.stages if tier in s.tiers or "*" in s.tiers)
         assert self.now >= facts.base + after, f"won before the stage opened: {e}"
+        self.stats["late stage win"] += after > 0
 
     # -- holds start and end ---------------------------------------------------------
 
@@ -362,7 +363,8 @@ class Replay:
         span = self.rep(rep).rules.reclaim_lockout_ms
         if span:
             self.locks[(rep, f"lead:{lead}")] = self.now + span
-            self.locks[(rep, f"cust:{self.leads[lead].customer}")] = self.now + span
+            if customer := self.leads[lead].customer:
+                self.locks[(rep, f"cust:{customer}")] = self.now + span
 
     # -- one handler per audit action ------------------------------------------------
 
@@ -398,6 +400,7 @@ class Replay:
         self.start(rep, lead, counts=True, cooldown=True)
 
     def on_auto_assign(self, e: dict[str, str]) -> None:
+        self.stats[f"auto_assign {e['result']}"] += 1
         if e["result"] != "ok":
             return
         lead, rep = e["lead"], e["rep"]
@@ -411,6 +414,7 @@ class Replay:
         lead, rep = e["lead"], e["rep"]
         self.check_free(lead, e)
         self.check_available(rep, lead, e)
+        self.check_lockout(rep, lead, e)
         self.check_quota(rep, e)
         self.start(rep, lead, counts=True, cooldown=False)
 
@@ -428,7 +432,8 @@ class Replay:
     def on_recycle(self, e: dict[str, str]) -> None:
         lead, rep = e["lead"], e["rep"]
         hold = self.holds.get(lead)
-        assert hold is not None and hold.deadline is not None and self.now >= hold.deadline, e
+        assert hold is not None and hold.deadline is not None and self.now >= hold.deadline, (
+            f"recycle without a hold past its deadline: {e}")
         assert (e["reason"], hold.warned) == (hold.kind, True), f"{e} for {hold}"
         self.stats[f"recycle {hold.kind}"] += 1
         self.end(lead, rep, e, keep_owner=False)
@@ -467,17 +472,64 @@ class Replay:
 
 async def test_a_working_day_keeps_every_invariant(store: Store, clock: ManualClock,
                                                    redis: Redis) -> None:
-    rng = random.Random(20270105)
-    config = day_config()
-    clock.now_ms = local_ms(7, 30)
+    rng, config = random.Random(20270105), day_config()
+    clock.now_ms = local_ms(5, 30)
     arbiter = Arbiter(store, config)
     await arbiter.apply_rules(config)
-    leads = make_leads(rng)
-    floor = Floor(arbiter, redis, clock, rng, leads)
-    await floor.run(local_ms(22, 0))
-    replay = Replay(config, {lead.id: lead for lead in leads})
-    replay.run([f for _, f in await redis.xrange(keys.audit("north"))])
-    replay.finish(local_ms(22, 0))
-    print(sorted(replay.stats.items()))
+    leads = {lead.id: lead for lead in make_leads(rng)}
+    floor = Floor(arbiter, redis, clock, rng, list(leads.values()))
+    await floor.run(END_MS)
+    entries = [fields for _, fields in await redis.xrange(keys.audit("north"))]
+    replay = Replay(config, leads)
+    replay.run(entries)
+    replay.finish(END_MS)
     held = {lead: rep for rep, lead in await floor.holdings()}
-    assert {lead: h.rep for lead, h in replay.holds.items()} == held
+    assert {lead: h.rep for lead, h in replay.holds.items()} == held  # audit agrees with state
+    assert_busy_day(replay.stats)
+    assert_checker_catches(config, leads, entries)
+
+
+END_MS = local_ms(22, 30)
+EXERCISED = ["assign", "owner_window", "dispatch", "reassign", "withdraw", "release",
+             "recycle followup", "recycle max_hold", "late stage win", "claim lost ",
+             *(f"claim rejected {r}" for r in ("cooldown", "quota_open", "quota_daily",
+                                               "not_open", "locked_out", "ineligible"))]
+
+
+def assert_busy_day(stats: Counter[str]) -> None:
+    """The day really pushed against every rule the replay checks."""
+    assert stats["publish"] == LEADS and stats["pause"] == 2
+    assert stats["claim won "] > 100 and stats["auto_assign ok"] > 50
+    assert all(stats[name] > 0 for name in EXERCISED), {n: stats[n] for n in EXERCISED}
+
+
+def assert_checker_catches(config: Config, leads: dict[str, Lead],
+                           entries: list[dict[str, str]]) -> None:
+    """Broken copies of the day's audit fail the replay: the checks are not vacuous."""
+    recycle = index_of(entries, lambda e: e["action"] == "recycle")
+    won = index_of(entries, lambda e: e["action"] == "claim" and e["result"] == "won")
+    again = index_of(entries, lambda e: e["action"] == "claim" and e["result"] == "won"
+                     and e["rep"] == entries[won]["rep"], won + 1)
+    other = next(r.id for r in config.reps if r.id != entries[won]["rep"])
+    soon = {**entries[again], "ts": str(int(entries[won]["ts"]) + 1000)}
+    mutants = {
+        "recycle without": splice(entries, recycle + 1, [entries[recycle]]),
+        "not recycled|never fired": splice(entries, recycle, [], drop=1),
+        "two holders": splice(entries, won + 1, [{**entries[won], "rep": other}]),
+        "cooling down": splice(entries, again, [soon], drop=1),
+    }
+    for message, mutant in mutants.items():
+        with pytest.raises(AssertionError, match=message):
+            replay = Replay(config, leads)
+            replay.run(mutant)
+            replay.finish(END_MS)
+
+
+def index_of(entries: list[dict[str, str]], test: Callable[[dict[str, str]], bool],
+             start: int = 0) -> int:
+    return next(i for i in range(start, len(entries)) if test(entries[i]))
+
+
+def splice(entries: list[dict[str, str]], at: int, insert: list[dict[str, str]],
+           drop: int = 0) -> list[dict[str, str]]:
+    return entries[:at] + insert + entries[at + drop:]
