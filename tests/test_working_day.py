@@ -485,7 +485,7 @@ async def test_a_working_day_keeps_every_invariant(store: Store, clock: ManualCl
     replay.finish(END_MS)
     held = {lead: rep for rep, lead in await floor.holdings()}
     assert {lead: h.rep for lead, h in replay.holds.items()} == held  # audit agrees with state
-    assert_busy_day(replay.stats)
+    print(sorted(replay.stats.items())); assert_busy_day(replay.stats)
     assert_checker_catches(config, leads, entries)
 
 
