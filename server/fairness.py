@@ -108,14 +108,15 @@ def rep_figures(entries: Iterable[Entry]) -> dict[str, RepFigures]:
 def contest_margins_ms(entries: Iterable[Entry]) -> list[int]:
     """Per fcfs contest: ms from the winning claim to the first lost claim on that lead.
 
-    An fcfs win is a `won` claim without a note (window wins carry note=settled); a lead
-    released, closed or settled starts over. A win nobody lost to is not a contest.
+    An fcfs win is a `won` claim without a note (window wins carry note=settled); any other
+    action on the lead (release, close, recycle, dispatch...) starts over. A win nobody lost
+    to is not a contest.
     """
     won_at: dict[str, int] = {}
     margins: list[int] = []
     for _id, fields in entries:
         lead, action = fields.get("lead", ""), fields.get("action")
-        if action in ("release", "close", "settle"):
+        if action != "claim":
             won_at.pop(lead, None)
         if action != "claim" or fields.get("note"):
             continue

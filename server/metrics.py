@@ -67,7 +67,8 @@ class Metrics:
                               who, registry=r)
         self.rep_followup_misses = Counter(
             "leadgrab_rep_followup_misses_total",
-            "Follow-up deadlines the rep missed; stays 0 until follow-up deadlines ship.",
+            "Leads taken back from the rep for a missed follow-up deadline (or a hold past "
+            "max_hold_ms), counted by the process whose timer fired (each miss once).",
             who, registry=r)
         self.rep_win_seconds = Histogram(
             "leadgrab_rep_win_seconds",

@@ -71,6 +71,11 @@ class RepSeries:
         elif result == "rejected":
             self.m.rep_rejections.labels(team, rep, reason or "").inc()
 
+    def followup_missed(self, rep: str) -> None:
+        """A deadline timer fired here took a lead back from the rep (a miss, counted once)."""
+        if rep in self.teams:
+            self.m.rep_followup_misses.labels(self.teams[rep], rep).inc()
+
     def lead_offered(self, team: str, lead_id: str, published_ms: int) -> None:
         """A lead's offer seen on the tail: times a win served before it arrived, or later."""
         early = self.early_wins.pop((team, lead_id), None)

@@ -141,7 +141,15 @@ class Scoreboard:
                     await self.publish(team)
                 except StoreError as exc:
                     log.warning("fairness refresh of %s failed: %s", team, exc)
+                _honour_cancel()
             await asyncio.sleep(REFRESH_S)
+
+
+def _honour_cancel() -> None:
+    """Python 3.11's wait_for (inside redis-py) can swallow a cancel; stop anyway (gh-86296)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _gauge(value: float | None) -> float:

@@ -60,6 +60,8 @@ class Tail:
             return
         sent = self.hub.deliver(self.team, seq, items)
         if fields.get("type") == "lead":
+            published_ms = int(fields.get("published_ms") or seq_key(seq)[0])
+            self.metrics.reps.lead_offered(self.team, fields["lead_id"], published_ms)
             lag_s = time.time() - seq_key(seq)[0] / 1000  # the entry id is its Redis time
             self.metrics.broadcast_lag.observe(max(lag_s, 0.0))
             self.metrics.offers.inc(sent)

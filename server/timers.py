@@ -15,6 +15,7 @@ import logging
 
 from server import operations
 from server.arbiter import Arbiter
+from server.metrics import Metrics
 from server.store import StoreError
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,8 @@ POLL_S = 0.2
 class Timers:
     """Polls each team's timer set and runs what is due; keeps precise local schedules too."""
 
-    def __init__(self, arbiter: Arbiter, teams: list[str]) -> None:
-        self.arbiter, self.teams = arbiter, teams
+    def __init__(self, arbiter: Arbiter, teams: list[str], metrics: Metrics | None = None) -> None:
+        self.arbiter, self.teams, self.metrics = arbiter, teams, metrics
         self.scheduled: set[tuple[str, str]] = set()
         self.tasks: set[asyncio.Task[None]] = set()
 
@@ -71,7 +72,9 @@ class Timers:
             if kind == "settle":
                 await self.arbiter.settle(team, lead_id)
             elif kind in ("warn", "deadline"):
-                await operations.fire_deadline(self.arbiter.store, team, member)
+                done = await operations.fire_deadline(self.arbiter.store, team, member)
+                if done.status == "recycled" and self.metrics is not None:
+                    self.metrics.reps.followup_missed(done.detail)
             elif kind in ("stage", "open"):
                 await operations.offer(self.arbiter.store, team, member)
             elif kind == "auto":

@@ -1,4 +1,4 @@
-"""Fairness figures: known answers from the pure function, then from real claims via HTTP and /metrics."""
+"""Fairness figures: known answers from the pure function, then from real claims and /metrics."""
 
 from __future__ import annotations
 

@@ -14,9 +14,12 @@ from redis.asyncio import Redis
 
 from server.appkeys import SCOREBOARD
 from server.metrics import Metrics
-from server.store import ManualClock
+from server.reasons import Outcome
+from server.store import ManualClock, Store
+from server.timers import Timers
 from tests.conftest import ROOT
 from tests.test_fairness import drive_scenario, fair_gateway, grab, sample, scrape
+from tests.test_policies import arbiter_for, floor, publish
 
 DASHBOARD = ROOT / "dashboards" / "leadgrab.json"
 METRIC = re.compile(r"\bleadgrab_[a-z0-9_]+")
@@ -62,6 +65,19 @@ def test_rep_series_stop_above_the_roster_bound() -> None:
     metrics.reps.claimed("a", "L2", "won", None)
     text = generate_latest(metrics.registry).decode()
     assert not re.search(r"^leadgrab_rep_", text, re.MULTILINE)
+
+
+async def test_a_missed_followup_is_counted_once(store: Store, clock: ManualClock) -> None:
+    arbiter, metrics = await arbiter_for(store, floor()), Metrics()
+    metrics.reps.set_roster({m.id: m.team for m in arbiter.roster.members.values()})
+    await publish(arbiter, "L1")
+    assert (await arbiter.claim("ann", "L1", "a")).result is Outcome.WON
+    clock.advance(10_000)  # followup_sla_ms
+    for _ in range(2):  # the second process finds the timer gone
+        await Timers(arbiter, ["north"], metrics).fire_due()
+    text = generate_latest(metrics.registry).decode()
+    assert sample(text, "leadgrab_rep_followup_misses_total", rep="ann") == 1
+    assert sample(text, "leadgrab_rep_followup_misses_total", rep="ben") == 0
 
 
 async def test_a_large_roster_exports_team_series_only(redis: Redis, redis_url: str,
