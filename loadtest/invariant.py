@@ -8,16 +8,11 @@ names the winner again, which must agree.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.asyncio import Redis
-
 from loadtest.tally import LeadSeen
-from server import keys
 
-PAGE = 10_000
 EXAMPLES = 5
 
 
@@ -87,46 +82,3 @@ def check_audit(verdict: Verdict, leads: dict[str, LeadSeen],
         seen = leads.get(lead_id)
         if seen is not None and seen.winners and sorted(set(seen.winners)) != sorted(set(reps)):
             verdict.audit_mismatch.append(lead_id)
-
-
-async def audit_mark(redis_url: str, team: str) -> str:
-    """The id of the newest audit entry now; the check reads only what comes after it."""
-    client = Redis.from_url(redis_url, decode_responses=True)
-    try:
-        newest: Any = await client.xrevrange(keys.audit(team), count=1)
-    finally:
-        await client.aclose()
-    return str(newest[0][0]) if newest else "0-0"
-
-
-async def audit_winners(redis_url: str, team: str, prefix: str,
-                        after: str) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """This run's lead id → reps with a `won` claim decision, and → its `settle` entry's winner."""
-    client = Redis.from_url(redis_url, decode_responses=True)
-    winners: dict[str, list[str]] = defaultdict(list)
-    settles: dict[str, str] = {}
-    try:
-        start = f"({after}"
-        while True:
-            page: Any = await client.xrange(keys.audit(team), min=start, count=PAGE)
-            for _, fields in page:
-                if _is_win(fields, prefix):
-                    winners[fields["lead"]].append(fields["rep"])
-                elif _is_settled_win(fields, prefix):
-                    settles[fields["lead"]] = fields["rep"]
-            if len(page) < PAGE:
-                return dict(winners), settles
-            start = f"({page[-1][0]}"
-    finally:
-        await client.aclose()
-
-
-def _is_win(fields: dict[str, str], prefix: str) -> bool:
-    return (fields.get("action") == "claim" and fields.get("result") == "won"
-            and fields.get("note") != "already_holder"
-            and fields.get("lead", "").startswith(prefix))
-
-
-def _is_settled_win(fields: dict[str, str], prefix: str) -> bool:
-    return (fields.get("action") == "settle" and fields.get("result") == "won"
-            and fields.get("lead", "").startswith(prefix))

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loadtest import fairness
+from loadtest.audit import AuditView
 from loadtest.histogram import Latency
 from loadtest.invariant import Verdict
 from loadtest.publisher import Publisher
@@ -31,6 +32,7 @@ class RunData:
     publisher: Publisher | None = None
     ceilings: dict[str, Any] = field(default_factory=dict)
     server: dict[str, Any] = field(default_factory=dict)
+    audit: AuditView | None = None
 
 
 def build(data: RunData) -> dict[str, Any]:
@@ -71,8 +73,9 @@ def _window(data: RunData) -> dict[str, Any]:
     window = data.tally.window
     if data.scenario.mode != "window" and not window.held:
         return {}
+    lag = data.audit.settle_lag().summary() if data.audit else {"count": 0}
     return {"window_ms": data.scenario.window_ms, "policy": data.scenario.window_policy,
-            **window.summary()}
+            **window.summary(), "settle_lag_ms": lag}
 
 
 def _fanout(data: RunData) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from loadtest import ceiling, echo, invariant, machine, profiler, report, target
+from loadtest import audit, ceiling, echo, invariant, machine, profiler, report, target
 from loadtest.contention import Contention, lead_id
 from loadtest.pool import Pool
 from loadtest.publisher import Publisher
@@ -117,7 +117,7 @@ def plans_for(scenario: Scenario, url: str, reps: list[tuple[int, str, str]], ru
 
 
 async def _main(scenario: Scenario, aim: Target, run_id: str, options: Options) -> RunData:
-    mark = await invariant.audit_mark(aim.redis_url, aim.team) if aim.redis_url else None
+    mark = await audit.mark(aim.redis_url, aim.team) if aim.redis_url else None
     reps = aim.rep_tokens(scenario.reps)
     async with Publisher(aim, run_id) as publisher:
         leads = await publisher.upfront(scenario.bench_leads) if scenario.kind == "bench" else []
@@ -126,14 +126,14 @@ async def _main(scenario: Scenario, aim: Target, run_id: str, options: Options) 
         async with Pool(plans, scenario.kind, options.quiet) as pool:
             connect_s = await _phase(scenario, aim, pool, publisher, options, server)
             tally = await pool.collect()
-    verdict = await _verdict(tally, aim, run_id, mark)
+    verdict, view = await _verdict(tally, aim, run_id, mark)
     _per_connection(server, tally.connected, aim)
     where = {"url": aim.http_url, "spawned": options.url is None,
              "server_loop": options.server_loop if options.url is None else None,
              "server_command": options.server_command}
     live = publisher if scenario.kind == "live" else None
     return RunData(scenario, run_id, "", {}, where, tally, scenario.duration_s, connect_s,
-                   verdict, live, server=server)
+                   verdict, live, server=server, audit=view)
 
 
 async def _phase(scenario: Scenario, aim: Target, pool: Pool, publisher: Publisher,
@@ -163,13 +163,13 @@ async def _drive(scenario: Scenario, pool: Pool, publisher: Publisher) -> None:
 
 
 async def _verdict(tally: Tally, aim: Target, run_id: str,
-                   mark: str | None) -> invariant.Verdict:
+                   mark: str | None) -> tuple[invariant.Verdict, audit.AuditView | None]:
     verdict = invariant.check_clients(tally.leads, tally.unanswered)
-    if aim.redis_url and mark is not None:
-        winners, settles = await invariant.audit_winners(aim.redis_url, aim.team, run_id + "-",
-                                                         mark)
-        invariant.check_audit(verdict, tally.leads, winners, settles)
-    return verdict
+    if aim.redis_url is None or mark is None:
+        return verdict, None
+    view = await audit.read(aim.redis_url, aim.team, run_id + "-", mark)
+    invariant.check_audit(verdict, tally.leads, view.winners, view.settles)
+    return verdict, view
 
 
 def _warmup(scenario: Scenario) -> float:

@@ -135,8 +135,11 @@ def load(path: Path | None, overrides: Mapping[str, Any]) -> Scenario:
 def _describe(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"]) or "scenario"
-        lines.append(f"  {loc}: {err['msg']} (got {err.get('input')!r})")
+        loc = ".".join(str(p) for p in err["loc"])
+        if loc:
+            lines.append(f"  {loc}: {err['msg']} (got {err.get('input')!r})")
+        else:  # a check across keys: the message names them
+            lines.append(f"  {err['msg'].removeprefix('Value error, ')}")
     return "\n".join(lines)
 
 

@@ -11,7 +11,8 @@ COMPARED = (
     "fanout/latency_ms/p99", "fanout/first_rep_ms/p50", "fanout/last_rep_ms/p50",
     "fanout/last_rep_ms/p99", "fanout/last_rep_ms/max", "fairness/jain", "window/pending_ms/p99",
     "window/final_ms/p50", "window/final_ms/p99", "window/added_ms/p50", "window/added_ms/p99",
-    "window/opener_added_ms/p50", "window/opener_added_ms/p99", "window/final_missing",
+    "window/opener_added_ms/p50", "window/opener_added_ms/p99", "window/settle_lag_ms/p50",
+    "window/settle_lag_ms/p99", "window/final_missing",
     "fanout/missed", "connections/connected",
     "connections/error_count", "connections/disconnect_count", "ceilings/redis_set_nx/ops_per_s",
     "ceilings/claim_script/ops_per_s", "ceilings/echo/per_s", "ceilings/echo/latency_ms/p99",
@@ -76,7 +77,9 @@ def _window_lines(result: dict[str, Any]) -> list[str]:
             f"  added beyond the window (final - window time left): {_lat(w['added_ms'])};"
             f" {w['final_before_close']} finals came before the window's announced close",
             f"  same, claims made as their window opened (final - window_ms): "
-            f"{_lat(w['opener_added_ms'])}"]
+            f"{_lat(w['opener_added_ms'])}",
+            f"  of which server side, settlement after the window's end (audit, Redis clock, "
+            f"whole ms): {_lat(w['settle_lag_ms'])}"]
 
 
 def _ceiling_lines(result: dict[str, Any]) -> list[str]:

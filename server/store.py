@@ -179,11 +179,13 @@ class Store:
     async def settle(self, team: str, lead_id: str) -> Settlement:
         """Settle a lead's window if it is due; re-reads the candidates if they changed."""
         for _ in range(STALE_RETRIES):
-            raw = await self.call(self.redis.hgetall(keys.candidates(team, lead_id)))
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hgetall(keys.candidates(team, lead_id))
+                pipe.hget(keys.lead(team, lead_id), "customer_id")
+                raw, customer = await self.call(pipe.execute())
             reps = sorted(rep for rep, entry in raw.items() if '"result"' not in entry)
-            refs = await self.lead_refs(team, lead_id)
             call = keys.settle_call(team, lead_id, reps, self.limits, self.now_arg(),
-                                    refs.customer_id)
+                                    customer or "")
             status, detail = await self.run(self.scripts.settle_window, call)
             if status != "stale":
                 return Settlement(lead_id, status, detail)

@@ -7,6 +7,7 @@ import json
 import sys
 import time
 import weakref
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,11 @@ from aiohttp.test_utils import TestServer
 
 from loadtest import summary
 from loadtest.contention import Contention, lead_id, lead_index
+from loadtest.fairness import jain
 from loadtest.invariant import check_audit, check_clients
 from loadtest.scenario import ReactionGroup, ScenarioError, load, parse_reaction
 from loadtest.tally import LeadSeen
+from loadtest.window import Provisional, WindowTally
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT_S = 50
@@ -84,6 +87,48 @@ async def test_live_run_reports_latencies_and_holds_the_invariant(
     assert {"redis_set_nx", "claim_script"} <= set(result["ceilings"])
     assert "claims_vs_claim_script" in result["ratios"]
     assert result["server"]["rss_kb_per_connection"] is not None
+
+
+WINDOW = """
+kind = "live"
+mode = "window"
+window_ms = 100
+reps = 4
+workers = 2
+duration_s = 1.5
+rate_per_s = 4.0
+claimers_per_lead = 4
+reaction = [{ count = 2, min_ms = 0, max_ms = 1 }, { count = 2, min_ms = 20, max_ms = 40 }]
+ceilings = []
+settle_s = 0.5
+connect_timeout_s = 20
+[targets]
+jain_min = 0.01
+max_errors = 0
+"""
+
+
+async def test_window_run_reports_jain_and_the_latency_beyond_the_window(
+        tmp_path: Path, redis_url: str) -> None:
+    path, out_json = tmp_path / "window.toml", tmp_path / "result.json"
+    path.write_text(WINDOW)
+    code, output = await run_cli("--scenario", str(path), "--redis-url", redis_url,
+                                 "--json", str(out_json), "--fail-on-targets")
+    assert code == 0, output
+    result = json.loads(out_json.read_text())
+    fair, window, inv = result["fairness"], result["window"], result["invariants"]
+    assert fair["eligible_reps"] == 4 and 0.25 <= fair["jain"] <= 1 and fair["wins"] == 6
+    assert [g["reps"] for g in fair["groups"]] == [2, 2] and len(result["wins_per_rep"]) == 4
+    assert window["window_ms"] == 100 and window["policy"] == "lottery"
+    assert window["pending_answers"] == window["final_answers"] > 0
+    assert window["final_missing"] == 0 and result["claims"]["unanswered"] == 0
+    for name in ("pending_ms", "final_ms", "added_ms", "opener_added_ms", "settle_lag_ms"):
+        assert set(window[name]) >= PERCENTILES, name
+    assert window["final_ms"]["max"] >= 100 > window["pending_ms"]["p50"]
+    assert inv["ok"] and inv["audit_checked"] and inv["leads_checked"] == 6
+    assert inv["audit_leads_won"] == inv["audit_leads_settled"] == 6
+    assert result["claims"]["results"].get("won") == 6
+    assert "Jain's index" in output and "added beyond the window" in output
 
 
 async def test_bench_is_measured_against_the_echo_ceiling(tmp_path: Path, redis_url: str) -> None:
@@ -168,6 +213,48 @@ def test_contention_is_the_same_in_every_worker() -> None:
     assert lead_index("ltabc", "other-0000042") is None
 
 
+def test_reaction_groups_by_exact_count() -> None:
+    groups = parse_reaction("5x0-1,15x30-60")
+    assert [(g.count, g.min_ms, g.max_ms) for g in groups] == [(5, 0, 1), (15, 30, 60)]
+    split = Contention(20, 20, groups, 1)
+    assert [split.group_of(i) for i in (0, 4, 5, 19)] == [0, 0, 1, 1]
+    assert 30 <= split.delay_ms(7, 5) <= 60 and split.delay_ms(7, 4) <= 1
+    assert load(None, {"reps": 20, "reaction": groups}).reps == 20
+    with pytest.raises(ScenarioError, match="counts sum to 20"):
+        load(None, {"reps": 21, "reaction": groups})
+    with pytest.raises(ScenarioError, match="every group a count"):
+        load(None, {"reps": 20, "reaction": (*groups, ReactionGroup(share=0.5))})
+    with pytest.raises(ScenarioError, match="reaction"):
+        parse_reaction("5x0.5:0-1")
+
+
+def test_window_fields_are_validated() -> None:
+    scenario = load(None, {"mode": "window", "window_ms": 200, "window_policy": "least_loaded"})
+    assert tuple(scenario.arbitration()) == ("window", 200, "least_loaded")
+    assert scenario.settle_for_s() == scenario.settle_s + 0.2
+    for bad in ({"mode": "auction"}, {"window_ms": 0}, {"window_policy": "fastest"}):
+        with pytest.raises(ScenarioError, match=next(iter(bad))):
+            load(None, bad)
+
+
+def test_jain_index() -> None:
+    assert jain([100, 100, 100, 100]) == 1.0
+    assert jain([400, 0, 0, 0]) == 0.25
+    assert jain([]) is None and jain([0, 0]) is None
+
+
+async def test_a_pending_claim_waits_for_its_final_answer() -> None:
+    tally, errors = WindowTally(), Counter[str]()
+    waiting = Provisional(tally, errors)
+    waiting.hold("a", 0.0, 0.002, {"retry_after_ms": 100}, 100, recording=True)
+    waiting.hold("b", 0.0, 0.002, {"retry_after_ms": 60}, 100, recording=True)
+    assert waiting.settle("a", 0.105, recording=True) and not waiting.settle("a", 0.2, True)
+    assert tally.opener_added.count == tally.added.count == 1
+    assert 4.9 <= tally.added.ms_at(50) <= 5.1 and tally.held == 2 and tally.finals == 1
+    assert waiting.abandon() == 1 and tally.missing == 1
+    assert errors["window:no_final_answer"] == 1 and len(waiting) == 0
+
+
 def test_invariant_counts_double_winners_orphans_and_audit_disagreement() -> None:
     leads = {"a": LeadSeen(winners=["r1"], lost=3), "b": LeadSeen(winners=["r1", "r2"]),
              "c": LeadSeen(lost=2), "d": LeadSeen(winners=["r4"])}
@@ -177,6 +264,9 @@ def test_invariant_counts_double_winners_orphans_and_audit_disagreement() -> Non
     assert verdict.audit_multiple_winners == ["d"] and verdict.audit_mismatch == ["b", "d"]
     assert verdict.violations == 5 and not verdict.to_dict()["ok"]
     assert check_clients({"c": LeadSeen(lost=2)}, unanswered=1).violations == 0
+    settled = check_clients({"w": LeadSeen(winners=["r1"], lost=1)}, unanswered=0)
+    check_audit(settled, {}, {"w": ["r1"], "x": ["r2"]}, {"w": "r1", "x": "r3"})
+    assert settled.audit_settle_mismatch == ["x"] and settled.audit_leads_settled == 2
 
 
 def test_scenario_flags_override_the_file_and_bad_values_name_the_key(tmp_path: Path) -> None:
