@@ -4,7 +4,10 @@ two processes poll the same Redis, and overdue ones fire when a server (re)start
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +42,20 @@ def write_floor(folder: Path, redis_url: str, *, sla_ms: int, warn_ms: int, stag
         f"penalty_cooldown_ms = 0, followup_sla_ms = {sla_ms}, warn_before_ms = {warn_ms} }}"
         f"\n\n[tiers.gold]\n[tiers.silver]\n\n{reps}")
     return path
+
+
+@contextmanager
+def serving(config: Path, redis_url: str) -> Iterator[str]:
+    """A `leadgrab serve` process; killed if it does not stop on SIGTERM, so that a hung
+    server fails its own test and cannot fire the next test's timers."""
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        with serve(config, redis_url) as (proc, base):
+            yield base
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
 
 
 async def post(base: str, path: str, body: dict[str, Any], token: str) -> dict[str, Any]:
@@ -115,12 +132,12 @@ def offers_per_stage(entries: list[dict[str, str]]) -> Counter[tuple[str, str]]:
 async def test_two_processes_fire_every_timer_exactly_once(redis: Redis, redis_url: str,
                                                            tmp_path: Path) -> None:
     config = write_floor(tmp_path, redis_url, sla_ms=700, warn_ms=300, stage_ms=400,
-                         auto_ms=1200)
+                         auto_ms=1600)
     plan = ([(f"LC{n}", 100, f"r{n % 6}") for n in range(6)]  # claimed at once
             + [(f"HU{n}", HIGH, "") for n in range(6)]  # valuable, nobody claims
             + [(f"HC{n}", HIGH, ("r0", "r1", "r6")[n % 3]) for n in range(4)]  # gold claims
             + [(f"LU{n}", 100, "") for n in range(4)])  # nobody claims
-    with serve(config, redis_url) as (_, a), serve(config, redis_url) as (_, b):
+    with serving(config, redis_url) as a, serving(config, redis_url) as b:
         for n, (lead, value, rep) in enumerate(plan):
             base = (a, b)[n % 2]
             await publish(base, lead, value)
@@ -143,9 +160,9 @@ async def test_two_processes_fire_every_timer_exactly_once(redis: Redis, redis_u
 
 async def test_overdue_timers_fire_once_when_a_server_starts(redis: Redis, redis_url: str,
                                                              tmp_path: Path) -> None:
-    config = write_floor(tmp_path, redis_url, sla_ms=2500, warn_ms=1000, stage_ms=1200,
-                         auto_ms=3000)
-    with serve(config, redis_url) as (_, a):
+    config = write_floor(tmp_path, redis_url, sla_ms=3500, warn_ms=1000, stage_ms=2000,
+                         auto_ms=4500)
+    with serving(config, redis_url) as a:
         for n in range(4):
             await publish(a, f"LC{n}", 100)
             await claim(a, f"r{n}", f"LC{n}")
@@ -159,7 +176,7 @@ async def test_overdue_timers_fire_once_when_a_server_starts(redis: Redis, redis
         await asyncio.sleep(0.1)
     assert await redis.zcard(keys.timers("north")) == len(pending)  # nobody fires them
     restart_ms = await redis_ms(redis)
-    with serve(config, redis_url):
+    with serving(config, redis_url):
         async with asyncio.timeout(10):
             while await redis.zscore(keys.timers("north"), "auto:LU1") is not None or len(
                     [e for e in await audit(redis) if e["action"] == "auto_assign"]) < 10:
