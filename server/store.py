@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,14 +49,11 @@ class ManualClock:
         self.now_ms += ms
 
 
-@asynccontextmanager
-async def _wrapped() -> AsyncIterator[None]:
-    try:
-        yield
-    except (rexc.ConnectionError, rexc.TimeoutError, rexc.BusyLoadingError) as exc:
-        raise StoreError(f"Redis unavailable: {exc}", temporary=True) from exc
-    except rexc.RedisError as exc:
-        raise StoreError(f"Redis error: {exc}", temporary=False) from exc
+def _fault(exc: rexc.RedisError | OSError) -> StoreError:
+    """The one place driver errors become StoreError (temporary when retrying may help)."""
+    if isinstance(exc, rexc.ConnectionError | rexc.TimeoutError | rexc.BusyLoadingError | OSError):
+        return StoreError(f"Redis unavailable: {exc}", temporary=True)
+    return StoreError(f"Redis error: {exc}", temporary=False)
 
 
 class Store:
@@ -83,13 +79,17 @@ class Store:
     async def run(self, script: AsyncScript, call: ScriptCall) -> Any:
         """Run one script with its KEYS/ARGV (batched with the others of this loop tick),
         wrapping driver errors."""
-        async with _wrapped():
+        try:
             return await self.batcher.submit(script, call)
+        except (rexc.RedisError, OSError) as exc:
+            raise _fault(exc) from exc
 
     async def call(self, awaitable: Awaitable[Any]) -> Any:
         """Await a plain Redis command, wrapping driver errors."""
-        async with _wrapped():
+        try:
             return await awaitable
+        except (rexc.RedisError, OSError) as exc:
+            raise _fault(exc) from exc
 
     async def lead_refs(self, team: str, lead_id: str) -> LeadRefs:
         """A lead's current holder and customer id (for the KEYS of scripts that need them)."""

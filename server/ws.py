@@ -151,8 +151,8 @@ def _authenticate(request: web.Request, hello: Hello) -> Member:
 async def _session(request: web.Request, ws: web.WebSocketResponse, codec: Codec,
                    member: Member, hello: Hello) -> None:
     app = request.app
-    transport = request.transport if isinstance(request.transport, asyncio.Transport) else None
-    conn = Connection(member.id, member.team, codec, SocketSink(ws, transport),
+    # request.transport: asyncio's, or uvloop's (not an asyncio.Transport subclass)
+    conn = Connection(member.id, member.team, codec, SocketSink(ws, request.transport),
                       app[CONFIG].server.send_queue_frames, app[METRICS])
     conn.replaying = True
     app[HUB].add(conn)
