@@ -164,7 +164,7 @@ class Hub:
 
     def deliver(self, team: str, seq: str, items: list[Delivery]) -> int:
         """Send one stream entry's frames to the team's reps in their audience; returns count."""
-        shared = [Broadcast(item.frame) for item in items]
+        pairs = [(item, Broadcast(item.frame)) for item in items]
         key = seq_key(seq)
         now_ms = int(time.time() * 1000)
         sent = 0
@@ -173,7 +173,7 @@ class Hub:
                 conn.hold_back(seq, items)
             elif key > conn.last_seq:
                 conn.last_seq = key
-                for item, wire in zip(items, shared, strict=True):
+                for item, wire in pairs:
                     if self.visible(conn, item, now_ms):
                         sent += self._counted(conn, item.frame, wire.push_to(conn))
         return sent
@@ -188,7 +188,7 @@ class Hub:
             return True
         frame = item.frame
         return (conn.rep not in self.paused
-                and member.may_receive(frame.get("region", ""), frame.get("skills", []))
+                and member.may_receive(frame.get("region", ""), frame.get("skills") or ())
                 and member.on_shift(now_ms))
 
     def set_paused(self, rep: str, is_paused: bool) -> None:

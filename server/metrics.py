@@ -30,6 +30,10 @@ class Metrics:
         self.broadcast_lag = Histogram("leadgrab_broadcast_lag_seconds",
                                        "Time from a lead's publication to queuing it for fan-out.",
                                        buckets=LATENCY_BUCKETS_S, registry=r)
+        self.fanout = Histogram("leadgrab_fanout_seconds",
+                                "Time to hand one lead offer to every local connection "
+                                "(written or queued), from the moment this process read it.",
+                                buckets=LATENCY_BUCKETS_S, registry=r)
         self.connected = Gauge("leadgrab_connected_reps", "Authenticated WebSocket connections.",
                                registry=r)
         self.disconnects = Counter("leadgrab_disconnects_total",

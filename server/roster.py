@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,9 +26,10 @@ class Member:
 
     def on_shift(self, now_ms: int) -> bool:
         """Whether the rep works now (the offer filter for working hours)."""
-        return on_shift(tuple(self.limits.get("shifts") or ()), self.timezone, now_ms)
+        shifts = self.limits.get("shifts")
+        return not shifts or on_shift(tuple(shifts), self.timezone, now_ms)
 
-    def may_receive(self, region: str, skills: list[str]) -> bool:
+    def may_receive(self, region: str, skills: Iterable[str]) -> bool:
         """The offer filter: mirrors the eligibility check in lua/claim_lead.lua."""
         if not self.active:
             return False

@@ -58,8 +58,10 @@ class Tail:
         items = deliveries(fields, seq)
         if not items:
             return
+        started = time.perf_counter()
         sent = self.hub.deliver(self.team, seq, items)
         if fields.get("type") == "lead":
+            self.metrics.fanout.observe(time.perf_counter() - started)
             published_ms = int(fields.get("published_ms") or seq_key(seq)[0])
             self.metrics.reps.lead_offered(self.team, fields["lead_id"], published_ms)
             lag_s = time.time() - seq_key(seq)[0] / 1000  # the entry id is its Redis time
