@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
+import socket
+import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -243,3 +247,56 @@ async def test_resume_after_trim_reports_gap(gateway: Gateway) -> None:
         assert gap["type"] == "gap" and gap["requested"] == first["seq"]
         assert [(await alice.recv())["lead_id"] for _ in range(2)] == ["T3", "T4"]
         assert (await alice.recv())["type"] == "resumed"
+
+
+def _masked_text(payload: bytes) -> bytes:
+    """A client text frame (clients must mask) for a raw socket."""
+    key = os.urandom(4)
+    body = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    size = len(body)
+    head = (bytes((0x81, 0x80 | size)) if size < 126
+            else struct.pack("!BBH", 0x81, 0x80 | 126, size))
+    return head + key + body
+
+
+def _stalled_rep(host: str, port: int, token: str) -> socket.socket:
+    """A rep that says hello over a raw socket and then never reads again."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host, port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(f"GET /ws HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                 "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+    sock.settimeout(5)
+    assert sock.recv(1024).startswith(b"HTTP/1.1 101")
+    sock.sendall(_masked_text(json.dumps({"type": "hello", "token": token}).encode()))
+    return sock
+
+
+async def test_stalled_reader_is_cut_off_while_others_keep_receiving(
+        redis: Any, redis_url: str, tmp_path: Any) -> None:
+    from aiohttp.test_utils import TestServer
+
+    from server.app import create_app
+    from server.appkeys import HUB, METRICS
+    from tests.conftest import gateway_config
+
+    app = create_app(gateway_config(tmp_path, "send_queue_frames = 8"), redis=redis_url)
+    async with TestServer(app) as server:
+        gw = Gateway(server, app, TokenAuthority(SECRET), redis)
+        stalled = await asyncio.to_thread(_stalled_rep, server.host, server.port,
+                                          gw.token("alice"))
+        async with connect(gw, "bob") as bob:
+            await bob.recv_type("welcome")
+            closes = app[METRICS].disconnects.labels(str(CloseCode.SLOW_CONSUMER))
+            for n in range(3000):  # 3 KB each: kernel buffers take ~3 MB before the queue fills
+                await publish(gw, f"L{n}", region="north", attrs={"note": "x" * 3000})
+                assert (await bob.recv_type("lead"))["lead_id"] == f"L{n}"
+                assert all(c.queue.qsize() <= 8 for c in app[HUB].connections())
+                if closes._value.get() == 1:
+                    break
+            assert closes._value.get() == 1
+            await publish(gw, "AFTER", region="north")
+            assert (await bob.recv_type("lead"))["lead_id"] == "AFTER"
+        stalled.close()
