@@ -28,7 +28,8 @@ ARGV[4]      events stream max length (approximate trim)
 ARGV[5]      the lead's customer id as the caller believes it ('' for none)
 ARGV[6..]    the unsettled candidates' rep ids, sorted
 
-Returns  {'settled', winner ('' if nobody could win; the lead is open again)}
+Returns  {'settled', winner ('' if nobody could win; the lead is open again), results JSON
+         (rep -> {req, result, reason}, as in the type=settled event)}
          {'early', window_ends_ms} before the window closes; {'noop', ''} when there is no
          window; {'stale', ''} when the candidates or the customer differ from ARGV.
 Emits    audit entries action=claim for each candidate and action=settle (policy, seed,
@@ -195,4 +196,4 @@ if winner then
   redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*',
     'type', 'taken', 'lead_id', lead_id, 'ts', now)
 end
-return {'settled', winner and winner.id or ''}
+return {'settled', winner and winner.id or '', cjson.encode(results)}

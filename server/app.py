@@ -116,7 +116,7 @@ def _running(redis_override: str | None, clock: ManualClock | None,
             hub = Hub(app[METRICS], arbiter.member)
             for team in config.teams:
                 hub.paused |= await arbiter.paused_reps(team)
-            timers = Timers(arbiter, list(config.teams), app[METRICS])
+            timers = Timers(arbiter, list(config.teams), app[METRICS], hub.settled_here)
             app[ARBITER], app[HUB], app[TIMERS] = arbiter, hub, timers
             readers = [Redis.from_url(url, decode_responses=True) for _ in config.teams]
             tails = [Tail(r, hub, app[METRICS], team) for r, team in zip(readers, config.teams,

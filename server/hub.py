@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterator
-from typing import Protocol
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Protocol
 
 from server import protocol
-from server.entries import Delivery
+from server.entries import Delivery, only
 from server.metrics import Metrics
 from server.protocol import CloseCode, Codec, Frame
 from server.roster import Member
 
 log = logging.getLogger(__name__)
 Wire = str | bytes
+SETTLED_MEMORY = 10_000  # leads whose window results were delivered locally
 SLOW_READER_S = 5.0  # how long a resuming reader may leave its queue full
 
 
@@ -147,6 +149,7 @@ class Hub:
         self.member = member
         self.teams: dict[str, set[Connection]] = {}
         self.paused: set[str] = set()
+        self.settlements: OrderedDict[str, None] = OrderedDict()
 
     def add(self, conn: Connection) -> None:
         self.teams.setdefault(conn.team, set()).add(conn)
@@ -190,6 +193,31 @@ class Hub:
         return (conn.rep not in self.paused
                 and member.may_receive(frame.get("region", ""), frame.get("skills") or ())
                 and member.on_shift(now_ms))
+
+    def settled_here(self, team: str, lead_id: str,
+                     results: Mapping[str, Mapping[str, Any]]) -> None:
+        """Window results this process settled: sent now, unless the type=settled entry of the
+        events stream (which carries them to every process) got here first."""
+        if not self.first_settlement(lead_id):
+            return
+        items = [Delivery(protocol.claim_result(r["req"], lead_id, r["result"],
+                                                r.get("reason") or None), only(rep))
+                 for rep, r in results.items()]
+        now_ms = int(time.time() * 1000)
+        for conn in list(self.teams.get(team, ())):
+            for item in items:
+                if self.visible(conn, item, now_ms):
+                    self._counted(conn, item.frame, conn.send_frame(item.frame))
+
+    def first_settlement(self, lead_id: str) -> bool:
+        """True for the first of the two ways a lead's window results reach this process
+        (settled here, or read from the events stream); False for the second."""
+        if self.settlements.pop(lead_id, 0) is None:
+            return False
+        self.settlements[lead_id] = None
+        while len(self.settlements) > SETTLED_MEMORY:
+            self.settlements.popitem(last=False)
+        return True
 
     def set_paused(self, rep: str, is_paused: bool) -> None:
         """Follow a pause or resume (offers skip paused reps)."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from server.reasons import Outcome, Reason
 
@@ -57,6 +59,7 @@ class Settlement:
     lead_id: str
     status: str
     detail: str
+    results: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -186,9 +187,10 @@ class Store:
             reps = sorted(rep for rep, entry in raw.items() if '"result"' not in entry)
             call = keys.settle_call(team, lead_id, reps, self.limits, self.now_arg(),
                                     customer or "")
-            status, detail = await self.run(self.scripts.settle_window, call)
+            status, detail, *rest = await self.run(self.scripts.settle_window, call)
             if status != "stale":
-                return Settlement(lead_id, status, detail)
+                results = (json.loads(rest[0]) or {}) if rest else {}
+                return Settlement(lead_id, status, detail, results)
         return Settlement(lead_id, "stale", "")
 
 

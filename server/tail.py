@@ -55,6 +55,8 @@ class Tail:
     def dispatch(self, seq: str, fields: dict[str, str]) -> None:
         if fields.get("type") == "pause":
             self.hub.set_paused(fields["rep"], fields.get("paused") == "1")
+        if fields.get("type") == "settled" and not self.hub.first_settlement(fields["lead_id"]):
+            return
         items = deliveries(fields, seq)
         if not items:
             return

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from server import operations
 from server.arbiter import Arbiter
@@ -20,13 +22,17 @@ from server.store import StoreError
 
 log = logging.getLogger(__name__)
 POLL_S = 0.2
+EARLY_RETRIES = 20
+OnSettled = Callable[[str, str, Mapping[str, Mapping[str, Any]]], None]
 
 
 class Timers:
     """Polls each team's timer set and runs what is due; keeps precise local schedules too."""
 
-    def __init__(self, arbiter: Arbiter, teams: list[str], metrics: Metrics | None = None) -> None:
+    def __init__(self, arbiter: Arbiter, teams: list[str], metrics: Metrics | None = None,
+                 on_settled: OnSettled | None = None) -> None:
         self.arbiter, self.teams, self.metrics = arbiter, teams, metrics
+        self.on_settled = on_settled
         self.scheduled: set[tuple[str, str]] = set()
         self.tasks: set[asyncio.Task[None]] = set()
 
@@ -38,18 +44,25 @@ class Timers:
         loop = asyncio.get_running_loop()
         loop.call_later(max(delay_ms, 0) / 1000, self._spawn, team, lead_id)
 
-    def _spawn(self, team: str, lead_id: str) -> None:
-        task = asyncio.get_running_loop().create_task(self.fire(team, lead_id))
+    def _spawn(self, team: str, lead_id: str, attempt: int = 0) -> None:
+        task = asyncio.get_running_loop().create_task(self.fire(team, lead_id, attempt))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def fire(self, team: str, lead_id: str) -> None:
-        """Settle one window; a Redis fault leaves the timer for the next poll."""
+    async def fire(self, team: str, lead_id: str, attempt: int = 0) -> None:
+        """Settle one window; hand its results to local connections at once (the events
+        stream carries them to the other processes). A Redis fault leaves the timer for the
+        next poll; a call a moment early tries again a millisecond later."""
         self.scheduled.discard((team, lead_id))
         try:
-            await self.arbiter.settle(team, lead_id)
+            done = await self.arbiter.settle(team, lead_id)
         except StoreError as exc:
             log.warning("settling %s/%s failed, will retry: %s", team, lead_id, exc)
+            return
+        if done.status == "early" and attempt < EARLY_RETRIES:
+            asyncio.get_running_loop().call_later(0.001, self._spawn, team, lead_id, attempt + 1)
+        elif done.status == "settled" and self.on_settled is not None:
+            self.on_settled(team, lead_id, done.results)
 
     async def run(self) -> None:
         """Fire whatever is due, forever."""
@@ -70,7 +83,7 @@ class Timers:
         kind, _, lead_id = member.partition(":")
         try:
             if kind == "settle":
-                await self.arbiter.settle(team, lead_id)
+                await self.fire(team, lead_id)
             elif kind in ("warn", "deadline"):
                 done = await operations.fire_deadline(self.arbiter.store, team, member)
                 if done.status == "recycled" and self.metrics is not None:

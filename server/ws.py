@@ -251,6 +251,9 @@ async def _claim(request: web.Request, conn: Connection, frame: Claim) -> None:
     metrics.claims.labels(result.result, result.reason or "", "ws").inc()
     metrics.reps.claimed(conn.rep, result.lead_id, result.result, result.reason)
     if result.result is Outcome.PENDING:
-        request.app[TIMERS].schedule(conn.team, result.lead_id, result.retry_after_ms or 0)
+        # the window's end was computed mid-call (Redis time): half the call is behind us
+        half_call_ms = int((time.perf_counter() - started) * 500)
+        request.app[TIMERS].schedule(conn.team, result.lead_id,
+                                     (result.retry_after_ms or 0) - half_call_ms)
     conn.send_frame(protocol.claim_result(result.req_id, result.lead_id, result.result,
                                           result.reason, result.retry_after_ms))

@@ -300,3 +300,33 @@ async def test_stalled_reader_is_cut_off_while_others_keep_receiving(
             await publish(gw, "AFTER", region="north")
             assert (await bob.recv_type("lead"))["lead_id"] == "AFTER"
         stalled.close()
+
+
+async def test_window_candidates_get_one_final_result_each(redis: Any, redis_url: str,
+                                                           tmp_path: Any) -> None:
+    from aiohttp.test_utils import TestServer
+
+    from server.app import create_app
+    from tests.conftest import BASE_CONFIG, gateway_config
+
+    body = BASE_CONFIG.replace('timezone = "Europe/Berlin"',
+                               'timezone = "Europe/Berlin"\nmode = "window"\nwindow_ms = 300')
+    app = create_app(gateway_config(tmp_path, body=body), redis=redis_url)
+    async with TestServer(app) as server:
+        gw = Gateway(server, app, TokenAuthority(SECRET), redis)
+        async with connect(gw, "alice") as alice, connect(gw, "bob") as bob:
+            await alice.recv_type("welcome")
+            await bob.recv_type("welcome")
+            await publish(gw, "W1", region="north")
+            finals = []
+            for peer, req in ((alice, "a"), (bob, "b")):
+                await peer.send({"type": "claim", "req_id": req, "lead_id": "W1"})
+                pending = await peer.recv_type("claim_result")
+                assert pending["result"] == "pending" and 0 < pending["retry_after_ms"] <= 300
+            for peer in (alice, bob):
+                finals.append((await peer.recv_type("claim_result"))["result"])
+            assert sorted(finals) == ["lost", "won"]
+            await asyncio.sleep(0.5)
+            for peer in (alice, bob):  # no second final result from the events stream
+                with pytest.raises(TimeoutError):
+                    await peer.recv_type("claim_result", timeout=0.2)
