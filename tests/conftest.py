@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,8 +126,13 @@ def gateway_config(tmp_path: Path, extra_server: str = "", body: str = BASE_CONF
 @pytest.fixture
 async def gateway(redis: Redis, redis_url: str, tmp_path: Path) -> AsyncIterator[Gateway]:
     """The app on a real port, on the session's Redis (flushed)."""
-    config = gateway_config(tmp_path)
-    app = create_app(config, redis=redis_url)
+    async with running(create_app(gateway_config(tmp_path), redis=redis_url), redis) as gw:
+        yield gw
+
+
+@asynccontextmanager
+async def running(app: web.Application, redis: Redis) -> AsyncIterator[Gateway]:
+    """Serve an app on a real port for one test, and close it (watched) afterwards."""
     server = TestServer(app)
     await server.start_server()
     try:

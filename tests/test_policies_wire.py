@@ -9,12 +9,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
 from server.app import create_app
-from server.auth import Role, TokenAuthority
-from tests.conftest import SECRET, Gateway, _close_watched, gateway_config
+from server.auth import Role
+from tests.conftest import Gateway, gateway_config, running
 from tests.test_ws import Peer, connect, publish
 
 WAIT_S = 5.0  # the app runs on real time; timers poll Redis every 0.2 s
@@ -59,13 +58,9 @@ regions = ["east"]
 @pytest.fixture
 async def floor(redis: Redis, redis_url: str, tmp_path: Path) -> AsyncIterator[Gateway]:
     """The app with short real-time floor policies, on real sockets."""
-    app = create_app(gateway_config(tmp_path, "", BODY), redis=redis_url)
-    server = TestServer(app)
-    await server.start_server()
-    try:
-        yield Gateway(server, app, TokenAuthority(SECRET), redis)
-    finally:
-        await _close_watched(server)
+    async with running(create_app(gateway_config(tmp_path, "", BODY), redis=redis_url),
+                       redis) as gw:
+        yield gw
 
 
 async def post(gw: Gateway, path: str, body: Any = None, token: str | None = None,
