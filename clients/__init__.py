@@ -1,0 +1,1 @@
+"""LeadGrab clients: a Python push client and the rep/publish commands."""

@@ -1,0 +1,1 @@
+"""LeadGrab server: arbitration in Redis Lua, WebSocket and HTTP gateway."""
