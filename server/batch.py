@@ -12,6 +12,7 @@ from typing import Any
 
 from redis import exceptions as rexc
 from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
 from redis.commands.core import AsyncScript
 
 from server.keys import ScriptCall
@@ -68,13 +69,42 @@ class Batcher:
                 future.set_result(reply)
 
     async def _execute(self, batch: list[Pending]) -> list[Any]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for script, call, _ in batch:
-                pipe.execute_command("EVALSHA", script.sha, len(call.keys), *call.keys,
-                                     *call.args)
-            replies: list[Any] = await pipe.execute(raise_on_error=False)
-            return replies
+        """One write of every EVALSHA, then their replies in order, on one pooled connection.
+
+        Packed here rather than through redis-py's pipeline: its generic packing and reply
+        bookkeeping were a fifth of the gateway's CPU under claim load. An error reply is
+        that call's result; a connection fault fails the batch and drops the connection.
+        """
+        pool = self.redis.connection_pool
+        conn: AbstractConnection = await pool.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            await conn.send_packed_command(
+                b"".join(_evalsha(script.sha, call) for script, call, _ in batch),
+                check_health=False)
+            return [await _reply(conn) for _ in batch]
+        except BaseException:
+            await conn.disconnect()
+            raise
+        finally:
+            await pool.release(conn)
 
     async def _load(self, scripts: set[AsyncScript]) -> None:
         for script in scripts:
             await self.redis.script_load(script.script)
+
+
+def _evalsha(sha: str, call: ScriptCall) -> bytes:
+    """EVALSHA in the Redis protocol (RESP): an array of bulk strings."""
+    args = ["EVALSHA", sha, len(call.keys), *call.keys, *call.args]
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg.encode() if isinstance(arg, str) else str(arg).encode()
+        parts += (b"$%d\r\n" % len(data), data, b"\r\n")
+    return b"".join(parts)
+
+
+async def _reply(conn: AbstractConnection) -> Any:
+    try:
+        return await conn.read_response()
+    except rexc.ResponseError as exc:  # an error reply (e.g. NOSCRIPT) belongs to its call
+        return exc
