@@ -90,10 +90,12 @@ class Scoreboard:
         now = await self.refresh(team)
         team_log = self.logs[team]
         start = now - WINDOWS_MS[window]
-        entries = since(team_log.entries, start)
         eligible = frozenset(self.eligible(team))
-        return Report(team, window, start, now, len(entries), team_log.truncated(start),
-                      eligible, fairness(entries, eligible))
+        # scoring up to MAX_ENTRIES entries takes long enough to stall claims: off the loop
+        count, figures = await asyncio.to_thread(_score, list(team_log.entries), start,
+                                                 eligible)
+        return Report(team, window, start, now, count, team_log.truncated(start),
+                      eligible, figures)
 
     def eligible(self, team: str) -> list[str]:
         """The team's active reps on the roster in force."""
@@ -159,3 +161,9 @@ def _honour_cancel() -> None:
 def _gauge(value: float | None) -> float:
     """None (undefined: no wins or no contests) is exported as NaN."""
     return math.nan if value is None else value
+
+
+def _score(entries: list[Entry], start_ms: int, eligible: frozenset[str]) -> tuple[int, Fairness]:
+    """How many entries fall in the window, and their fairness figures (runs in a thread)."""
+    recent = since(entries, start_ms)
+    return len(recent), fairness(recent, eligible)
