@@ -6,6 +6,7 @@ import asyncio
 import logging
 import math
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from server import audit_log, keys
@@ -35,6 +36,14 @@ class Report:
     figures: Fairness
 
 
+SCORED_FIELDS = ("action", "lead", "rep", "result", "reason", "note", "ts")
+
+
+def _scored(fields: Mapping[str, str]) -> dict[str, str]:
+    """Only what scoring reads: keeps the retained window's memory small."""
+    return {k: fields[k] for k in SCORED_FIELDS if k in fields}
+
+
 class TeamLog:
     """A team's audit entries of the last 24 h (the newest MAX_ENTRIES), read incrementally."""
 
@@ -48,7 +57,7 @@ class TeamLog:
         """Append new entries, then drop those older than `start_ms`."""
         cap = self.entries.maxlen or 0
         cut = len(rows) >= cap or len(self.entries) + len(rows) > cap
-        self.entries.extend(rows)
+        self.entries.extend((entry_id, _scored(fields)) for entry_id, fields in rows)
         if rows:
             self.last = rows[-1][0]
         if cut and self.entries:
