@@ -29,7 +29,8 @@ Returns  {'warned'|'recycled', holder} when fired; {'early', due ms} before it i
          {'noop', ''} when the timer is gone or the lead is no longer held;
          {'stale', ''} when ARGV[4] or ARGV[5] do not match the lead.
 Emits    warn: events entry type=warn, audit action=warn. deadline: events entries
-         type=revoked (to the holder) and type=lead (the re-offer), audit action=recycle.
+         type=revoked (to the holder) and type=lead (the re-offer, to everyone but the former
+         holder), audit action=recycle.
 ]]
 -- @include "lib/reasons.lua"
 -- @include "lib/clock.lua"
@@ -86,7 +87,7 @@ redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*', 'type', 'revok
   'lead_id', lead_id, 'rep', holder, 'reason', kind)
 local seq = redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*',
   'type', 'lead', 'lead_id', lead_id, 'payload', lead[4], 'published_ms', now, 'reoffer', '1',
-  'audience', '{"all":true}')
+  'audience', cjson.encode({except_reps = {holder}}))
 redis.call('HSET', lead_key, 'state', 'open', 'holder', '', 'seq', seq)
 redis.call('HDEL', lead_key, 'claimed_ms')
 audit(audit_key, audit_maxlen, {

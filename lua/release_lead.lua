@@ -23,7 +23,8 @@ ARGV[6]  the lead's customer id as the caller read it ('' for none)
 Returns  {'ok', '', seq} with the entry id of the new offer, or
          {'rejected', reason, ''} with reason not_found | closed | not_holder, or
          {'stale', '', ''} when ARGV[6] is not the lead's customer id.
-Emits    events entry type=lead (the re-offer, to everyone); audit entry action=release.
+Emits    events entry type=lead (the re-offer, to everyone but the releasing rep); audit
+         entry action=release.
 ]]
 -- @include "lib/reasons.lua"
 -- @include "lib/clock.lua"
@@ -58,7 +59,7 @@ if (rep.reclaim_lockout_ms or 0) > 0 then
 end
 local seq = redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*',
   'type', 'lead', 'lead_id', lead_id, 'payload', payload, 'published_ms', now, 'reoffer', '1',
-  'audience', '{"all":true}')
+  'audience', cjson.encode({except_reps = {rep_id}}))
 redis.call('HSET', lead_key, 'state', 'open', 'holder', '', 'seq', seq)
 redis.call('HDEL', lead_key, 'claimed_ms')
 audit(audit_key, audit_maxlen, {
