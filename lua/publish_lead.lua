@@ -81,6 +81,7 @@ redis.call('HSET', lead_key,
   'window_policy', payload.window_policy or '', 'stages', stages)
 audit(audit_key, audit_maxlen, {
   'action', 'publish', 'lead', lead_id, 'actor', actor, 'result', 'ok', 'customer', cid,
+  'value', payload.value or '', 'region', payload.region or '', 'mode', payload.mode or 'fcfs',
   'ts', now,
 }, trail_key)
 

@@ -20,7 +20,8 @@ CHUNK = 1000
 KNOWN_FIELDS = (
     "id", "ts", "action", "lead", "rep", "actor", "req", "result", "reason", "note",
     "retry_after_ms", "rules_version", "seq", "outcome", "policy", "seed", "contenders",
-    "digest", "customer", "prev", "force", "deadline_ms", "audience",
+    "digest", "customer", "prev", "force", "deadline_ms", "audience", "value", "region",
+    "mode",
 )
 CSV_HEADER = (*KNOWN_FIELDS, "extra")
 
