@@ -124,10 +124,14 @@ def _pause(fields: Mapping[str, str], seq: str) -> list[Delivery]:
 
 
 def _settled(fields: Mapping[str, str], seq: str) -> list[Delivery]:
-    results: Mapping[str, Mapping[str, Any]] = json.loads(fields["results"]) or {}
+    return settlement(fields["lead_id"], json.loads(fields["results"]) or {})
+
+
+def settlement(lead_id: str, results: Mapping[str, Mapping[str, Any]]) -> list[Delivery]:
+    """A settled window's final claim_result for each candidate (rep -> {req, result, reason})."""
     return [
-        Delivery(protocol.claim_result(r["req"], fields["lead_id"], r["result"],
-                                       r.get("reason") or None), only(rep))
+        Delivery(protocol.claim_result(r["req"], lead_id, r["result"], r.get("reason") or None),
+                 only(rep))
         for rep, r in results.items()
     ]
 

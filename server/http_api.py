@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import uuid
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from server import protocol
-from server.appkeys import ARBITER, AUTHORITY, CONFIG_PATH, METRICS, TIMERS
+from server import decision, protocol
+from server.appkeys import ARBITER, AUTHORITY, CONFIG_PATH, METRICS
 from server.auth import AuthError, Principal, Role, parse_bearer
 from server.config import ConfigError, load_config
 from server.lead import LeadError, parse_lead
 from server.protocol import ErrorCode
-from server.reasons import Outcome
 from server.store import StoreError
 
 log = logging.getLogger(__name__)
@@ -89,17 +87,9 @@ async def claim_lead(request: web.Request) -> web.Response:
     req_id = body.get("req_id") or request.headers.get("Idempotency-Key") or uuid.uuid4().hex
     if not isinstance(req_id, str) or len(req_id) > 64:
         raise ApiError(400, ErrorCode.BAD_FIELD, "req_id: expected a string of at most 64 chars")
-    started = time.perf_counter()
-    result = await request.app[ARBITER].claim(who.subject, request.match_info["id"], req_id)
-    metrics = request.app[METRICS]
-    metrics.claim_seconds.observe(time.perf_counter() - started)
-    metrics.claims.labels(result.result, result.reason or "", "http").inc()
-    metrics.reps.claimed(who.subject, result.lead_id, result.result, result.reason)
-    if result.result is Outcome.PENDING:
-        request.app[TIMERS].schedule(who.team or "", result.lead_id, result.retry_after_ms or 0)
-    frame = protocol.claim_result(result.req_id, result.lead_id, result.result, result.reason,
-                                  result.retry_after_ms)
-    return web.json_response(frame)
+    result = await decision.decide(request.app, who.team or "", who.subject,
+                                   request.match_info["id"], req_id, "http")
+    return web.json_response(decision.frame(result))
 
 
 async def lead_action(request: web.Request) -> web.Response:

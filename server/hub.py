@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 from server import protocol
-from server.entries import Delivery, only
+from server.entries import Delivery, settlement
 from server.metrics import Metrics
 from server.protocol import CloseCode, Codec, Frame
 from server.roster import Member
@@ -200,9 +200,7 @@ class Hub:
         events stream (which carries them to every process) got here first."""
         if not self.first_settlement(lead_id):
             return
-        items = [Delivery(protocol.claim_result(r["req"], lead_id, r["result"],
-                                                r.get("reason") or None), only(rep))
-                 for rep, r in results.items()]
+        items = settlement(lead_id, results)
         now_ms = int(time.time() * 1000)
         for conn in list(self.teams.get(team, ())):
             for item in items:

@@ -6,12 +6,11 @@ import asyncio
 import contextlib
 import logging
 import struct
-import time
 
 from aiohttp import WSMsgType, web
 
-from server import feed, protocol
-from server.appkeys import ARBITER, AUTHORITY, CONFIG, HUB, METRICS, SOCKETS, TIMERS
+from server import decision, feed, protocol
+from server.appkeys import ARBITER, AUTHORITY, CONFIG, HUB, METRICS, SOCKETS
 from server.auth import AuthError, Principal, Role
 from server.hub import Connection, Wire
 from server.protocol import (
@@ -27,7 +26,7 @@ from server.protocol import (
     Release,
     Resume,
 )
-from server.reasons import Outcome
+from server.results import ActionResult
 from server.roster import Member
 from server.store import StoreError
 
@@ -197,6 +196,7 @@ async def _read_loop(request: web.Request, ws: web.WebSocketResponse, conn: Conn
     async for msg in ws:
         if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
             break
+        frame: protocol.ClientFrame | None = None
         try:
             frame = protocol.decode_client(msg.data, conn.codec)
             await _dispatch(request, conn, frame)
@@ -206,8 +206,7 @@ async def _read_loop(request: web.Request, ws: web.WebSocketResponse, conn: Conn
         except StoreError as exc:
             metrics.redis_errors.inc()
             log.warning("request from %s failed: %s", conn.rep, exc)
-            conn.send_frame(protocol.error(ErrorCode.UNAVAILABLE,
-                                           "Redis is unavailable; retry with the same req_id"))
+            conn.send_frame(_unavailable(frame))
     if ws.close_code == CloseCode.MESSAGE_TOO_BIG:
         metrics.protocol_errors.labels(ErrorCode.TOO_LARGE).inc()
 
@@ -227,8 +226,7 @@ async def _dispatch(request: web.Request, conn: Connection, frame: protocol.Clie
         conn.send_frame(protocol.action_result("followup", result))
     elif isinstance(frame, Pause | Resume):
         done = await arbiter.pause(conn.rep, isinstance(frame, Pause), conn.rep)
-        conn.send_frame({"type": "action_result", "action": frame.TYPE, "lead_id": "",
-                         "ok": done.ok})
+        conn.send_frame(protocol.action_result(frame.TYPE, ActionResult("", done.ok)))
     else:
         raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"{frame.TYPE} is not accepted here")
 
@@ -236,24 +234,15 @@ async def _dispatch(request: web.Request, conn: Connection, frame: protocol.Clie
 async def _claim(request: web.Request, conn: Connection, frame: Claim) -> None:
     if frame.rep is not None and frame.rep != conn.rep:
         raise ProtocolError(ErrorCode.FORBIDDEN, "a rep can only claim as itself")
-    started = time.perf_counter()
-    metrics = request.app[METRICS]
-    try:
-        result = await request.app[ARBITER].claim(conn.rep, frame.lead_id, frame.req_id)
-    except StoreError as exc:
-        metrics.redis_errors.inc()
-        log.warning("claim by %s failed: %s", conn.rep, exc)
-        error = protocol.error(ErrorCode.UNAVAILABLE,
-                               "Redis is unavailable; retry with the same req_id")
-        conn.send_frame({**error, "req_id": frame.req_id, "lead_id": frame.lead_id})
-        return
-    metrics.claim_seconds.observe(time.perf_counter() - started)
-    metrics.claims.labels(result.result, result.reason or "", "ws").inc()
-    metrics.reps.claimed(conn.rep, result.lead_id, result.result, result.reason)
-    if result.result is Outcome.PENDING:
-        # the window's end was computed mid-call (Redis time): half the call is behind us
-        half_call_ms = int((time.perf_counter() - started) * 500)
-        request.app[TIMERS].schedule(conn.team, result.lead_id,
-                                     (result.retry_after_ms or 0) - half_call_ms)
-    conn.send_frame(protocol.claim_result(result.req_id, result.lead_id, result.result,
-                                          result.reason, result.retry_after_ms))
+    result = await decision.decide(request.app, conn.team, conn.rep, frame.lead_id,
+                                   frame.req_id, "ws")
+    conn.send_frame(decision.frame(result))
+
+
+def _unavailable(frame: protocol.ClientFrame | None) -> protocol.Frame:
+    """The temporary error for a request Redis could not serve; a claim's names its req_id."""
+    error = protocol.error(ErrorCode.UNAVAILABLE,
+                           "Redis is unavailable; retry with the same req_id")
+    if isinstance(frame, Claim):
+        error.update(req_id=frame.req_id, lead_id=frame.lead_id)
+    return error
