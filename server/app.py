@@ -27,6 +27,7 @@ from server.appkeys import (
 )
 from server.arbiter import Arbiter
 from server.auth import TokenAuthority, load_or_create_secret
+from server.background import stop_requested
 from server.config import Config, ConfigError, load_config
 from server.embedded import EmbeddedRedis
 from server.hub import Hub
@@ -53,10 +54,11 @@ def limits(config: Config) -> Limits:
 
 
 def client(url: str, max_connections: int = POOL_CONNECTIONS) -> Redis:
-    """A Redis client whose pool waits for a free connection instead of failing under load."""
+    """A Redis client whose pool waits for a free connection instead of failing under load;
+    the client owns the pool, so closing the client closes its connections."""
     pool = BlockingConnectionPool.from_url(url, decode_responses=True,
                                            max_connections=max_connections, timeout=5)
-    return Redis(connection_pool=pool)
+    return Redis.from_pool(pool)
 
 
 @contextlib.asynccontextmanager
@@ -123,12 +125,12 @@ def _running(redis_override: str | None, clock: ManualClock | None,
                                                                            strict=True)]
             for tail in tails:
                 await tail.start()
-            tasks = [asyncio.create_task(t.run()) for t in tails]
-            tasks.append(asyncio.create_task(_follow_reloads(arbiter)))
-            tasks.append(asyncio.create_task(timers.run()))
+            tasks = [asyncio.create_task(t.run(), name=f"leadgrab:tail:{t.team}") for t in tails]
+            tasks.append(asyncio.create_task(_follow_reloads(arbiter), name="leadgrab:reloads"))
+            tasks.append(asyncio.create_task(timers.run(), name="leadgrab:timers"))
             app[SCOREBOARD] = Scoreboard(arbiter, app[METRICS])
             app[SCOREBOARD].follow_roster()
-            tasks.append(asyncio.create_task(app[SCOREBOARD].run()))
+            tasks.append(asyncio.create_task(app[SCOREBOARD].run(), name="leadgrab:scoreboard"))
             try:
                 yield
             finally:
@@ -143,7 +145,9 @@ async def _stop(tasks: list[asyncio.Task[None]]) -> None:
     ignores cancellation must not hold up shutdown (its client is closed next)."""
     for task in tasks:
         task.cancel()
-    await asyncio.wait(tasks, timeout=STOP_WAIT_S)
+    _, stuck = await asyncio.wait(tasks, timeout=STOP_WAIT_S)
+    for task in stuck:
+        log.error("background task %s did not stop within %.0f s", task.get_name(), STOP_WAIT_S)
 
 
 async def _follow_reloads(arbiter: Arbiter) -> None:
@@ -155,7 +159,7 @@ async def _follow_reloads(arbiter: Arbiter) -> None:
     """
     loop = asyncio.get_running_loop()
     refreshed = loop.time()
-    while True:
+    while not stop_requested():
         await asyncio.sleep(RELOAD_POLL_S)
         try:
             if loop.time() - refreshed > TABLES_REFRESH_S:

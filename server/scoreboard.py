@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from server import audit_log, keys
 from server.arbiter import Arbiter
+from server.background import stop_requested
 from server.fairness import Entry, Fairness, entry_ms, fairness, since
 from server.metrics import Metrics
 from server.store import StoreError
@@ -148,7 +149,7 @@ class Scoreboard:
         """Refresh every team's gauges every REFRESH_S, forever; under heavy claim traffic
         (a long audit to score) it waits longer, so scoring takes at most ~5 % of a core."""
         loop = asyncio.get_running_loop()
-        while True:
+        while not stop_requested():
             started = loop.time()
             self.follow_roster()
             for team in self.arbiter.config.teams:
@@ -156,15 +157,9 @@ class Scoreboard:
                     await self.publish(team)
                 except StoreError as exc:
                     log.warning("fairness refresh of %s failed: %s", team, exc)
-                _honour_cancel()
+                if stop_requested():
+                    return
             await asyncio.sleep(max(REFRESH_S, BUSY_FACTOR * (loop.time() - started)))
-
-
-def _honour_cancel() -> None:
-    """Python 3.11's wait_for (inside redis-py) can swallow a cancel; stop anyway (gh-86296)."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 def _gauge(value: float | None) -> float:

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from server import keys
+from server.background import stop_requested
 from server.entries import deliveries
 from server.hub import Hub, seq_key
 from server.metrics import Metrics
@@ -35,7 +36,7 @@ class Tail:
 
     async def run(self) -> None:
         """Deliver new entries forever; after a Redis fault, wait and go on where it stopped."""
-        while True:
+        while not stop_requested():
             try:
                 if self.last == "$":
                     await self.start()

@@ -17,6 +17,7 @@ from typing import Any
 
 from server import operations
 from server.arbiter import Arbiter
+from server.background import stop_requested
 from server.metrics import Metrics
 from server.store import StoreError
 
@@ -65,8 +66,8 @@ class Timers:
             self.on_settled(team, lead_id, done.results)
 
     async def run(self) -> None:
-        """Fire whatever is due, forever."""
-        while True:
+        """Fire whatever is due, until stopped."""
+        while not stop_requested():
             await asyncio.sleep(POLL_S)
             try:
                 await self.fire_due()

@@ -153,3 +153,16 @@ async def _close_watched(server: TestServer) -> None:
         for task in asyncio.all_tasks():
             task.print_stack(file=sys.stderr)
     await closing
+
+
+
+@pytest.fixture(autouse=True)
+async def no_background_loop_outlives_its_app() -> AsyncIterator[None]:
+    """A server's pollers must end with its app: a leftover one would fire the next test's
+    timers with stale rules (the session shares one event loop and one Redis)."""
+    import asyncio
+
+    yield
+    leftover = [t.get_name() for t in asyncio.all_tasks()
+                if not t.done() and t.get_name().startswith("leadgrab:")]
+    assert not leftover, f"background loops outlived their app: {leftover}"
