@@ -101,20 +101,11 @@ async def export(store: Store, query: AuditQuery) -> AsyncIterator[list[dict[str
         yield batch
 
 
-async def newest(store: Store, team: str, lower: str, max_entries: int) -> list[Entry]:
-    """Up to `max_entries` of the newest entries down to the XRANGE bound `lower`, oldest first."""
-    found: list[Entry] = []
-    upper = "+"
-    while len(found) < max_entries:
-        count = min(CHUNK * 10, max_entries - len(found))
-        rows = await store.call(store.redis.xrevrange(keys.audit(team), upper, lower,
-                                                      count=count))
-        found.extend(rows)
-        if len(rows) < count:
-            break
-        upper = "(" + rows[-1][0]
-    found.reverse()
-    return found
+async def after(store: Store, team: str, entry_id: str, count: int) -> list[Entry]:
+    """Up to `count` entries following `entry_id`, oldest first."""
+    rows: list[Entry] = await store.call(store.redis.xrange(keys.audit(team), "(" + entry_id,
+                                                            "+", count=count))
+    return rows
 
 
 def jsonl(entries: list[dict[str, str]]) -> bytes:

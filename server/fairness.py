@@ -1,4 +1,4 @@
-"""Fairness figures of one team, computed from its audit entries: pure functions, no I/O."""
+"""Fairness figures of one team, counted from its audit entries once each: no I/O."""
 
 from __future__ import annotations
 
@@ -19,6 +19,108 @@ class RepFigures:
     losses: int = 0
     attempts: int = 0
     rejections: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: RepFigures, sign: int = 1) -> None:
+        self.wins += sign * other.wins
+        self.losses += sign * other.losses
+        self.attempts += sign * other.attempts
+        for reason, n in other.rejections.items():
+            left = self.rejections.get(reason, 0) + sign * n
+            if left:
+                self.rejections[reason] = left
+            else:
+                self.rejections.pop(reason, None)
+
+    def empty(self) -> bool:
+        return not (self.wins or self.losses or self.attempts or self.rejections)
+
+
+@dataclass(slots=True)
+class Counts:
+    """What fairness is computed from: claim outcomes per rep and the fcfs contests.
+
+    Counts add and subtract, so a sliding window is kept as a running sum of per-minute
+    counts: each audit entry is counted once, and a window moves by whole minutes.
+    """
+
+    reps: dict[str, RepFigures] = field(default_factory=dict)
+    contests: int = 0
+    speed_decided: int = 0
+    entries: int = 0
+
+    def add(self, other: Counts, sign: int = 1) -> None:
+        """Add (or with sign=-1 take away) another's counts; reps left with nothing go."""
+        self.contests += sign * other.contests
+        self.speed_decided += sign * other.speed_decided
+        self.entries += sign * other.entries
+        for rep, figures in other.reps.items():
+            mine = self.reps.setdefault(rep, RepFigures())
+            mine.add(figures, sign)
+            if mine.empty():
+                del self.reps[rep]
+
+
+class Contests:
+    """Which fcfs win each lead stands on, to time the first claim that lost to it.
+
+    A contest is an fcfs win (a `won` claim without a note; window wins carry note=settled)
+    that someone lost to; its margin is the ms from the win to the first lost claim on that
+    lead. Any other action on the lead (release, close, recycle, dispatch...) starts over.
+    Leads won but never contested are forgotten oldest first beyond `bound`.
+    """
+
+    def __init__(self, bound: int = 100_000) -> None:
+        self.won_at: dict[str, int] = {}
+        self.bound = bound
+
+    def margin(self, entry: Entry) -> int | None:
+        """The margin of the contest this entry decides, if it decides one."""
+        fields = entry[1]
+        lead, action = fields.get("lead", ""), fields.get("action")
+        if action != "claim":
+            self.won_at.pop(lead, None)
+        if action != "claim" or fields.get("note"):
+            return None
+        result = fields.get("result")
+        if result == "won":
+            self.won_at[lead] = _ts(entry)
+            if len(self.won_at) > self.bound:
+                del self.won_at[next(iter(self.won_at))]
+        elif result == "lost" and lead in self.won_at:
+            return _ts(entry) - self.won_at.pop(lead)
+        return None
+
+
+def _ts(entry: Entry) -> int:
+    return int(entry[1].get("ts") or entry_ms(entry))
+
+
+def count_entry(entry: Entry, margin: int | None, *into: Counts) -> None:
+    """Count one audit entry (`margin`: what `Contests.margin` said of it) into each Counts.
+
+    A window's settlement writes a second entry (note=settled) for a claim already counted
+    as an attempt when it went pending; a repeat claim by the holder (note=already_holder)
+    is an attempt but not another win.
+    """
+    fields = entry[1]
+    claim = fields.get("action") == "claim"
+    rep, note, result = fields.get("rep", ""), fields.get("note", ""), fields.get("result")
+    for counts in into:
+        counts.entries += 1
+        if margin is not None:
+            counts.contests += 1
+            counts.speed_decided += margin < SPEED_MARGIN_MS
+        if not claim:
+            continue
+        figures = counts.reps.get(rep)
+        if figures is None:
+            figures = counts.reps[rep] = RepFigures()
+        figures.attempts += note != "settled"
+        figures.wins += result == "won" and note != "already_holder"
+        figures.losses += result == "lost"
+        if result == "rejected":
+            reason = fields.get("reason", "")
+            figures.rejections[reason] = figures.rejections.get(reason, 0) + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +148,6 @@ class Fairness:
 def entry_ms(entry: Entry) -> int:
     """The ms timestamp in a stream entry's id (Redis time when it was written)."""
     return int(entry[0].partition("-")[0])
-
-
-def since(entries: Iterable[Entry], start_ms: int) -> list[Entry]:
-    """The entries written at or after `start_ms`."""
-    return [e for e in entries if entry_ms(e) >= start_ms]
 
 
 def jain(values: Sequence[float]) -> float | None:
@@ -83,63 +180,26 @@ def top_share(values: Sequence[float], percent: int = TOP_PERCENT) -> float | No
     return sum(sorted(values, reverse=True)[:k]) / total
 
 
-def rep_figures(entries: Iterable[Entry]) -> dict[str, RepFigures]:
-    """Attempts and outcomes per rep from `action=claim` entries.
-
-    A window's settlement writes a second entry (note=settled) for a claim already counted
-    as an attempt when it went pending; a repeat claim by the holder (note=already_holder)
-    is an attempt but not another win.
-    """
-    reps: dict[str, RepFigures] = {}
-    for _id, fields in entries:
-        if fields.get("action") != "claim":
-            continue
-        rep, note, result = fields.get("rep", ""), fields.get("note", ""), fields.get("result")
-        figures = reps.setdefault(rep, RepFigures())
-        figures.attempts += note != "settled"
-        figures.wins += result == "won" and note != "already_holder"
-        figures.losses += result == "lost"
-        if result == "rejected":
-            reason = fields.get("reason", "")
-            figures.rejections[reason] = figures.rejections.get(reason, 0) + 1
-    return reps
-
-
-def contest_margins_ms(entries: Iterable[Entry]) -> list[int]:
-    """Per fcfs contest: ms from the winning claim to the first lost claim on that lead.
-
-    An fcfs win is a `won` claim without a note (window wins carry note=settled); any other
-    action on the lead (release, close, recycle, dispatch...) starts over. A win nobody lost
-    to is not a contest.
-    """
-    won_at: dict[str, int] = {}
-    margins: list[int] = []
-    for _id, fields in entries:
-        lead, action = fields.get("lead", ""), fields.get("action")
-        if action != "claim":
-            won_at.pop(lead, None)
-        if action != "claim" or fields.get("note"):
-            continue
-        ts = int(fields.get("ts") or entry_ms((_id, fields)))
-        if fields.get("result") == "won":
-            won_at[lead] = ts
-        elif fields.get("result") == "lost" and lead in won_at:
-            margins.append(ts - won_at.pop(lead))
-    return margins
-
-
-def fairness(entries: Sequence[Entry], eligible: Collection[str]) -> Fairness:
-    """Every figure for one team's entries; the indices count wins among `eligible` reps only."""
-    reps = rep_figures(entries)
+def figures(counts: Counts, eligible: Collection[str]) -> Fairness:
+    """Every figure from counted entries; the indices count wins among `eligible` reps only."""
+    reps = {rep: RepFigures(f.wins, f.losses, f.attempts, dict(f.rejections))
+            for rep, f in counts.reps.items()}
     for rep in eligible:
         reps.setdefault(rep, RepFigures())
     wins = [float(reps[rep].wins) for rep in sorted(eligible)]
-    margins = contest_margins_ms(entries)
-    fast = sum(1 for m in margins if m < SPEED_MARGIN_MS)
+    contests, fast = counts.contests, counts.speed_decided
     team = TeamFigures(
         jain=jain(wins), gini=gini(wins), top10_share=top_share(wins),
-        speed_decided_share=fast / len(margins) if margins else None,
-        contests=len(margins), speed_decided=fast, wins=int(sum(wins)),
+        speed_decided_share=fast / contests if contests else None,
+        contests=contests, speed_decided=fast, wins=int(sum(wins)),
         eligible_reps=len(wins),
     )
     return Fairness(reps, team)
+
+
+def fairness(entries: Iterable[Entry], eligible: Collection[str]) -> Fairness:
+    """Every figure for one team's entries, in stream order."""
+    counts, contests = Counts(), Contests()
+    for entry in entries:
+        count_entry(entry, contests.margin(entry), counts)
+    return figures(counts, eligible)

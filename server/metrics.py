@@ -107,6 +107,5 @@ class Metrics:
                                    by, registry=r)
         self.team_wins = Gauge("leadgrab_team_wins", f"Wins {among}.", by, registry=r)
         self.fairness_scan = Gauge("leadgrab_fairness_scan_entries",
-                                   "Audit entries of the last 24 h the fairness figures are "
-                                   "computed from (at most 200000, the newest).",
+                                   "Audit entries the 24 h fairness figures count.",
                                    ["team"], registry=r)

@@ -6,21 +6,20 @@ import asyncio
 import logging
 import math
 from collections import deque
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from server import audit_log, keys
 from server.arbiter import Arbiter
 from server.background import stop_requested
-from server.fairness import Entry, Fairness, entry_ms, fairness, since
+from server.fairness import Contests, Counts, Entry, Fairness, count_entry, entry_ms, figures
 from server.metrics import Metrics
 from server.store import StoreError
 
 log = logging.getLogger(__name__)
 WINDOWS_MS = {"1h": 3_600_000, "24h": 86_400_000}
+MINUTE_MS = 60_000
 REFRESH_S = 15.0
-BUSY_FACTOR = 20  # sleep at least 20x the time a refresh took
-MAX_ENTRIES = 200_000  # per team: a busier day is judged on its newest 200k audit entries
+READ_CHUNK = 200  # entries per read: ~1 ms of parsing and counting between other work
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,47 +36,62 @@ class Report:
     figures: Fairness
 
 
-SCORED_FIELDS = ("action", "lead", "rep", "result", "reason", "note", "ts")
+class TeamTally:
+    """A team's audit entries, each counted once into per-minute counts, with a running sum
+    per window: a refresh reads only what is new, and a window slides by taking its oldest
+    minutes away, so no entry is kept and no window is recounted."""
 
-
-def _scored(fields: Mapping[str, str]) -> dict[str, str]:
-    """Only what scoring reads: keeps the retained window's memory small."""
-    return {k: fields[k] for k in SCORED_FIELDS if k in fields}
-
-
-class TeamLog:
-    """A team's audit entries of the last 24 h (the newest MAX_ENTRIES), read incrementally."""
-
-    def __init__(self, max_entries: int) -> None:
-        self.entries: deque[Entry] = deque(maxlen=max_entries)
+    def __init__(self) -> None:
+        self.minutes: deque[tuple[int, Counts]] = deque()  # oldest first, one per minute
+        self.windows = {window: Counts() for window in WINDOWS_MS}
+        self.first_minute = dict.fromkeys(WINDOWS_MS, 0)  # the oldest minute each sum holds
+        self.contests = Contests()
         self.last: str | None = None
         self.lock = asyncio.Lock()
-        self.cut_ms: int | None = None  # entries up to here may have been left out (the bound)
+        self.cut_ms: int | None = None  # entries before this were trimmed before being read
 
-    def extend(self, rows: list[Entry], start_ms: int) -> None:
-        """Append new entries, then drop those older than `start_ms`."""
-        cap = self.entries.maxlen or 0
-        cut = len(rows) >= cap or len(self.entries) + len(rows) > cap
-        self.entries.extend((entry_id, _scored(fields)) for entry_id, fields in rows)
+    def ingest(self, rows: list[Entry]) -> None:
+        """Count entries newer than any before, in stream order."""
+        for entry in rows:
+            minute = entry_ms(entry) // MINUTE_MS
+            if not self.minutes or self.minutes[-1][0] < minute:
+                self.minutes.append((minute, Counts()))
+            into = [self.minutes[-1][1]]
+            into += [self.windows[w] for w in WINDOWS_MS if minute >= self.first_minute[w]]
+            count_entry(entry, self.contests.margin(entry), *into)
         if rows:
             self.last = rows[-1][0]
-        if cut and self.entries:
-            self.cut_ms = entry_ms(self.entries[0])
-        while self.entries and entry_ms(self.entries[0]) < start_ms:
-            self.entries.popleft()
+
+    def slide(self, now_ms: int) -> None:
+        """Move each window to end at `now_ms`, dropping minutes no window holds any more."""
+        for window in WINDOWS_MS:
+            start = self.start_ms(window, now_ms) // MINUTE_MS
+            for minute, counts in self.minutes:
+                if minute >= start:
+                    break
+                if minute >= self.first_minute[window]:
+                    self.windows[window].add(counts, -1)
+            self.first_minute[window] = max(start, self.first_minute[window])
+        oldest = min(self.first_minute.values())
+        while self.minutes and self.minutes[0][0] < oldest:
+            self.minutes.popleft()
+
+    @staticmethod
+    def start_ms(window: str, now_ms: int) -> int:
+        """Where a window ending now starts: its span back from now, down to the minute."""
+        return (now_ms - WINDOWS_MS[window]) // MINUTE_MS * MINUTE_MS
 
     def truncated(self, start_ms: int) -> bool:
-        """Whether entries since `start_ms` were left out to keep within the bound."""
-        return self.cut_ms is not None and self.cut_ms >= start_ms
+        """Whether entries since `start_ms` were trimmed from the stream before being counted."""
+        return self.cut_ms is not None and self.cut_ms > start_ms
 
 
 class Scoreboard:
     """Keeps every team's log fresh and its fairness gauges current (each process on its own)."""
 
-    def __init__(self, arbiter: Arbiter, metrics: Metrics, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(self, arbiter: Arbiter, metrics: Metrics) -> None:
         self.arbiter, self.metrics = arbiter, metrics
-        self.max_entries = max_entries
-        self.logs: dict[str, TeamLog] = {}
+        self.tallies: dict[str, TeamTally] = {}
 
     async def now_ms(self) -> int:
         """Redis time: audit ids are Redis time even when a test clock drives the scripts."""
@@ -85,27 +99,43 @@ class Scoreboard:
         return int(seconds) * 1000 + int(micros) // 1000
 
     async def refresh(self, team: str) -> int:
-        """Read the team's new audit entries; returns Redis time then (ms)."""
+        """Count the team's new audit entries, a chunk at a time so that claims are not held
+        up behind a long read; returns Redis time then (ms)."""
         now = await self.now_ms()
-        start = now - WINDOWS_MS["24h"]
-        team_log = self.logs.setdefault(team, TeamLog(self.max_entries))
-        async with team_log.lock:
-            lower = "(" + team_log.last if team_log.last else str(start)
-            rows = await audit_log.newest(self.arbiter.store, team, lower, self.max_entries)
-            team_log.extend(rows, start)
+        tally = self.tallies.setdefault(team, TeamTally())
+        async with tally.lock:
+            if tally.last is None:
+                await self._backfill(team, tally, TeamTally.start_ms("24h", now))
+            while True:
+                rows = await audit_log.after(self.arbiter.store, team, tally.last or "-",
+                                             READ_CHUNK)
+                tally.ingest(rows)
+                if len(rows) < READ_CHUNK:
+                    break
+                await asyncio.sleep(0)
+            tally.slide(now)
         return now
+
+    async def _backfill(self, team: str, tally: TeamTally, start_ms: int) -> None:
+        """On a process's first look, start counting at the 24 h window's start; if the
+        stream is at its length cap, what came before its oldest entry was trimmed away."""
+        store = self.arbiter.store
+        length = await store.call(store.redis.xlen(keys.audit(team)))
+        if length >= store.limits.audit_maxlen:
+            oldest: list[Entry] = await store.call(store.redis.xrange(keys.audit(team),
+                                                                      count=1))
+            tally.cut_ms = entry_ms(oldest[0]) if oldest else None
+        tally.last = f"{start_ms - 1}-{2**64 - 1}"
 
     async def report(self, team: str, window: str) -> Report:
         """Fresh figures for one team over one window ('1h' or '24h')."""
         now = await self.refresh(team)
-        team_log = self.logs[team]
-        start = now - WINDOWS_MS[window]
+        tally = self.tallies[team]
+        start = TeamTally.start_ms(window, now)
         eligible = frozenset(self.eligible(team))
-        # scoring up to MAX_ENTRIES entries takes long enough to stall claims: off the loop
-        count, figures = await asyncio.to_thread(_score, list(team_log.entries), start,
-                                                 eligible)
-        return Report(team, window, start, now, count, team_log.truncated(start),
-                      eligible, figures)
+        counts = tally.windows[window]
+        return Report(team, window, start, now, counts.entries, tally.truncated(start),
+                      eligible, figures(counts, eligible))
 
     def eligible(self, team: str) -> list[str]:
         """The team's active reps on the roster in force."""
@@ -117,7 +147,7 @@ class Scoreboard:
         for window in WINDOWS_MS:
             report = await self.report(team, window)
             self._set_team(report)
-        self.metrics.fairness_scan.labels(team).set(len(self.logs[team].entries))
+        self.metrics.fairness_scan.labels(team).set(self.tallies[team].windows["24h"].entries)
         await self._set_open_leads(team)
 
     def _set_team(self, report: Report) -> None:
@@ -146,11 +176,8 @@ class Scoreboard:
         self.metrics.reps.set_roster({m.id: m.team for m in members})
 
     async def run(self) -> None:
-        """Refresh every team's gauges every REFRESH_S, forever; under heavy claim traffic
-        (a long audit to score) it waits longer, so scoring takes at most ~5 % of a core."""
-        loop = asyncio.get_running_loop()
+        """Refresh every team's gauges every REFRESH_S until stopped."""
         while not stop_requested():
-            started = loop.time()
             self.follow_roster()
             for team in self.arbiter.config.teams:
                 try:
@@ -159,15 +186,10 @@ class Scoreboard:
                     log.warning("fairness refresh of %s failed: %s", team, exc)
                 if stop_requested():
                     return
-            await asyncio.sleep(max(REFRESH_S, BUSY_FACTOR * (loop.time() - started)))
+            await asyncio.sleep(REFRESH_S)
 
 
 def _gauge(value: float | None) -> float:
     """None (undefined: no wins or no contests) is exported as NaN."""
     return math.nan if value is None else value
 
-
-def _score(entries: list[Entry], start_ms: int, eligible: frozenset[str]) -> tuple[int, Fairness]:
-    """How many entries fall in the window, and their fairness figures (runs in a thread)."""
-    recent = since(entries, start_ms)
-    return len(recent), fairness(recent, eligible)

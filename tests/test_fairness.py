@@ -14,10 +14,12 @@ from aiohttp.test_utils import TestServer
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
+from server import keys
 from server.app import create_app
 from server.appkeys import SCOREBOARD
 from server.auth import Role, TokenAuthority
-from server.fairness import Entry, contest_margins_ms, fairness, gini, jain, rep_figures, top_share
+from server.fairness import Entry, fairness, gini, jain, top_share
+from server.scoreboard import MINUTE_MS, TeamTally
 from server.store import ManualClock
 from tests.conftest import SECRET, Gateway, gateway_config
 from tests.test_http import call
@@ -110,10 +112,43 @@ def test_windows_settlements_repeats_and_releases() -> None:
         claim("F", "r0", "lost", 5080),
     ]
     entries: list[Entry] = [(f"{i}-0", row) for i, row in enumerate(rows)]
-    reps = rep_figures(entries)
+    got = fairness(entries, ())
+    reps = got.reps
     assert (reps["r0"].attempts, reps["r0"].wins, reps["r1"].attempts, reps["r1"].wins) == (
         2, 1, 3, 1)
-    assert contest_margins_ms(entries) == [70]
+    assert (got.team.contests, got.team.speed_decided) == (1, 0)  # F: r3 lost 70 ms after
+
+
+def test_tally_windows_slide_by_the_minute_and_agree_with_a_recount() -> None:
+    """Counted once into minutes, each window's running sum equals a recount of the entries
+    in it, as the windows slide over 30 h of scripted traffic."""
+    hour = 60 * MINUTE_MS
+    base = 1_700_000_000_000 // MINUTE_MS * MINUTE_MS
+    entries: list[Entry] = []
+    for n in range(30 * 12):  # a contested lead every 5 minutes for 30 h, some rejections
+        ms = base + n * 5 * MINUTE_MS
+        winner, other = f"r{n % 3}", f"r{(n * 7) % 4}"
+        entries.append((f"{ms}-0", claim(f"L{n}", winner, "won", ms)))
+        entries.append((f"{ms + 30}-0", claim(f"L{n}", other, "lost", ms + 30 + n % 90)))
+        if n % 4 == 0:
+            entries.append((f"{ms + 40}-0", claim(f"L{n}", "r9", "rejected", ms + 40,
+                                                   reason="cooldown")))
+    tally = TeamTally()
+    for now in range(base, base + 31 * hour, 37 * MINUTE_MS):
+        tally.ingest([e for e in entries if tally_last_ms(tally) < int(e[0][:-2]) <= now])
+        tally.slide(now)
+        for window in ("1h", "24h"):
+            start = TeamTally.start_ms(window, now)
+            recount = fairness([e for e in entries if start <= int(e[0][:-2]) <= now], ())
+            counted = tally.windows[window]
+            assert counted.reps == {r: f for r, f in recount.reps.items()}, (window, now)
+            assert (counted.contests, counted.speed_decided) == (recount.team.contests,
+                                                                  recount.team.speed_decided)
+    assert len(tally.minutes) <= 24 * 60 + 1
+
+
+def tally_last_ms(tally: TeamTally) -> int:
+    return int(tally.last.partition("-")[0]) if tally.last else -1
 
 
 @asynccontextmanager
@@ -208,3 +243,17 @@ async def test_win_time_is_observed_whether_the_offer_or_the_win_comes_first(
             await asyncio.sleep(0.02)
     assert sample(text, "leadgrab_rep_win_seconds_count", rep="r2") == 3
     assert sample(text, "leadgrab_rep_win_seconds_count", rep="r0") is None
+
+
+async def test_a_window_trimmed_before_it_was_counted_says_truncated(
+        redis: Redis, redis_url: str, tmp_path: Path) -> None:
+    async with fair_gateway(redis, redis_url, tmp_path, None, "audit_maxlen = 100") as gw:
+        crm = gw.role_token(Role.INTEGRATION, "crm")
+        for n in range(400):
+            await call(gw, "POST", "/api/leads", crm, {"id": f"T{n}", "team": "north"})
+        assert await redis.xlen(keys.audit("north")) < 400  # the cap trimmed the oldest
+        manager = gw.role_token(Role.MANAGER, "boss")
+        gw.app[SCOREBOARD].tallies.clear()  # a process looking for the first time
+        status, body = await call(gw, "GET", "/api/fairness?window=1h", manager)
+    assert status == 200 and body["truncated"] is True
+    assert body["scanned"] == await redis.xlen(keys.audit("north"))
