@@ -188,7 +188,8 @@ class Hub:
         if member is None or not item.audience.admits(member):
             return False
         if not item.offer:
-            return True
+            scope = item.scope
+            return scope is None or member.may_receive(scope.region, scope.skills)
         frame = item.frame
         return (conn.rep not in self.paused
                 and member.may_receive(frame.get("region", ""), frame.get("skills") or ())
