@@ -110,7 +110,7 @@ class Scoreboard:
                 rows = await audit_log.after(self.arbiter.store, team, tally.last or "-",
                                              READ_CHUNK)
                 tally.ingest(rows)
-                if len(rows) < READ_CHUNK:
+                if len(rows) < READ_CHUNK or stop_requested():
                     break
                 await asyncio.sleep(0)
             tally.slide(now)
