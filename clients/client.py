@@ -8,7 +8,7 @@ import itertools
 import logging
 import random
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
@@ -17,13 +17,22 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
-from server.protocol import Codec, Frame, ProtocolError, decode_server, encode, should_reconnect
+from server.protocol import (
+    CloseCode,
+    Codec,
+    Frame,
+    ProtocolError,
+    decode_server,
+    encode,
+    should_reconnect,
+)
 
 log = logging.getLogger(__name__)
 STREAM_FRAMES = frozenset({"lead", "lead_taken"})
 WELCOME_TIMEOUT_S = 10.0
 CLOSE_TIMEOUT_S = 2.0
 _RETRYABLE = (OSError, TimeoutError, ConnectionClosed, InvalidHandshake)
+TokenSource = Callable[[], Awaitable[str]]  # asked for a token before each connection
 
 
 class SessionClosed(Exception):
@@ -44,9 +53,13 @@ class LeadGrabClient:
     `seq` after a reconnect and resends unanswered claims with their original `req_id`. The
     frame queue is bounded: when it is full, stream frames are dropped and replayed later by
     reconnecting with `resume`, so a slow consumer costs a reconnect, never a lost lead.
+
+    `token` is a rep token, or an async callable asked for one before every connection: with
+    a callable, a session whose token expires (close 4001 after `welcome`) reconnects with a
+    new token and resumes; with a plain token it ends with SessionClosed.
     """
 
-    def __init__(self, url: str, token: str, *, codec: Codec = Codec.JSON,
+    def __init__(self, url: str, token: str | TokenSource, *, codec: Codec = Codec.JSON,
                  resume: str | None = None, backoff_base_s: float = 0.2,
                  backoff_cap_s: float = 10.0, max_frames: int = 1024) -> None:
         self.url, self.codec, self.last_seq = url, codec, resume
@@ -61,6 +74,7 @@ class LeadGrabClient:
         self._task: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
         self._baseline = self._behind = self._resyncing = self._closed = False
+        self._greeted = False  # this connection got its welcome
         self._last_error = ""
         self._req_ids = (f"{uuid.uuid4().hex[:12]}-{n}" for n in itertools.count(1))
 
@@ -233,7 +247,9 @@ class LeadGrabClient:
                     self.url, subprotocols=[Subprotocol(self.codec.subprotocol)],
                     open_timeout=WELCOME_TIMEOUT_S, close_timeout=CLOSE_TIMEOUT_S,
                 ) as ws:
+                    self._greeted = False
                     welcome = await self._greet(ws)
+                    self._greeted = True
                     attempt = 0
                     await self._pump(ws, self._go_live(ws, welcome))
             except _RETRYABLE as exc:
@@ -250,7 +266,8 @@ class LeadGrabClient:
 
     async def _greet(self, ws: ClientConnection) -> Frame:
         """Send hello (resuming from the last seq) and wait for welcome."""
-        hello: dict[str, Any] = {"type": "hello", "token": self._token}
+        token = self._token if isinstance(self._token, str) else await self._token()
+        hello: dict[str, Any] = {"type": "hello", "token": token}
         if self.last_seq is not None:
             hello["resume"] = self.last_seq
         await ws.send(encode(hello, self.codec))
@@ -327,7 +344,10 @@ class LeadGrabClient:
         if isinstance(exc, ConnectionClosed) and not self._resyncing:
             code = exc.rcvd.code if exc.rcvd else 1006
             reason = exc.rcvd.reason if exc.rcvd else ""
-            if not should_reconnect(code):
+            # a token that expired mid-session is renewed from the source; a refused hello is final
+            renewable = (code == CloseCode.AUTH_FAILED and self._greeted
+                         and not isinstance(self._token, str))
+            if not should_reconnect(code) and not renewable:
                 raise SessionClosed(code, reason or self._last_error)
         if not self._resyncing:
             log.warning("connection to %s lost (%s); reconnecting", self.url,

@@ -7,7 +7,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,8 @@ class Principal:
     role: Role
     subject: str
     team: str | None
+    # when verify starts refusing the token (its exp plus the leeway), Unix seconds
+    valid_until_s: float = field(default=0.0, compare=False)
 
 
 class AuthError(Exception):
@@ -90,7 +92,7 @@ class TokenAuthority:
             )
         except jwt.InvalidTokenError as exc:
             raise AuthError(_explain(exc, self._issuer)) from None
-        return _principal(claims)
+        return _principal(claims, float(claims["exp"]) + self._leeway_s)
 
 
 def _check_identity(role: Role, subject: str, team: str | None) -> None:
@@ -117,7 +119,7 @@ def _explain(exc: jwt.InvalidTokenError, issuer: str) -> str:
     return f"token refused: {exc}"
 
 
-def _principal(claims: dict[str, Any]) -> Principal:
+def _principal(claims: dict[str, Any], valid_until_s: float) -> Principal:
     role, subject, team = claims.get("role"), claims.get("sub"), claims.get("team")
     if not isinstance(role, str) or role not in {member.value for member in Role}:
         known = ", ".join(Role)
@@ -128,7 +130,7 @@ def _principal(claims: dict[str, Any]) -> Principal:
         raise AuthError("token team must be a non-empty string when present")
     if role == Role.REP and team is None:
         raise AuthError("a rep token must carry a team")
-    return Principal(role=Role(role), subject=subject, team=team)
+    return Principal(role=Role(role), subject=subject, team=team, valid_until_s=valid_until_s)
 
 
 def parse_bearer(header: str | None) -> str:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import struct
+import time
 
 from aiohttp import WSMsgType, web
 
@@ -113,7 +114,7 @@ async def _refuse(ws: web.WebSocketResponse, codec: Codec, code: ErrorCode, mess
 
 
 async def _await_hello(request: web.Request, ws: web.WebSocketResponse,
-                       codec: Codec) -> tuple[Member, Hello] | None:
+                       codec: Codec) -> tuple[Member, float, Hello] | None:
     timeout_s = request.app[CONFIG].server.hello_timeout_ms / 1000
     try:
         msg = await asyncio.wait_for(ws.receive(), timeout_s)
@@ -127,7 +128,7 @@ async def _await_hello(request: web.Request, ws: web.WebSocketResponse,
         frame = protocol.decode_client(msg.data, codec)
         if not isinstance(frame, Hello):
             raise ProtocolError(ErrorCode.NOT_AUTHENTICATED, "the first frame must be a hello")
-        return _authenticate(request, frame), frame
+        return (*_authenticate(request, frame), frame)
     except ProtocolError as exc:
         request.app[METRICS].protocol_errors.labels(str(exc.code)).inc()
         await _refuse(ws, codec, exc.code, exc.message, CloseCode.PROTOCOL_ERROR)
@@ -137,18 +138,19 @@ async def _await_hello(request: web.Request, ws: web.WebSocketResponse,
     return None
 
 
-def _authenticate(request: web.Request, hello: Hello) -> Member:
+def _authenticate(request: web.Request, hello: Hello) -> tuple[Member, float]:
+    """The rep a hello's token speaks for, and until when (Unix seconds) the token holds."""
     principal: Principal = request.app[AUTHORITY].verify(hello.token)
     if principal.role is not Role.REP:
         raise AuthError("the WebSocket is for reps: use a rep token")
     member = request.app[ARBITER].roster.get(principal.subject)
     if member is None or member.team != principal.team:
         raise AuthError(f"rep {principal.subject!r} is not on team {principal.team!r}'s roster")
-    return member
+    return member, principal.valid_until_s
 
 
 async def _session(request: web.Request, ws: web.WebSocketResponse, codec: Codec,
-                   member: Member, hello: Hello) -> None:
+                   member: Member, valid_until_s: float, hello: Hello) -> None:
     app = request.app
     # request.transport: asyncio's, or uvloop's (not an asyncio.Transport subclass)
     conn = Connection(member.id, member.team, codec, SocketSink(ws, request.transport),
@@ -156,6 +158,9 @@ async def _session(request: web.Request, ws: web.WebSocketResponse, codec: Codec
     conn.replaying = True
     app[HUB].add(conn)
     writer = asyncio.create_task(conn.run_writer())
+    # a session lasts as long as its token: past it, the same token would be refused
+    expiry = asyncio.get_running_loop().call_later(max(valid_until_s - time.time(), 0.0),
+                                                   _expire, conn)
     try:
         await _start(request, conn, member, hello)
         await _read_loop(request, ws, conn)
@@ -164,8 +169,15 @@ async def _session(request: web.Request, ws: web.WebSocketResponse, codec: Codec
         conn.send_frame(protocol.error(ErrorCode.UNAVAILABLE, "Redis is unavailable; reconnect"))
         conn.disconnect(CloseCode.SERVER_RESTART, "store unavailable")
     finally:
+        expiry.cancel()
         app[HUB].remove(conn)
         await _drain(conn, writer)
+
+
+def _expire(conn: Connection) -> None:
+    conn.send_frame(protocol.error(ErrorCode.AUTH_FAILED,
+                                   "the token expired: reconnect with a new token"))
+    conn.disconnect(CloseCode.AUTH_FAILED, "token expired")
 
 
 async def _drain(conn: Connection, writer: asyncio.Task[None]) -> None:

@@ -199,3 +199,42 @@ def test_describe_claim_shows_reason_and_retry() -> None:
     frame = {"type": "claim_result", "req_id": "1", "lead_id": "L9", "result": "rejected",
              "reason": "cooldown", "retry_after_ms": 4500}
     assert describe_claim(frame) == "claim L9: rejected (cooldown), retry in 4500 ms"
+
+
+def short_lived(rep: str, valid_for_s: float) -> str:
+    """A rep token the server accepts for `valid_for_s` more seconds (its leeway is 5 s)."""
+    import time
+
+    from server.auth import TokenAuthority
+    from tests.conftest import SECRET
+
+    issued = time.time() - 6 - 5 + valid_for_s
+    return TokenAuthority(SECRET, clock=lambda: issued).mint(Role.REP, rep, team="north",
+                                                             ttl_s=6)
+
+
+async def test_a_token_source_renews_an_expired_session_and_resumes(gateway: Gateway) -> None:
+    tokens = [short_lived("alice", 1.0), gateway.token("alice")]
+    asked: list[str] = []
+
+    async def next_token() -> str:
+        asked.append(tokens[min(len(asked), 1)])
+        return asked[-1]
+
+    async with LeadGrabClient(gateway.ws_url, next_token, **FAST) as alice:
+        feed = Feed(alice)
+        await feed.next("welcome")
+        await asyncio.sleep(1.5)  # the first token has expired: the server closed with 4001
+        await publish(base(gateway), gateway.role_token(Role.INTEGRATION), "L1")
+        assert (await feed.next("lead"))["lead_id"] == "L1"
+        assert asked == tokens and feed.welcomes == 2
+        assert (await asyncio.wait_for(alice.claim("L1"), 5))["result"] == "won"
+
+
+async def test_a_plain_token_that_expires_ends_the_session(gateway: Gateway) -> None:
+    async with LeadGrabClient(gateway.ws_url, short_lived("alice", 1.0), **FAST) as alice:
+        feed = Feed(alice)
+        await feed.next("welcome")
+        with pytest.raises(SessionClosed) as ended:
+            await feed.next("lead", timeout=5)
+    assert ended.value.code == CloseCode.AUTH_FAILED

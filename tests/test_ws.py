@@ -140,6 +140,26 @@ async def test_lead_not_sent_to_ineligible_rep(gateway: Gateway) -> None:
             taken.add((await alice.recv_type("lead_taken"))["lead_id"])
 
 
+async def test_a_session_ends_when_its_token_expires(gateway: Gateway) -> None:
+    """Minted 9.5 s ago with a 6 s lifetime and the server's 5 s leeway: good for 1.5 s more."""
+    import time
+
+    token = TokenAuthority(SECRET, clock=lambda: time.time() - 9.5).mint(
+        Role.REP, "alice", team="north", ttl_s=6)
+    async with connect(gateway, token=token) as alice:
+        await alice.recv_type("welcome")
+        await publish(gateway, "L1")
+        assert (await alice.recv_type("lead"))["lead_id"] == "L1"  # a live session meanwhile
+        error = await alice.recv_type("error", timeout=5)
+        assert (error["code"], error["message"]) == (
+            "auth_failed", "the token expired: reconnect with a new token")
+        with pytest.raises(ConnectionClosed) as closed:
+            await alice.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == CloseCode.AUTH_FAILED
+    async with connect(gateway, token=token) as again:  # and the same token is refused now
+        assert (await again.recv())["code"] == "auth_failed"
+
+
 @pytest.mark.parametrize(
     ("token_for", "code"),
     [
