@@ -105,10 +105,9 @@ class Scoreboard:
         tally = self.tallies.setdefault(team, TeamTally())
         async with tally.lock:
             if tally.last is None:
-                await self._backfill(team, tally, TeamTally.start_ms("24h", now))
+                tally.last = await self._backfill(team, tally, TeamTally.start_ms("24h", now))
             while True:
-                rows = await audit_log.after(self.arbiter.store, team, tally.last or "-",
-                                             READ_CHUNK)
+                rows = await audit_log.after(self.arbiter.store, team, tally.last, READ_CHUNK)
                 tally.ingest(rows)
                 if len(rows) < READ_CHUNK or stop_requested():
                     break
@@ -116,16 +115,17 @@ class Scoreboard:
             tally.slide(now)
         return now
 
-    async def _backfill(self, team: str, tally: TeamTally, start_ms: int) -> None:
-        """On a process's first look, start counting at the 24 h window's start; if the
-        stream is at its length cap, what came before its oldest entry was trimmed away."""
+    async def _backfill(self, team: str, tally: TeamTally, start_ms: int) -> str:
+        """On a process's first look, count from the 24 h window's start (returns the entry
+        id to read after); if the stream is at its length cap, what came before its oldest
+        entry was trimmed away."""
         store = self.arbiter.store
         length = await store.call(store.redis.xlen(keys.audit(team)))
         if length >= store.limits.audit_maxlen:
             oldest: list[Entry] = await store.call(store.redis.xrange(keys.audit(team),
                                                                       count=1))
             tally.cut_ms = entry_ms(oldest[0]) if oldest else None
-        tally.last = f"{start_ms - 1}-{2**64 - 1}"
+        return f"{start_ms - 1}-{2**64 - 1}"
 
     async def report(self, team: str, window: str) -> Report:
         """Fresh figures for one team over one window ('1h' or '24h')."""
