@@ -14,16 +14,18 @@ async def claim_loop(client: RepClient, leads: list[str], offset: int) -> None:
         req_id = await client.send_claim(leads[k % len(leads)])
         k += 1
         while req_id in client.pending:
-            client.on_frame(await client.recv())
+            assert client.ws is not None
+            client.on_frame(await client.ws.recv())
 
 
 async def echo_loop(client: RepClient, leads: list[str], offset: int) -> None:
     """The transport ceiling: the same claim frames, answered by an echo server."""
+    assert client.ws is not None
     tally, k = client.crowd.tally, offset
     while not client.crowd.stopping:
         req_id = await client.send_claim(leads[k % len(leads)])
         k += 1
-        await client.recv()
+        await client.ws.recv()
         started = client.pending.pop(req_id)
         if client.crowd.recording():
             tally.claim.record_us((time.perf_counter() - started) * 1e6)

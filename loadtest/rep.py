@@ -8,8 +8,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
-from aiohttp import WSMsgType
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.typing import Subprotocol
 
 from loadtest.contention import Contention, lead_index
 from loadtest.tally import Tally
@@ -19,11 +20,6 @@ from server.protocol import Codec
 
 TAKEN_PREFIX = '{"type":"lead_taken"'  # skipped unparsed: the hottest frame and never needed
 MAX_FRAME_BYTES = 1 << 20
-CLOSE_TIMEOUT_S = 2.0
-
-
-class Closed(Exception):
-    """The socket closed, by either side."""
 
 
 @dataclass
@@ -38,9 +34,6 @@ class Crowd:
     contention: Contention
     tally: Tally
     connect_timeout_s: float
-    # aiohttp's client: its C frame reader costs about two thirds of what `websockets` costs
-    # per received frame, and the load generator shares the machine with the server
-    session: aiohttp.ClientSession
     record_from: float = float("inf")
     stopping: bool = False
     windows: dict[str, int] = field(default_factory=dict)
@@ -62,7 +55,7 @@ class RepClient:
 
     def __init__(self, index: int, rep: str, token: str, crowd: Crowd) -> None:
         self.index, self.rep, self.token, self.crowd = index, rep, token, crowd
-        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.ws: ClientConnection | None = None
         self.pending: dict[str, float] = {}
         self.waiting = Provisional(crowd.tally.window, crowd.tally.errors)
         self.sent = 0
@@ -73,51 +66,31 @@ class RepClient:
         crowd = self.crowd
         try:
             async with asyncio.timeout(crowd.connect_timeout_s):
-                self.ws = await crowd.session.ws_connect(
-                    crowd.url, protocols=(crowd.codec.subprotocol,),
-                    compress=15 if crowd.compression else 0, max_msg_size=MAX_FRAME_BYTES,
-                    timeout=aiohttp.ClientWSTimeout(ws_close=CLOSE_TIMEOUT_S))
+                self.ws = await connect(
+                    crowd.url, subprotocols=[Subprotocol(crowd.codec.subprotocol)],
+                    compression="deflate" if crowd.compression else None, ping_interval=None,
+                    max_size=MAX_FRAME_BYTES, open_timeout=None, close_timeout=2)
                 if crowd.hello:
-                    await self._greet()
-        except (OSError, TimeoutError, aiohttp.ClientError, Closed, ValueError) as exc:
+                    await self._greet(self.ws)
+        except (OSError, TimeoutError, WebSocketException, ValueError) as exc:
             crowd.tally.errors[f"connect:{type(exc).__name__}"] += 1
             await self.close()
             return False
         crowd.tally.connected += 1
         return True
 
-    async def send(self, data: str | bytes) -> None:
-        """Send one frame (Closed if the socket is gone)."""
-        assert self.ws is not None
-        try:
-            if isinstance(data, str):
-                await self.ws.send_str(data)
-            else:
-                await self.ws.send_bytes(data)
-        except (OSError, aiohttp.ClientError) as exc:
-            raise Closed(str(exc)) from exc
-
-    async def recv(self) -> str | bytes:
-        """The next data frame (Closed once the socket closes)."""
-        assert self.ws is not None
-        msg = await self.ws.receive()
-        if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-            data: str | bytes = msg.data
-            return data
-        raise Closed(msg.type.name)
-
-    async def _greet(self) -> None:
-        await self.send(protocol.encode({"type": "hello", "token": self.token}, self.crowd.codec))
-        frame = protocol.decode_server(await self.recv(), self.crowd.codec)
+    async def _greet(self, ws: ClientConnection) -> None:
+        await ws.send(protocol.encode({"type": "hello", "token": self.token}, self.crowd.codec))
+        frame = protocol.decode_server(await ws.recv(), self.crowd.codec)
         if frame["type"] != "welcome":
             raise ValueError(f"expected welcome, got {frame.get('code') or frame['type']}")
 
     async def listen(self) -> None:
         """Handle frames until the socket closes; an unplanned close counts as a disconnect."""
         assert self.ws is not None
-        with contextlib.suppress(Closed):
-            while True:
-                self.on_frame(await self.recv())
+        with contextlib.suppress(ConnectionClosed):
+            async for data in self.ws:
+                self.on_frame(data)
         if not self.crowd.stopping:
             self.crowd.tally.disconnects[str(self.ws.close_code or 1006)] += 1
 
@@ -158,7 +131,7 @@ class RepClient:
     async def claim_after(self, delay_s: float, lead: dict[str, Any]) -> None:
         """React like a human: wait, then claim."""
         await asyncio.sleep(delay_s)
-        with contextlib.suppress(Closed):
+        with contextlib.suppress(ConnectionClosed):
             await self.send_claim(str(lead["lead_id"]))
 
     async def send_claim(self, lead_id: str) -> str:
@@ -170,7 +143,7 @@ class RepClient:
         self.pending[req_id] = time.perf_counter()
         self.crowd.tally.claims_sent += 1
         self.crowd.tally.claimed[self.rep] += 1
-        await self.send(protocol.encode(frame, self.crowd.codec))
+        await self.ws.send(protocol.encode(frame, self.crowd.codec))
         return req_id
 
     def on_result(self, frame: dict[str, Any]) -> None:

@@ -12,8 +12,6 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event
 from typing import Any, Literal
 
-import aiohttp
-
 from loadtest import bench, machine
 from loadtest.contention import Contention
 from loadtest.rep import Crowd, RepClient
@@ -55,15 +53,8 @@ def main(plan: WorkerPlan, outbox: Queue[Any], go: Event, stop: Event) -> None:
 
 
 async def _run(plan: WorkerPlan, outbox: Queue[Any], go: Event, stop: Event) -> Tally:
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-        return await _run_crowd(plan, outbox, go, stop, session)
-
-
-async def _run_crowd(plan: WorkerPlan, outbox: Queue[Any], go: Event, stop: Event,
-                     session: aiohttp.ClientSession) -> Tally:
     crowd = Crowd(plan.url, plan.run_id, Codec(plan.codec), plan.compression,
-                  plan.role != "echo", plan.contention, Tally(), plan.connect_timeout_s,
-                  session)
+                  plan.role != "echo", plan.contention, Tally(), plan.connect_timeout_s)
     clients = [RepClient(i, rep, token, crowd) for i, rep, token in plan.reps]
     opened = await _connect(clients, plan.connect_concurrency, outbox, plan.index)
     outbox.put(("connected", plan.index, crowd.tally.connected))
