@@ -23,8 +23,7 @@ Checks, in this fixed order (the first that fails decides):
                                             settle_window.lua decides when it closes
                                             (retry_after_ms: time left until it closes)
      otherwise ('fcfs')                  -> won: the hold starts (deadline timers, customer
-                                            ownership), lead_taken goes to the reps
-                                            eligible for the lead
+                                            ownership), lead_taken goes to everyone
 Facts about whether the lead could ever be this rep's come first; the rep's own limits
 only matter for a lead that is still up for grabs.
 
@@ -58,7 +57,7 @@ Returns  {result, reason, retry_after_ms, rules_version}, or {'stale', '', 0, ve
          result: 'won' | 'lost' | 'rejected' | 'pending'; reason: a code from
          lib/reasons.lua or ''; retry_after_ms: 0 when waiting would not help.
 Emits    audit entry action=claim (every decision, including lost, rejected and pending);
-         events entry type=taken (with the lead's region and skills) when an fcfs claim is won.
+         events entry type=taken when an fcfs claim is won.
 ]]
 -- @include "lib/reasons.lua"
 -- @include "lib/clock.lua"
@@ -177,6 +176,5 @@ start_hold({rep_id = rep_id, rep = rep, lead_id = lead_id, lead_key = lead_key,
   cust_key = cust_key, cid = cid, now = now, counts = true, cooldown = true,
   team = cjson.decode(redis.call('HGET', rules_key, 'team') or '{}')})
 redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*',
-  'type', 'taken', 'lead_id', lead_id, 'region', lead.region or '', 'skills', lead.skills or '[]',
-  'ts', now)
+  'type', 'taken', 'lead_id', lead_id, 'ts', now)
 return finish('won')

@@ -33,7 +33,7 @@ Returns  {'settled', winner ('' if nobody could win; the lead is open again), re
          {'early', window_ends_ms} before the window closes; {'noop', ''} when there is no
          window; {'stale', ''} when the candidates or the customer differ from ARGV.
 Emits    audit entries action=claim for each candidate and action=settle (policy, seed,
-         contenders, winner); events entries type=settled (results per rep) and type=taken (region, skills).
+         contenders, winner); events entries type=settled (results per rep) and type=taken.
 ]]
 -- @include "lib/reasons.lua"
 -- @include "lib/clock.lua"
@@ -194,7 +194,6 @@ redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*',
   'type', 'settled', 'lead_id', lead_id, 'results', cjson.encode(results), 'ts', now)
 if winner then
   redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*',
-    'type', 'taken', 'lead_id', lead_id, 'region', lead[4] or '', 'skills', lead[5] or '[]',
-    'ts', now)
+    'type', 'taken', 'lead_id', lead_id, 'ts', now)
 end
 return {'settled', winner and winner.id or '', cjson.encode(results)}

@@ -20,7 +20,7 @@ ARGV[8]  events stream max length (approximate trim)
 
 Returns  {'ok', former holder or ''} or {'rejected', not_found | closed} or {'stale', ''}.
 Emits    events entries type=settled (candidates of an open window: rejected, closed) and
-         type=withdrawn (the reps eligible for it drop it; a holder is told it was revoked);
+         type=withdrawn (everyone drops it; a holder is told it was revoked);
          audit entry action=withdraw.
 ]]
 -- @include "lib/reasons.lua"
@@ -35,7 +35,7 @@ local now = clock_ms(ARGV[1])
 local lead_id, actor, why, expected, cid = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local audit_maxlen, events_maxlen = ARGV[7], ARGV[8]
 
-local lead = redis.call('HMGET', lead_key, 'state', 'holder', 'customer_id', 'region', 'skills')
+local lead = redis.call('HMGET', lead_key, 'state', 'holder', 'customer_id')
 if finished(lead[1]) then
   return {'rejected', finished(lead[1])}
 end
@@ -60,8 +60,7 @@ if stages ~= '' then
 end
 redis.call('HSET', lead_key, 'state', 'withdrawn', 'holder', '', 'withdrawn_ms', now)
 redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*', 'type', 'withdrawn',
-  'lead_id', lead_id, 'rep', holder, 'by', actor, 'reason', why, 'region', lead[4] or '',
-  'skills', lead[5] or '[]')
+  'lead_id', lead_id, 'rep', holder, 'by', actor, 'reason', why)
 audit(audit_key, audit_maxlen, {
   'action', 'withdraw', 'lead', lead_id, 'rep', holder, 'actor', actor, 'result', 'ok',
   'reason', why, 'ts', now,

@@ -64,28 +64,12 @@ def all_but(rep: str) -> Audience:
 
 
 @dataclass(frozen=True, slots=True)
-class Scope:
-    """The lead a frame is about: only reps eligible for it (region, skills) may see it."""
-
-    region: str
-    skills: tuple[str, ...]
-
-    @classmethod
-    def of(cls, region: str | None, skills: Any) -> Scope:
-        if isinstance(skills, str):
-            skills = json.loads(skills or "[]")
-        return cls(region or "", tuple(_names(skills)))
-
-
-@dataclass(frozen=True, slots=True)
 class Delivery:
-    """One frame and its audience; `offer` frames also need eligibility, shift and no pause;
-    frames with a `scope` (a lead decided or withdrawn) only need eligibility for the lead."""
+    """One frame and its audience; `offer` frames also need eligibility, shift and no pause."""
 
     frame: Frame
     audience: Audience
     offer: bool = False
-    scope: Scope | None = None
 
 
 def deliveries(fields: Mapping[str, str], seq: str) -> list[Delivery]:
@@ -100,16 +84,8 @@ def _lead(fields: Mapping[str, str], seq: str) -> list[Delivery]:
     return [Delivery(protocol.lead(payload), Audience.parse(fields.get("audience")), True)]
 
 
-def _scope(fields: Mapping[str, Any]) -> Scope | None:
-    """The lead's region and skills as an entry carries them (older entries may not)."""
-    if "region" not in fields and "skills" not in fields:
-        return None
-    return Scope.of(fields.get("region"), fields.get("skills"))
-
-
 def _taken(fields: Mapping[str, str], seq: str) -> list[Delivery]:
-    return [Delivery(protocol.lead_taken(fields["lead_id"], seq), EVERYONE,
-                     scope=_scope(fields))]
+    return [Delivery(protocol.lead_taken(fields["lead_id"], seq), EVERYONE)]
 
 
 def _assigned(fields: Mapping[str, str], seq: str) -> list[Delivery]:
@@ -118,7 +94,7 @@ def _assigned(fields: Mapping[str, str], seq: str) -> list[Delivery]:
     out = [
         Delivery(protocol.assigned(lead_id, seq, fields.get("by", ""), fields.get("reason", ""),
                                    payload), only(rep)),
-        Delivery(protocol.lead_taken(lead_id, seq), all_but(rep), scope=_scope(payload)),
+        Delivery(protocol.lead_taken(lead_id, seq), all_but(rep)),
     ]
     if prev:
         out.append(Delivery(protocol.revoked(lead_id, "reassigned"), only(prev)))
@@ -137,7 +113,7 @@ def _warn(fields: Mapping[str, str], seq: str) -> list[Delivery]:
 
 
 def _withdrawn(fields: Mapping[str, str], seq: str) -> list[Delivery]:
-    out = [Delivery(protocol.lead_taken(fields["lead_id"], seq), EVERYONE, scope=_scope(fields))]
+    out = [Delivery(protocol.lead_taken(fields["lead_id"], seq), EVERYONE)]
     if fields.get("rep"):
         out.append(Delivery(protocol.revoked(fields["lead_id"], "withdrawn"), only(fields["rep"])))
     return out

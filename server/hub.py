@@ -188,8 +188,7 @@ class Hub:
         if member is None or not item.audience.admits(member):
             return False
         if not item.offer:
-            scope = item.scope
-            return scope is None or member.may_receive(scope.region, scope.skills)
+            return True
         frame = item.frame
         return (conn.rep not in self.paused
                 and member.may_receive(frame.get("region", ""), frame.get("skills") or ())

@@ -119,7 +119,8 @@ async def test_holder_is_warned_then_revoked_and_everyone_is_reoffered(floor: Ga
         for peer in (ben, cat):
             again = await offer_of(peer, "L1")
             assert again["seq"] != first[0]
-        await dan.nothing(0.3)  # not eligible for a north lead: never offered it, nor told of it
+        assert (await dan.recv_type("lead_taken"))["lead_id"] == "L1"
+        await dan.nothing(0.3)  # not eligible for a north lead: never offered it
         assert (await claim(ann, "L1", "a2"))["reason"] == "locked_out"
         assert (await claim(ben, "L1", "b1"))["result"] == "won"
 
