@@ -196,3 +196,61 @@ async def test_overdue_timers_fire_once_when_a_server_starts(redis: Redis, redis
 
 
 FIRED = ("warn", "recycle", "offer", "auto_assign")
+
+
+def write_window_team(folder: Path, redis_url: str, window_ms: int) -> Path:
+    """A one-team config in window mode (lottery) with four reps."""
+    reps = "".join(f'[[reps]]\nid = "r{n}"\nteam = "north"\n\n' for n in range(4))
+    path = folder / "config.toml"
+    path.write_text(
+        f'[server]\ndata_dir = "{folder / "data"}"\nsecret = "{SECRET}"\n'
+        f'redis_url = "{redis_url}"\n\n[teams.north]\nmode = "window"\n'
+        f'window_ms = {window_ms}\nwindow_policy = "lottery"\n'
+        "rules = { max_open = 10, max_daily = 100, cooldown_after_claim_ms = 0, "
+        f"penalty_cooldown_ms = 0 }}\n\n{reps}")
+    return path
+
+
+async def pending(base: str, rep: str, lead_id: str) -> None:
+    token = AUTH.mint(Role.REP, rep, team="north", ttl_s=60)
+    body = await post(base, f"/api/leads/{lead_id}/claim", {"req_id": f"{rep}-{lead_id}"},
+                      token)
+    assert body["result"] == "pending", body
+
+
+async def windows_settled(redis: Redis, leads: list[str], timeout_s: float = 10.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while any([await redis.hget(keys.lead("north", lead), "state") != "held"
+                   for lead in leads]):
+            await asyncio.sleep(0.1)
+    await asyncio.sleep(0.6)  # three poll rounds of each process: a second settlement would show
+
+
+def one_settlement_each(entries: list[dict[str, str]], leads: list[str]) -> None:
+    """Per lead: one settle entry, one settled win, naming the same rep."""
+    for lead in leads:
+        settles = [e for e in entries if e["action"] == "settle" and e["lead"] == lead]
+        wins = [e for e in entries if e["action"] == "claim" and e["lead"] == lead
+                and e["result"] == "won"]
+        assert len(settles) == 1 and len(wins) == 1, (lead, settles, wins)
+        assert wins[0]["note"] == "settled" and wins[0]["rep"] == settles[0]["rep"]
+
+
+async def test_windows_settle_once_with_two_processes_and_when_the_opener_dies(
+        redis: Redis, redis_url: str, tmp_path: Path) -> None:
+    config = write_window_team(tmp_path, redis_url, window_ms=800)
+    with serving(config, redis_url) as b:
+        with serve(config, redis_url) as (opener, a):
+            for n in range(4):  # candidates through both processes
+                await publish(a, f"W{n}", 100)
+                await pending((a, b)[n % 2], "r0", f"W{n}")
+                await pending((b, a)[n % 2], "r1", f"W{n}")
+            await publish(a, "DIES", 100)
+            await pending(a, "r2", "DIES")  # the window opens on `a`...
+            await pending(a, "r3", "DIES")
+            opener.kill()  # ...which dies before it closes, its local timer with it
+            opener.wait(5)
+        leads = [f"W{n}" for n in range(4)] + ["DIES"]
+        await windows_settled(redis, leads)
+        one_settlement_each(await audit(redis), leads)
+    assert await redis.hget(keys.lead("north", "DIES"), "holder") in ("r2", "r3")
