@@ -90,8 +90,8 @@ async def rep_socket(base: str, rep: str) -> AsyncIterator[Any]:
         yield ws
 
 
-async def next_of(ws: Any, kind: str) -> dict[str, Any]:
-    async with asyncio.timeout(5):
+async def next_of(ws: Any, kind: str, timeout_s: float = 5.0) -> dict[str, Any]:
+    async with asyncio.timeout(timeout_s):
         while True:
             frame: dict[str, Any] = json.loads(await ws.recv())
             if frame["type"] == kind:

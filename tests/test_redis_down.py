@@ -15,6 +15,7 @@ from server.app import create_app
 from server.auth import Role, TokenAuthority
 from server.embedded import EmbeddedRedis
 from tests.conftest import SECRET, gateway_config
+from tests.test_processes import next_of
 
 AUTH = TokenAuthority(SECRET)
 
@@ -25,14 +26,6 @@ async def http(server: TestServer, method: str, path: str, body: Any = None,
     async with aiohttp.ClientSession() as session, session.request(
             method, str(server.make_url(path)), json=body, headers=headers) as resp:
         return resp.status, await resp.json()
-
-
-async def next_of(ws: Any, kind: str) -> dict[str, Any]:
-    async with asyncio.timeout(10):
-        while True:
-            frame: dict[str, Any] = json.loads(await ws.recv())
-            if frame["type"] == kind:
-                return frame
 
 
 async def test_requests_fail_cleanly_while_redis_is_down_then_recover(tmp_path: Path) -> None:
@@ -47,10 +40,10 @@ async def test_requests_fail_cleanly_while_redis_is_down_then_recover(tmp_path: 
             async with websockets.connect(ws_url) as ws:
                 await ws.send(json.dumps({"type": "hello", "token": AUTH.mint(
                     Role.REP, "bob", team="north", ttl_s=600)}))
-                await next_of(ws, "welcome")
+                await next_of(ws, "welcome", 10)
                 await redis.stop()
                 await ws.send(json.dumps({"type": "claim", "req_id": "r1", "lead_id": "L1"}))
-                error = await next_of(ws, "error")
+                error = await next_of(ws, "error", 10)
                 assert (error["code"], error["temporary"], error["req_id"]) == (
                     "unavailable", True, "r1")
                 assert (await http(server, "GET", "/healthz"))[0] == 503
@@ -61,6 +54,6 @@ async def test_requests_fail_cleanly_while_redis_is_down_then_recover(tmp_path: 
                 await asyncio.sleep(0.5)
                 assert (await http(server, "GET", "/healthz"))[0] == 200
                 await ws.send(json.dumps({"type": "claim", "req_id": "r1", "lead_id": "L1"}))
-                assert (await next_of(ws, "claim_result"))["result"] == "won"
+                assert (await next_of(ws, "claim_result", 10))["result"] == "won"
     finally:
         await redis.stop()

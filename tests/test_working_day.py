@@ -419,14 +419,8 @@ class Replay:
 
     def on_auto_assign(self, e: dict[str, str]) -> None:
         self.stats[f"auto_assign {e['result']}"] += 1
-        if e["result"] != "ok":
-            return
-        lead, rep = e["lead"], e["rep"]
-        self.check_free(lead, e)
-        self.check_available(rep, lead, e)
-        self.check_lockout(rep, lead, e)
-        self.check_quota(rep, e)
-        self.start(rep, lead, counts=True, cooldown=False)
+        if e["result"] == "ok":
+            self.on_dispatch(e)  # the same checks and hold as a manager's dispatch
 
     def on_dispatch(self, e: dict[str, str]) -> None:
         lead, rep = e["lead"], e["rep"]
