@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,9 +18,9 @@ from clients.client import LeadGrabClient, SessionClosed
 from clients.rep import RepSession, describe_claim
 from server.app import create_app
 from server.appkeys import SOCKETS
-from server.auth import Role
+from server.auth import Role, TokenAuthority
 from server.protocol import CloseCode, Codec, Frame
-from tests.conftest import Gateway, gateway_config
+from tests.conftest import SECRET, Gateway, gateway_config
 
 CODECS = [Codec.JSON, Codec.MSGPACK]
 FAST: dict[str, Any] = {"backoff_base_s": 0.02, "backoff_cap_s": 0.2}
@@ -203,11 +204,6 @@ def test_describe_claim_shows_reason_and_retry() -> None:
 
 def short_lived(rep: str, valid_for_s: float) -> str:
     """A rep token the server accepts for `valid_for_s` more seconds (its leeway is 5 s)."""
-    import time
-
-    from server.auth import TokenAuthority
-    from tests.conftest import SECRET
-
     issued = time.time() - 6 - 5 + valid_for_s
     return TokenAuthority(SECRET, clock=lambda: issued).mint(Role.REP, rep, team="north",
                                                              ttl_s=6)

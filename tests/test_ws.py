@@ -23,6 +23,7 @@ from server import keys
 from server.auth import Role, TokenAuthority
 from server.protocol import CloseCode, Codec
 from tests.conftest import SECRET, Gateway
+from tests.test_client import short_lived
 
 CODECS = [Codec.JSON, Codec.MSGPACK]
 
@@ -129,11 +130,7 @@ async def test_lead_not_sent_to_ineligible_rep(gateway: Gateway) -> None:
 
 
 async def test_a_session_ends_when_its_token_expires(gateway: Gateway) -> None:
-    """Minted 9.5 s ago with a 6 s lifetime and the server's 5 s leeway: good for 1.5 s more."""
-    import time
-
-    token = TokenAuthority(SECRET, clock=lambda: time.time() - 9.5).mint(
-        Role.REP, "alice", team="north", ttl_s=6)
+    token = short_lived("alice", 1.5)
     async with connect(gateway, token=token) as alice:
         await alice.recv_type("welcome")
         await publish(gateway, "L1")
