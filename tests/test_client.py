@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -203,14 +204,19 @@ def test_describe_claim_shows_reason_and_retry() -> None:
 
 
 def short_lived(rep: str, valid_for_s: float) -> str:
-    """A rep token the server accepts for `valid_for_s` more seconds (its leeway is 5 s)."""
-    issued = time.time() - 6 - 5 + valid_for_s
+    """A rep token the server accepts for `valid_for_s` to `valid_for_s` + 1 more seconds.
+
+    The token's exp is whole seconds and the server's leeway 5 s; issuing at a whole second
+    keeps the truncation from cutting the validity short (a CI run once saw it expire before
+    the welcome).
+    """
+    issued = math.ceil(time.time() + valid_for_s) - 5 - 6
     return TokenAuthority(SECRET, clock=lambda: issued).mint(Role.REP, rep, team="north",
                                                              ttl_s=6)
 
 
 async def test_a_token_source_renews_an_expired_session_and_resumes(gateway: Gateway) -> None:
-    tokens = [short_lived("alice", 1.0), gateway.token("alice")]
+    tokens = [short_lived("alice", 2.0), gateway.token("alice")]
     asked: list[str] = []
 
     async def next_token() -> str:
@@ -220,7 +226,7 @@ async def test_a_token_source_renews_an_expired_session_and_resumes(gateway: Gat
     async with LeadGrabClient(gateway.ws_url, next_token, **FAST) as alice:
         feed = Feed(alice)
         await feed.next("welcome")
-        await asyncio.sleep(1.5)  # the first token has expired: the server closed with 4001
+        await feed.next("welcome", timeout=8)  # the first token expired: closed with 4001, renewed
         await publish(base(gateway), gateway.role_token(Role.INTEGRATION), "L1")
         assert (await feed.next("lead"))["lead_id"] == "L1"
         assert asked == tokens and feed.welcomes == 2
@@ -228,9 +234,9 @@ async def test_a_token_source_renews_an_expired_session_and_resumes(gateway: Gat
 
 
 async def test_a_plain_token_that_expires_ends_the_session(gateway: Gateway) -> None:
-    async with LeadGrabClient(gateway.ws_url, short_lived("alice", 1.0), **FAST) as alice:
+    async with LeadGrabClient(gateway.ws_url, short_lived("alice", 2.0), **FAST) as alice:
         feed = Feed(alice)
         await feed.next("welcome")
         with pytest.raises(SessionClosed) as ended:
-            await feed.next("lead", timeout=5)
+            await feed.next("lead", timeout=8)
     assert ended.value.code == CloseCode.AUTH_FAILED

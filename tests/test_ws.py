@@ -130,12 +130,12 @@ async def test_lead_not_sent_to_ineligible_rep(gateway: Gateway) -> None:
 
 
 async def test_a_session_ends_when_its_token_expires(gateway: Gateway) -> None:
-    token = short_lived("alice", 1.5)
+    token = short_lived("alice", 2.0)
     async with connect(gateway, token=token) as alice:
         await alice.recv_type("welcome")
         await publish(gateway, "L1")
         assert (await alice.recv_type("lead"))["lead_id"] == "L1"  # a live session meanwhile
-        error = await alice.recv_type("error", timeout=5)
+        error = await alice.recv_type("error", timeout=8)
         assert (error["code"], error["message"]) == (
             "auth_failed", "the token expired: reconnect with a new token")
         with pytest.raises(ConnectionClosed) as closed:
