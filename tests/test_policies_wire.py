@@ -24,7 +24,7 @@ BODY = f"""
 [teams.north]
 timezone = "Europe/Berlin"
 release = {{ min_value = 1000, stages = [{{ tiers = ["gold"], after_ms = 0 }},
-                                        {{ tiers = ["silver"], after_ms = 700 }}] }}
+                                        {{ tiers = ["silver"], after_ms = 1500 }}] }}
 protection_period_ms = 600000
 owner_window_ms = 2000
 rules = {{ {RULES} }}
@@ -166,11 +166,11 @@ async def test_silver_is_offered_only_when_its_stage_opens(floor: Gateway) -> No
         started = time.monotonic()
         await publish(floor, "BIG", value=5000)
         gold = await offer_of(ann, "BIG", 2.0)
-        assert time.monotonic() - started < 0.6
+        assert time.monotonic() - started < 1.2  # well before silver's stage opens
         early = await claim(ben, "BIG", "b1")
-        assert early["reason"] == "not_open" and 0 < early["retry_after_ms"] <= 700
+        assert early["reason"] == "not_open" and 0 < early["retry_after_ms"] <= 1500
         silver = await offer_of(ben, "BIG")
-        assert time.monotonic() - started >= 0.65 and silver["seq"] != gold["seq"]
+        assert time.monotonic() - started >= 1.45 and silver["seq"] != gold["seq"]
         assert (await claim(ben, "BIG", "b2"))["result"] == "won"
         await ann.recv_type("lead_taken")
         await ann.nothing(0.3)  # the silver stage offer is not sent to gold again

@@ -148,22 +148,27 @@ async def test_sighup_and_cli_reload_reach_every_process(redis: Any, redis_url: 
         write_config(tmp_path, max_daily=9)
         proc_a.send_signal(signal.SIGHUP)
         await wait_for_version(redis, 2)
-        await asyncio.sleep(1.5)  # the other process polls the version once a second
-        async with rep_socket(b, "r001") as _ws:
-            pass
-        assert await rules_version_seen_by(b) == 2
+        await until_seen(b, 2)  # the other process polls the version once a second
         write_config(tmp_path, max_daily=11)
         done = subprocess.run([*LEADGRAB, "reload", "--config", str(config), "--redis-url",
                                redis_url], capture_output=True, text=True, timeout=30)
         assert done.returncode == 0 and "rules version 3 (updated)" in done.stdout
-        await asyncio.sleep(1.5)
-        assert await rules_version_seen_by(a) == 3 == await rules_version_seen_by(b)
+        await until_seen(a, 3)
+        await until_seen(b, 3)
 
 
 async def wait_for_version(redis: Any, version: int) -> None:
     async with asyncio.timeout(5):
         while await redis.hget(keys.rules("north"), "version") != str(version):
             await asyncio.sleep(0.05)
+
+
+async def until_seen(base: str, version: int) -> None:
+    """Wait (bounded) until a process greets reps with this rules version, never a later one."""
+    async with asyncio.timeout(10):
+        while (seen := await rules_version_seen_by(base)) != version:
+            assert seen < version
+            await asyncio.sleep(0.2)
 
 
 async def rules_version_seen_by(base: str) -> int:
