@@ -176,15 +176,20 @@ class Hub:
                 conn.hold_back(seq, items)
             elif key > conn.last_seq:
                 conn.last_seq = key
+                member = self.member(conn.rep)
                 for item, wire in pairs:
-                    if self.visible(conn, item, now_ms):
+                    if self.sees(conn, member, item, now_ms):
                         sent += self._counted(conn, item.frame, wire.push_to(conn))
         return sent
 
     def visible(self, conn: Connection, item: Delivery, now_ms: int) -> bool:
         """Whether this rep may see the frame: in its audience and, for an offer, eligible,
         not paused and on shift (the same rules the claim script enforces)."""
-        member = self.member(conn.rep)
+        return self.sees(conn, self.member(conn.rep), item, now_ms)
+
+    def sees(self, conn: Connection, member: Member | None, item: Delivery,
+             now_ms: int) -> bool:
+        """`visible`, with the rep's member record already looked up."""
         if member is None or not item.audience.admits(member):
             return False
         if not item.offer:

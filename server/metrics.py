@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from server.rep_series import RepSeries
@@ -48,6 +50,15 @@ class Metrics:
         self._per_rep(r)
         self._per_team(r)
         self.reps = RepSeries(self, rep_label_max)
+        self._claim_counters: dict[tuple[str, str, str], Any] = {}
+
+    def claim_decided(self, result: str, reason: str, transport: str) -> None:
+        """Count one claim in leadgrab_claims_total (label children looked up once each)."""
+        key = (result, reason, transport)
+        child = self._claim_counters.get(key)
+        if child is None:
+            child = self._claim_counters[key] = self.claims.labels(*key)
+        child.inc()
 
     def _per_rep(self, r: CollectorRegistry) -> None:
         """Series labelled by rep: only while the roster has at most rep_label_max reps."""

@@ -7,11 +7,37 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
+    from prometheus_client import Counter
+
     from server.metrics import Metrics
 
 RECENT_LEADS = 10_000  # offers (and early wins) remembered to time publish -> win
 K = TypeVar("K")
 V = TypeVar("V")
+
+
+class RepCounters:
+    """One rep's series, looked up once: `labels()` costs more than the increment itself,
+    and offers are counted per socket on every broadcast."""
+
+    __slots__ = ("attempts", "losses", "m", "misses", "offers", "rejections", "rep", "team",
+                 "wins")
+
+    def __init__(self, m: Metrics, team: str, rep: str) -> None:
+        self.m, self.team, self.rep = m, team, rep
+        self.offers = m.rep_offers.labels(team, rep)
+        self.attempts = m.rep_attempts.labels(team, rep)
+        self.wins = m.rep_wins.labels(team, rep)
+        self.losses = m.rep_losses.labels(team, rep)
+        self.misses = m.rep_followup_misses.labels(team, rep)
+        self.rejections: dict[str, Counter] = {}
+
+    def rejected(self, reason: str) -> None:
+        child = self.rejections.get(reason)
+        if child is None:
+            child = self.rejections[reason] = self.m.rep_rejections.labels(self.team, self.rep,
+                                                                             reason)
+        child.inc()
 
 
 class RepSeries:
@@ -25,56 +51,59 @@ class RepSeries:
         self.m = metrics
         self.label_max = label_max
         self.teams: dict[str, str] = {}  # rep -> team, for the reps that get series
+        self.counters: dict[str, RepCounters] = {}
         self.offered_ms: dict[tuple[str, str], int] = {}
         self.early_wins: dict[tuple[str, str], tuple[str, float]] = {}
 
     def set_roster(self, teams: Mapping[str, str]) -> None:
-        """Follow the roster (rep -> team): series for its reps, none above the bound."""
+        """Follow the roster (rep -> team): series for its reps, none above the bound.
+
+        A new rep's series start at zero, so a rep who never wins shows up too."""
         if len(teams) > self.label_max:
             if self.teams:
                 for series in self.m.per_rep():
                     series.clear()
-            self.teams = {}
+            self.teams, self.counters = {}, {}
             return
-        for rep, team in teams.items():
-            if rep not in self.teams:
-                self._init(team, rep)
+        known = self.counters
+        self.counters = {rep: known[rep] if rep in known and known[rep].team == team
+                         else RepCounters(self.m, team, rep) for rep, team in teams.items()}
         self.teams = dict(teams)
-
-    def _init(self, team: str, rep: str) -> None:
-        """Export zeros from the start, so a rep who never wins shows up too."""
-        for series in (self.m.rep_offers, self.m.rep_attempts, self.m.rep_wins,
-                       self.m.rep_losses, self.m.rep_followup_misses):
-            series.labels(team, rep)
 
     def offered(self, rep: str) -> None:
         """One lead offer queued to one of the rep's connections."""
-        if rep in self.teams:
-            self.m.rep_offers.labels(self.teams[rep], rep).inc()
+        counters = self.counters.get(rep)
+        if counters is not None:
+            counters.offers.inc()
 
     def claimed(self, rep: str, lead_id: str, result: str, reason: str | None) -> None:
         """A claim request decided here: one attempt, and its outcome unless pending."""
-        if rep in self.teams:
-            self.m.rep_attempts.labels(self.teams[rep], rep).inc()
-            self.decided(rep, lead_id, result, reason)
+        counters = self.counters.get(rep)
+        if counters is not None:
+            counters.attempts.inc()
+            self._decided(counters, lead_id, result, reason)
 
     def decided(self, rep: str, lead_id: str, result: str, reason: str | None) -> None:
         """A final outcome served here (directly, or when a window settled)."""
-        team = self.teams.get(rep)
-        if team is None:
-            return
+        counters = self.counters.get(rep)
+        if counters is not None:
+            self._decided(counters, lead_id, result, reason)
+
+    def _decided(self, counters: RepCounters, lead_id: str, result: str,
+                 reason: str | None) -> None:
         if result == "won":
-            self.m.rep_wins.labels(team, rep).inc()
-            self._won(team, lead_id, rep)
+            counters.wins.inc()
+            self._won(counters.team, lead_id, counters.rep)
         elif result == "lost":
-            self.m.rep_losses.labels(team, rep).inc()
+            counters.losses.inc()
         elif result == "rejected":
-            self.m.rep_rejections.labels(team, rep, reason or "").inc()
+            counters.rejected(reason or "")
 
     def followup_missed(self, rep: str) -> None:
         """A deadline timer fired here took a lead back from the rep (a miss, counted once)."""
-        if rep in self.teams:
-            self.m.rep_followup_misses.labels(self.teams[rep], rep).inc()
+        counters = self.counters.get(rep)
+        if counters is not None:
+            counters.misses.inc()
 
     def lead_offered(self, team: str, lead_id: str, published_ms: int) -> None:
         """A lead's offer seen on the tail: times a win served before it arrived, or later."""
