@@ -11,7 +11,7 @@ async def claim_loop(client: RepClient, leads: list[str], offset: int) -> None:
     """Claim leads in turn (starting at `offset`), one at a time, until the run stops."""
     k = offset
     while not client.crowd.stopping:
-        req_id = await client.send_claim(leads[k % len(leads)])
+        req_id = client.send_claim(leads[k % len(leads)])
         k += 1
         while req_id in client.pending:
             assert client.ws is not None
@@ -23,7 +23,7 @@ async def echo_loop(client: RepClient, leads: list[str], offset: int) -> None:
     assert client.ws is not None
     tally, k = client.crowd.tally, offset
     while not client.crowd.stopping:
-        req_id = await client.send_claim(leads[k % len(leads)])
+        req_id = client.send_claim(leads[k % len(leads)])
         k += 1
         await client.ws.recv()
         started = client.pending.pop(req_id)

@@ -8,10 +8,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
-from websockets.typing import Subprotocol
 
+from loadtest.connection import Connection, Message
 from loadtest.contention import Contention, lead_index
 from loadtest.tally import Tally
 from loadtest.window import Provisional
@@ -55,7 +54,7 @@ class RepClient:
 
     def __init__(self, index: int, rep: str, token: str, crowd: Crowd) -> None:
         self.index, self.rep, self.token, self.crowd = index, rep, token, crowd
-        self.ws: ClientConnection | None = None
+        self.ws: Connection | None = None
         self.pending: dict[str, float] = {}
         self.waiting = Provisional(crowd.tally.window, crowd.tally.errors)
         self.sent = 0
@@ -66,10 +65,9 @@ class RepClient:
         crowd = self.crowd
         try:
             async with asyncio.timeout(crowd.connect_timeout_s):
-                self.ws = await connect(
-                    crowd.url, subprotocols=[Subprotocol(crowd.codec.subprotocol)],
-                    compression="deflate" if crowd.compression else None, ping_interval=None,
-                    max_size=MAX_FRAME_BYTES, open_timeout=None, close_timeout=2)
+                self.ws = await Connection.open(crowd.url, crowd.codec.subprotocol,
+                                                compression=crowd.compression,
+                                                max_size=MAX_FRAME_BYTES)
                 if crowd.hello:
                     await self._greet(self.ws)
         except (OSError, TimeoutError, WebSocketException, ValueError) as exc:
@@ -79,22 +77,32 @@ class RepClient:
         crowd.tally.connected += 1
         return True
 
-    async def _greet(self, ws: ClientConnection) -> None:
-        await ws.send(protocol.encode({"type": "hello", "token": self.token}, self.crowd.codec))
+    async def _greet(self, ws: Connection) -> None:
+        ws.send(protocol.encode({"type": "hello", "token": self.token}, self.crowd.codec))
         frame = protocol.decode_server(await ws.recv(), self.crowd.codec)
         if frame["type"] != "welcome":
             raise ValueError(f"expected welcome, got {frame.get('code') or frame['type']}")
 
     async def listen(self) -> None:
-        """Handle frames until the socket closes; an unplanned close counts as a disconnect."""
-        assert self.ws is not None
-        with contextlib.suppress(ConnectionClosed):
-            async for data in self.ws:
-                self.on_frame(data)
+        """Handle frames as they arrive until the socket closes; an unplanned close counts as
+        a disconnect."""
+        ws = self.ws
+        assert ws is not None
+        while ws.inbox:  # what arrived before listening began
+            self.handle(ws.inbox.popleft())
+        ws.handler = self.handle
+        await ws.wait_closed()
         if not self.crowd.stopping:
-            self.crowd.tally.disconnects[str(self.ws.close_code or 1006)] += 1
+            self.crowd.tally.disconnects[str(ws.close_code or 1006)] += 1
 
-    def on_frame(self, data: str | bytes) -> dict[str, Any] | None:
+    def handle(self, data: Message) -> None:
+        """on_frame for the socket's handler: a frame the client cannot read is counted."""
+        try:
+            self.on_frame(data)
+        except Exception as exc:  # one bad frame must not end the session
+            self.crowd.tally.errors[f"frame:{type(exc).__name__}"] += 1
+
+    def on_frame(self, data: Message) -> dict[str, Any] | None:
         """Route one server frame; returns it parsed (None when skipped)."""
         if isinstance(data, str) and data.startswith(TAKEN_PREFIX):
             return None
@@ -132,9 +140,9 @@ class RepClient:
         """React like a human: wait, then claim."""
         await asyncio.sleep(delay_s)
         with contextlib.suppress(ConnectionClosed):
-            await self.send_claim(str(lead["lead_id"]))
+            self.send_claim(str(lead["lead_id"]))
 
-    async def send_claim(self, lead_id: str) -> str:
+    def send_claim(self, lead_id: str) -> str:
         """Send one claim with a fresh req_id and start its clock."""
         assert self.ws is not None
         self.sent += 1
@@ -143,7 +151,7 @@ class RepClient:
         self.pending[req_id] = time.perf_counter()
         self.crowd.tally.claims_sent += 1
         self.crowd.tally.claimed[self.rep] += 1
-        await self.ws.send(protocol.encode(frame, self.crowd.codec))
+        self.ws.send(protocol.encode(frame, self.crowd.codec))
         return req_id
 
     def on_result(self, frame: dict[str, Any]) -> None:
