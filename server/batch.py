@@ -18,6 +18,8 @@ from redis.commands.core import AsyncScript
 from server.keys import ScriptCall
 
 MAX_BATCH = 256
+BULK_MEMORY = 50_000  # packed arguments remembered (≈ 5 MB at most)
+_BULK: dict[str, bytes] = {}
 
 Pending = tuple[AsyncScript, ScriptCall, "asyncio.Future[Any]"]
 
@@ -95,12 +97,24 @@ class Batcher:
 
 def _evalsha(sha: str, call: ScriptCall) -> bytes:
     """EVALSHA in the Redis protocol (RESP): an array of bulk strings."""
-    args = ["EVALSHA", sha, len(call.keys), *call.keys, *call.args]
-    parts = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        data = arg.encode() if isinstance(arg, str) else str(arg).encode()
-        parts += (b"$%d\r\n" % len(data), data, b"\r\n")
-    return b"".join(parts)
+    args = [*call.keys, *call.args]
+    head = b"*%d\r\n$7\r\nEVALSHA\r\n$%d\r\n%s\r\n" % (len(args) + 3, len(sha), sha.encode())
+    return head + _bulk(len(call.keys)) + b"".join([_bulk(arg) for arg in args])
+
+
+def _bulk(arg: str | int) -> bytes:
+    """One RESP bulk string; strings are remembered (most keys repeat from call to call)."""
+    if not isinstance(arg, str):  # numbers (and bools, equal to 1 and 0 as dict keys): as text
+        data = str(arg).encode()
+        return b"$%d\r\n%s\r\n" % (len(data), data)
+    packed = _BULK.get(arg)
+    if packed is None:
+        data = arg.encode()
+        packed = b"$%d\r\n%s\r\n" % (len(data), data)
+        if len(_BULK) >= BULK_MEMORY:
+            _BULK.clear()  # request ids never repeat: start over rather than grow
+        _BULK[arg] = packed
+    return packed
 
 
 async def _reply(conn: AbstractConnection) -> Any:

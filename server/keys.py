@@ -11,7 +11,7 @@ PREFIX = "lg"
 
 
 def _key(team: str, *parts: str) -> str:
-    return ":".join((PREFIX, "{" + team + "}", *parts))
+    return f"{PREFIX}:{{{team}}}:" + ":".join(parts)
 
 
 def rules(team: str) -> str:

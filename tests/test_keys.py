@@ -140,3 +140,18 @@ def test_load_rules_rows_follow_the_documented_layout() -> None:
     assert args[5:5 + 2 * n_days] == [1_799_017_200_000, "2027-01-04", 1_799_103_600_000,
                                       "2027-01-05"]
     assert args[5 + 2 * n_days:] == [item for row in REP_ROWS for item in row]
+
+
+def test_evalsha_is_packed_as_redis_py_packs_it() -> None:
+    from redis.connection import Connection as SyncConnection
+
+    from server.batch import _evalsha
+
+    packer = SyncConnection()  # type: ignore[no-untyped-call]  # packs without connecting
+    call = ScriptCall(["lg:{north}:lead:L-1", "lg:{north}:rep:张伟"],
+                      ["", 0, 12, "备注 ✓", "req.1", True])
+    args = [str(a) if isinstance(a, bool) else a for a in call.args]  # redis-py refuses bools
+    expected = b"".join(packer.pack_command(  # type: ignore[no-untyped-call]
+        "EVALSHA", "f" * 40, len(call.keys), *call.keys, *args))
+    assert _evalsha("f" * 40, call) == expected
+    assert _evalsha("f" * 40, call) == expected  # again, from the remembered bulk strings
