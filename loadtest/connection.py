@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from websockets.client import ClientProtocol
-from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidHandshake
+from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
@@ -47,7 +47,8 @@ class Connection(asyncio.Protocol):
     @classmethod
     async def open(cls, url: str, subprotocol: str, *, compression: bool = False,
                    max_size: int = 1 << 20) -> Connection:
-        """Connect and complete the opening handshake (raises InvalidHandshake, OSError)."""
+        """Connect and complete the opening handshake (raises websockets' InvalidHandshake
+        or OSError)."""
         uri = parse_uri(url)
         protocol = ClientProtocol(
             uri, subprotocols=[Subprotocol(subprotocol)], max_size=max_size,
@@ -56,7 +57,7 @@ class Connection(asyncio.Protocol):
         _, conn = await loop.create_connection(lambda: cls(protocol), uri.host, uri.port,
                                                ssl=uri.secure or None)
         try:
-            await asyncio.shield(conn.opened)
+            await conn.opened
         except BaseException:
             conn.abort()
             raise
@@ -191,5 +192,3 @@ class Connection(asyncio.Protocol):
         p = self.protocol
         return ConnectionClosedError(p.close_rcvd, p.close_sent, p.close_rcvd_then_sent)
 
-
-__all__ = ["Connection", "ConnectionClosed", "InvalidHandshake", "Message"]
