@@ -9,6 +9,7 @@ KEYS[4]  lg:{team}:audit            stream: audit trail
 KEYS[5]  lg:{team}:trail:<lead_id>  list: this lead's audit entry ids
 KEYS[6]  lg:{team}:timers           zset: due timers (the lead's deadlines are removed)
 KEYS[7]  lg:{team}:cust:<cid>       hash: the lead's customer
+KEYS[8]  lg:{team}:cand:<lead_id>   hash: claim-window candidates (expire with the lead)
 
 ARGV[1]  now override in ms ('' = Redis TIME; tests only)
 ARGV[2]  rep id (must be the holder)
@@ -16,6 +17,7 @@ ARGV[3]  lead id
 ARGV[4]  outcome: 'won' | 'lost' (the sale, not the claim)
 ARGV[5]  audit stream max length (approximate trim)
 ARGV[6]  the lead's customer id as the caller read it ('' for none)
+ARGV[7]  retention, ms: the lead, its trail and candidates expire this long after ('0': never)
 
 Returns  {'ok', ''} or {'rejected', reason} with reason not_found | closed | not_holder,
          or {'stale', ''} when ARGV[6] is not the lead's customer id.
@@ -26,9 +28,10 @@ Emits    audit entry action=close.
 -- @include "lib/audit.lua"
 -- @include "lib/eligibility.lua"
 -- @include "lib/holding.lua"
+-- @include "lib/retention.lua"
 
 local rules_key, lead_key, held_key, audit_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local trail_key, timers_key, cust_key = KEYS[5], KEYS[6], KEYS[7]
+local trail_key, timers_key, cust_key, cand_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local now = clock_ms(ARGV[1])
 local rep_id, lead_id, outcome, audit_maxlen, cid = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 
@@ -55,4 +58,5 @@ audit(audit_key, audit_maxlen, {
   'action', 'close', 'lead', lead_id, 'rep', rep_id, 'actor', rep_id, 'result', 'ok',
   'outcome', outcome, 'rules_version', redis.call('HGET', rules_key, 'version') or '0', 'ts', now,
 }, trail_key)
+retire(ARGV[7], lead_key, trail_key, cand_key)
 return {'ok', ''}

@@ -81,7 +81,7 @@ redis.call('HSET', rep_key, 'cooldown_until_ms',
   math.max(cooldown, now + (rep.penalty_cooldown_ms or 0)))
 redis.call('HINCRBY', rep_key, 'misses', 1)
 if (rep.reclaim_lockout_ms or 0) > 0 then
-  lock_out(lockout_key, lead_id, cid, now + rep.reclaim_lockout_ms)
+  lock_out(lockout_key, lead_id, cid, now + rep.reclaim_lockout_ms, now)
 end
 redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*', 'type', 'revoked',
   'lead_id', lead_id, 'rep', holder, 'reason', kind)

@@ -55,7 +55,7 @@ end
 end_hold(rep_id, lead_id, lead_key, held_key, timers_key, cust_key, cid, false)
 local rep = cjson.decode(redis.call('HGET', rules_key, 'rep:' .. rep_id) or '{}')
 if (rep.reclaim_lockout_ms or 0) > 0 then
-  lock_out(lockout_key, lead_id, cid, now + rep.reclaim_lockout_ms)
+  lock_out(lockout_key, lead_id, cid, now + rep.reclaim_lockout_ms, now)
 end
 local seq = redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*',
   'type', 'lead', 'lead_id', lead_id, 'payload', payload, 'published_ms', now, 'reoffer', '1',

@@ -17,6 +17,7 @@ ARGV[5]  holder as the caller read it ('' for none)
 ARGV[6]  the lead's customer id as the caller read it ('' for none)
 ARGV[7]  audit stream max length (approximate trim)
 ARGV[8]  events stream max length (approximate trim)
+ARGV[9]  retention, ms: the lead, its trail and candidates expire this long after ('0': never)
 
 Returns  {'ok', former holder or ''} or {'rejected', not_found | closed} or {'stale', ''}.
 Emits    events entries type=settled (candidates of an open window: rejected, closed) and
@@ -28,6 +29,7 @@ Emits    events entries type=settled (candidates of an open window: rejected, cl
 -- @include "lib/audit.lua"
 -- @include "lib/eligibility.lua"
 -- @include "lib/holding.lua"
+-- @include "lib/retention.lua"
 
 local lead_key, held_key, timers_key, cust_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local audit_key, events_key, trail_key, cand_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
@@ -65,4 +67,5 @@ audit(audit_key, audit_maxlen, {
   'action', 'withdraw', 'lead', lead_id, 'rep', holder, 'actor', actor, 'result', 'ok',
   'reason', why, 'ts', now,
 }, trail_key)
+retire(ARGV[9], lead_key, trail_key, cand_key)
 return {'ok', holder}

@@ -48,9 +48,10 @@ URL_FILE = "url"  # where `leadgrab reload` finds the embedded Redis of a runnin
 
 
 def limits(config: Config) -> Limits:
-    """Stream and idempotency retention from the server settings."""
+    """Stream, idempotency and finished-lead retention from the server settings."""
     s = config.server
-    return Limits(s.stream_maxlen, s.audit_maxlen, s.idempotency_ttl_s * 1000)
+    return Limits(s.stream_maxlen, s.audit_maxlen, s.idempotency_ttl_s * 1000,
+                  s.lead_retention_s * 1000)
 
 
 def client(url: str, max_connections: int = POOL_CONNECTIONS) -> Redis:

@@ -180,6 +180,7 @@ class ServerConfig(_Frozen):
     stream_maxlen: Positive = 10000
     audit_maxlen: Positive = 1_000_000
     idempotency_ttl_s: Positive = 86400
+    lead_retention_s: NonNegative = 30 * 86400
     metrics_rep_label_max: NonNegative = 200
 
 

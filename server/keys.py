@@ -99,11 +99,12 @@ def events(team: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Retention settings passed to every script that appends to a stream."""
+    """Retention settings passed to the scripts that append to a stream or finish a lead."""
 
     events_maxlen: int
     audit_maxlen: int
     request_ttl_ms: int
+    lead_retention_ms: int = 0  # a finished lead's keys expire this long after; 0 = never
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +176,9 @@ def close_call(team: str, rep: str, lead_id: str, outcome: str, limits: Limits,
     """close_lead.lua: the holder closes a lead as won or lost, freeing the slot."""
     return ScriptCall(
         [rules(team), lead(team, lead_id), held(team, rep), audit(team), trail(team, lead_id),
-         timers(team), customer(team, customer_id)],
-        [now, rep, lead_id, outcome, limits.audit_maxlen, customer_id],
+         timers(team), customer(team, customer_id), candidates(team, lead_id)],
+        [now, rep, lead_id, outcome, limits.audit_maxlen, customer_id,
+         limits.lead_retention_ms],
     )
 
 
@@ -239,7 +241,7 @@ def withdraw_call(team: str, lead_id: str, actor: str, reason: str, holder: str,
          customer(team, customer_id), audit(team), events(team), trail(team, lead_id),
          candidates(team, lead_id)],
         [now, lead_id, actor, reason, holder, customer_id, limits.audit_maxlen,
-         limits.events_maxlen],
+         limits.events_maxlen, limits.lead_retention_ms],
     )
 
 

@@ -80,12 +80,18 @@ local function end_hold(rep_id, lead_id, lead_key, held_key, timers_key, cust_ke
   end
 end
 
--- Keep a former holder off this lead and this customer's leads until `until_ms`.
-local function lock_out(lockout_key, lead_id, cid, until_ms)
+-- Keep a former holder off this lead and this customer's leads until `until_ms`. The hash
+-- lives a day past its latest lockout (it only matters until then), so it cannot grow for ever.
+local function lock_out(lockout_key, lead_id, cid, until_ms, now)
   redis.call('HSET', lockout_key, 'lead:' .. lead_id, until_ms)
   if cid ~= '' then
     redis.call('HSET', lockout_key, 'cust:' .. cid, until_ms)
   end
+  local last = until_ms
+  for _, value in ipairs(redis.call('HVALS', lockout_key)) do
+    last = math.max(last, tonumber(value) or 0)
+  end
+  redis.call('PEXPIRE', lockout_key, last - now + 86400000)
 end
 
 -- Until when the rep is locked out of this lead or customer (0 when not).
