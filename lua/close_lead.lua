@@ -47,11 +47,12 @@ if (lead[3] or '') ~= cid then
   return {'stale', ''}
 end
 
-end_hold(rep_id, lead_id, lead_key, held_key, timers_key, cust_key, cid, true)
+end_hold(rep_id, lead_id, lead_key, held_key, timers_key, cust_key, cid, true, now)
 if cid ~= '' and outcome == 'won' then
   local team = cjson.decode(redis.call('HGET', rules_key, 'team') or '{}')
   redis.call('HSET', cust_key, 'owner', rep_id,
     'owner_until_ms', now + (team.protection_period_ms or 0))
+  keep_customer(cust_key, now)
 end
 redis.call('HSET', lead_key, 'state', 'closed', 'outcome', outcome, 'closed_ms', now)
 audit(audit_key, audit_maxlen, {

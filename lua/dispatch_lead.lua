@@ -95,7 +95,7 @@ if not force then
 end
 
 if prev ~= '' then
-  end_hold(prev, lead_id, lead_key, prev_held_key, timers_key, cust_key, cid, false)
+  end_hold(prev, lead_id, lead_key, prev_held_key, timers_key, cust_key, cid, false, now)
 end
 if lead[1] == 'window' then
   local results = end_window(cand_key, timers_key, lead_id, rep_id, 'lost', '')

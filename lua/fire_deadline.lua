@@ -75,7 +75,7 @@ end
 
 local kind = lead[6] or 'followup'
 local rep = cjson.decode(redis.call('HGET', rules_key, 'rep:' .. holder) or '{}')
-end_hold(holder, lead_id, lead_key, held_key, timers_key, cust_key, cid, false)
+end_hold(holder, lead_id, lead_key, held_key, timers_key, cust_key, cid, false, now)
 local cooldown = tonumber(redis.call('HGET', rep_key, 'cooldown_until_ms') or '0')
 redis.call('HSET', rep_key, 'cooldown_until_ms',
   math.max(cooldown, now + (rep.penalty_cooldown_ms or 0)))

@@ -52,7 +52,7 @@ if (lead[4] or '') ~= cid then
   return {'stale', '', ''}
 end
 
-end_hold(rep_id, lead_id, lead_key, held_key, timers_key, cust_key, cid, false)
+end_hold(rep_id, lead_id, lead_key, held_key, timers_key, cust_key, cid, false, now)
 local rep = cjson.decode(redis.call('HGET', rules_key, 'rep:' .. rep_id) or '{}')
 if (rep.reclaim_lockout_ms or 0) > 0 then
   lock_out(lockout_key, lead_id, cid, now + rep.reclaim_lockout_ms, now)

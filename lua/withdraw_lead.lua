@@ -46,7 +46,7 @@ if not as_read(lead[2], lead[3], expected, cid) then
 end
 local holder = lead[2] or ''
 if holder ~= '' then
-  end_hold(holder, lead_id, lead_key, held_key, timers_key, cust_key, cid, false)
+  end_hold(holder, lead_id, lead_key, held_key, timers_key, cust_key, cid, false, now)
 end
 local results = end_window(cand_key, timers_key, lead_id, '', 'rejected', R.CLOSED)
 if results then

@@ -110,3 +110,22 @@ async def test_after_retention_the_lead_is_gone_and_its_id_may_be_published_agai
                 assert resp.status == 404
             async with http.post(gw.url("/api/leads"), json=body, headers=integration) as resp:
                 assert (await resp.json())["created"] is True
+
+
+async def test_a_customer_record_lives_while_held_then_a_day_past_its_protection(
+        redis: Redis, clock: ManualClock) -> None:
+    arbiter = await arbiter_for(Store(redis, LIMITS, clock),
+                                floor("protection_period_ms = 3600000"))
+    customer = keys.customer("north", "C1")
+    await publish(arbiter, "L1", customer_id="C1")
+    assert (await arbiter.claim("ann", "L1", "a1")).result is Outcome.WON
+    assert await leases(redis, customer) == [-1]  # held: kept
+    assert (await arbiter.close("ann", "L1", "won")).ok
+    (ttl,) = await leases(redis, customer)
+    assert DAY_MS + 3_500_000 < ttl <= DAY_MS + 3_600_000  # ann owns C1 for the protection
+    await publish(arbiter, "L2", customer_id="C1")
+    assert (await arbiter.claim("ann", "L2", "a2")).result is Outcome.WON
+    assert await leases(redis, customer) == [-1]
+    assert (await arbiter.release("ann", "L2")).ok  # a release gives the customer up
+    (ttl,) = await leases(redis, customer)
+    assert DAY_MS - 60_000 < ttl <= DAY_MS

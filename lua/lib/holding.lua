@@ -27,6 +27,18 @@ local function set_deadline(lead_key, timers_key, lead_id, rep, now, after_follo
   end
 end
 
+-- A customer's record lives while one of its leads is held, then until a day past the end of
+-- its owner's protection (it only matters until then), so it cannot grow for ever.
+local function keep_customer(cust_key, now)
+  local cust = redis.call('HMGET', cust_key, 'held_count', 'owner_until_ms')
+  if tonumber(cust[1] or '0') > 0 then
+    redis.call('PERSIST', cust_key)
+  else
+    local until_ms = math.max(tonumber(cust[2] or '0'), now)
+    redis.call('PEXPIRE', cust_key, until_ms - now + 86400000)
+  end
+end
+
 -- h: rep_id, rep (rules), lead_id, lead_key, rep_key, held_key, days_key, timers_key,
 --    cust_key, cid, team (settings), now, counts (toward max_daily), cooldown (after-claim)
 local function start_hold(h)
@@ -55,12 +67,15 @@ local function start_hold(h)
     redis.call('HSET', h.cust_key, 'owner', h.rep_id,
       'owner_until_ms', h.now + (h.team.protection_period_ms or 0),
       'holder', h.rep_id, 'held_count', count)
+    redis.call('PERSIST', h.cust_key)
   end
 end
 
--- The rep stops holding the lead (the caller sets the lead's new state and holder).
+-- The rep stops holding the lead (the caller sets the lead's new state and holder; a caller
+-- that changes the customer's ownership afterwards calls keep_customer again).
 -- `keep_owner` keeps customer ownership (a close); otherwise the rep loses it.
-local function end_hold(rep_id, lead_id, lead_key, held_key, timers_key, cust_key, cid, keep_owner)
+local function end_hold(rep_id, lead_id, lead_key, held_key, timers_key, cust_key, cid, keep_owner,
+                        now)
   redis.call('SREM', held_key, lead_id)
   clear_deadline(lead_key, timers_key, lead_id)
   if cid == '' then
@@ -78,6 +93,7 @@ local function end_hold(rep_id, lead_id, lead_key, held_key, timers_key, cust_ke
   if not keep_owner and cust[3] == rep_id then
     redis.call('HSET', cust_key, 'owner', '', 'owner_until_ms', 0)
   end
+  keep_customer(cust_key, now)
 end
 
 -- Keep a former holder off this lead and this customer's leads until `until_ms`. The hash
