@@ -108,6 +108,10 @@ async def test_after_retention_the_lead_is_gone_and_its_id_may_be_published_agai
                     await asyncio.sleep(0.2)
             async with http.get(gw.url("/api/leads/R1"), headers=alice) as resp:
                 assert resp.status == 404
+            manager = {"Authorization": f"Bearer {gw.role_token(Role.MANAGER)}"}
+            async with http.get(gw.url("/api/audit?team=north&lead=R1"), headers=manager) as resp:
+                history = [e["action"] for e in (await resp.json())["entries"]]
+                assert history == ["publish", "claim", "close"]  # still in the audit stream
             async with http.post(gw.url("/api/leads"), json=body, headers=integration) as resp:
                 assert (await resp.json())["created"] is True
 
