@@ -7,6 +7,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from server import protocol
@@ -56,22 +57,37 @@ class Connection:
         self.held_back: list[tuple[str, list[Delivery]]] = []
         self.closed = asyncio.Event()
         self.writing = False
+        self.corked: list[tuple[Wire, bytes]] | None = None  # frames held for one write
 
     def push(self, data: Wire, prepared: bytes | None = None) -> bool:
         """Send a frame without waiting: straight to the socket when nothing is queued ahead
-        of it and its buffer has room, else into the bounded queue; a full queue
-        disconnects the slow reader."""
+        of it and its buffer has room (held back for one write while corked), else into the
+        bounded queue; a full queue disconnects the slow reader."""
         if self.closed.is_set():
             return False
-        if (prepared is not None and not self.writing and self.queue.empty()
-                and self.sink.write_now(prepared)):
-            return True
+        if prepared is not None and not self.writing and self.queue.empty():
+            if self.corked is not None:
+                self.corked.append((data, prepared))
+                return True
+            if self.sink.write_now(prepared):
+                return True
         try:
             self.queue.put_nowait(data)
         except asyncio.QueueFull:
             self.disconnect(CloseCode.SLOW_CONSUMER, "send queue overflow: reading too slowly")
             return False
         return True
+
+    def uncork(self) -> None:
+        """Write the frames held while corked with one write (one syscall for the socket,
+        one read for the client); if the socket's buffer is full, queue them instead."""
+        corked, self.corked = self.corked, None
+        if not corked:
+            return
+        if self.sink.write_now(b"".join(prepared for _, prepared in corked)):
+            return
+        for data, _ in corked:
+            self.push(data)
 
     async def put(self, data: Wire) -> bool:
         """Queue a frame, waiting a bounded time for space (used while replaying)."""
@@ -160,6 +176,22 @@ class Hub:
         if conns is not None and conn in conns:
             conns.discard(conn)
             self.metrics.connected.dec()
+
+    @contextmanager
+    def coalesced(self, team: str, on: bool = True) -> Iterator[None]:
+        """Deliveries inside the block reach each socket of the team with one write.
+
+        Used for a batch of stream entries read at once (a server catching up): the frames
+        of several entries cost one syscall per socket instead of one per frame.
+        """
+        conns = list(self.teams.get(team, ())) if on else []
+        for conn in conns:
+            conn.corked = []
+        try:
+            yield
+        finally:
+            for conn in conns:
+                conn.uncork()
 
     def connections(self) -> Iterator[Connection]:
         for conns in self.teams.values():

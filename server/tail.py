@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -49,24 +49,46 @@ class Tail:
         replies: Any = await self.redis.xread({self.stream: self.last}, count=BATCH,
                                               block=BLOCK_MS)
         for _stream, entries in replies:
-            for seq, fields in entries:
-                self.last = seq
-                self.dispatch(seq, fields)
+            offers: list[Offered] = []
+            # entries read together (a backlog) reach each socket with one write
+            with self.hub.coalesced(self.team, len(entries) > 1):
+                for seq, fields in entries:
+                    self.last = seq
+                    offers += self.dispatch(seq, fields)
+            self.count(offers, time.perf_counter())
 
-    def dispatch(self, seq: str, fields: dict[str, str]) -> None:
+    def dispatch(self, seq: str, fields: dict[str, str]) -> list[Offered]:
+        """Hand one entry to the hub; a lead offer is returned for counting."""
         if fields.get("type") == "pause":
             self.hub.set_paused(fields["rep"], fields.get("paused") == "1")
         if fields.get("type") == "settled" and not self.hub.first_settlement(fields["lead_id"]):
-            return
+            return []
         items = deliveries(fields, seq)
         if not items:
-            return
+            return []
         started = time.perf_counter()
         sent = self.hub.deliver(self.team, seq, items)
-        if fields.get("type") == "lead":
-            self.metrics.fanout.observe(time.perf_counter() - started)
-            published_ms = int(fields.get("published_ms") or seq_key(seq)[0])
-            self.metrics.reps.lead_offered(self.team, fields["lead_id"], published_ms)
-            lag_s = time.time() - seq_key(seq)[0] / 1000  # the entry id is its Redis time
-            self.metrics.broadcast_lag.observe(max(lag_s, 0.0))
-            self.metrics.offers.inc(sent)
+        if fields.get("type") != "lead":
+            return []
+        return [Offered(seq, fields["lead_id"], fields.get("published_ms"), started, sent)]
+
+    def count(self, offers: list[Offered], handed_off: float) -> None:
+        """Metrics of offers once they are written (or queued) to every local socket."""
+        m = self.metrics
+        for offer in offers:
+            m.fanout.observe(handed_off - offer.started)
+            published_ms = int(offer.published_ms or seq_key(offer.seq)[0])
+            m.reps.lead_offered(self.team, offer.lead_id, published_ms)
+            lag_s = time.time() - seq_key(offer.seq)[0] / 1000  # the entry id is its Redis time
+            m.broadcast_lag.observe(max(lag_s, 0.0))
+            m.offers.inc(offer.sent)
+
+
+class Offered(NamedTuple):
+    """A lead offer handed to the hub: what its metrics need."""
+
+    seq: str
+    lead_id: str
+    published_ms: str | None
+    started: float
+    sent: int

@@ -94,3 +94,25 @@ async def test_replay_then_live_without_duplicates() -> None:
     ids = [conn.queue.get_nowait() for _ in range(conn.queue.qsize())]
     assert all([f'"L{n}"' in str(wire) for n, wire in zip((1, 2, 3, 4), ids, strict=True)])
     assert len(ids) == 4
+
+
+async def test_a_batch_of_entries_reaches_each_socket_in_one_write_in_order() -> None:
+    metrics = Metrics()
+    hub = Hub(metrics, lambda rep: ALICE)
+    reading, stalled = ReadingSink(), StalledSink()
+    fast = Connection("alice", "north", Codec.JSON, reading, 8, metrics)
+    full = Connection("alice", "north", Codec.JSON, stalled, 8, metrics)
+    for conn in (fast, full):
+        hub.add(conn)
+    with hub.coalesced("north"):
+        for n in range(3):
+            assert hub.deliver("north", *lead(n)) == 2
+        assert reading.sent == []  # held until the batch ends
+    frames = [lead(n)[1][0].frame for n in range(3)]
+    assert reading.sent == [b"".join(protocol.encode(f, Codec.JSON).encode() for f in frames)]
+    # a socket whose buffer is full gets the same frames through its queue, in order
+    assert [full.queue.get_nowait() for _ in range(3)] == [
+        protocol.encode(f, Codec.JSON) for f in frames]
+    with hub.coalesced("north", on=False):
+        hub.deliver("north", *lead(3))
+    assert len(reading.sent) == 2 and fast.corked is None  # not corked: written at once
