@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
-from server.config import Config, ConfigError, load_config, parse_config
+from server.config import (
+    Config,
+    ConfigError,
+    RuleSet,
+    ServerConfig,
+    TeamConfig,
+    load_config,
+    parse_config,
+)
 from server.rules import effective_rep
 from tests.conftest import BASE_CONFIG, ROOT
 
@@ -158,3 +168,20 @@ def test_effective_rep_carries_identity_and_coverage() -> None:
     assert '"max_open":3' in alice.to_json() and '"tier":"gold"' in alice.to_json()
     carol = effective_rep(config, config.reps[2])
     assert not carol.active and carol.regions == ("*",)
+
+
+def readme_keys(heading: str) -> set[str]:
+    """The keys in the first column of the README table that follows `heading`."""
+    text = (ROOT / "README.md").read_text()
+    rows = text.split(heading, 1)[1].split("\n\n| ", 1)[1].split("\n\n", 1)[0].splitlines()
+    return {key for row in rows[2:] for key in re.findall(r"`(\w+)`", row.split(" | ")[0])}
+
+
+@pytest.mark.parametrize(("heading", "model"), [
+    ("`[server]` — process settings", ServerConfig),
+    ("`[teams.<id>]` — a team's settings", TeamConfig),
+    ("`[teams.<id>.rules]` — the rule set", RuleSet),
+])
+def test_the_readme_documents_every_config_key_and_no_other(heading: str,
+                                                             model: type[BaseModel]) -> None:
+    assert readme_keys(heading) == set(model.model_fields)
