@@ -171,3 +171,27 @@ async def test_health_metrics_and_unknown_routes(gateway: Gateway) -> None:
     async with aiohttp.ClientSession() as http, http.get(gateway.url("/metrics")) as resp:
         text = await resp.text()
     assert "leadgrab_claims_total" in text and "leadgrab_connected_reps" in text
+
+
+def test_the_readme_lists_exactly_the_routes_the_app_serves(tmp_path: Path) -> None:
+    import re
+
+    from server.app import create_app
+    from tests.conftest import ROOT, gateway_config
+
+    table = (ROOT / "README.md").read_text().split("| `POST /api/leads` |", 1)[1]
+    rows = ("| `POST /api/leads` |" + table.split("\n\n", 1)[0]).splitlines()
+    documented = {(method, path.split("?")[0]) for row in rows
+                  for method, path in re.findall(r"`(GET|POST) (/[^` ]*)`", row.split(" | ")[0])}
+    app = create_app(gateway_config(tmp_path), redis="redis://127.0.0.1:1/0")  # not started
+    served = {(r.method, re.sub(r"\{\w+\}", "[^/]+", r.resource.canonical) + "$")
+              for r in app.router.routes()
+              if r.method in ("GET", "POST") and r.resource is not None
+              and r.resource.canonical != "/ws"}  # /ws has its own section
+
+    def routed(method: str, path: str) -> bool:
+        return any(m == method and re.match(pattern, path) for m, pattern in served)
+
+    assert {(m, p) for m, p in documented if not routed(m, p)} == set()  # documented, not served
+    assert {(m, pattern) for m, pattern in served
+            if not any(m == dm and re.match(pattern, dp) for dm, dp in documented)} == set()
