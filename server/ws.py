@@ -13,7 +13,7 @@ from aiohttp import WSMsgType, web
 from server import decision, feed, protocol
 from server.appkeys import ARBITER, AUTHORITY, CONFIG, HUB, METRICS, SOCKETS
 from server.auth import AuthError, Principal, Role
-from server.hub import Connection, Wire
+from server.connection import Connection, Wire
 from server.protocol import (
     Claim,
     Close,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from server import protocol
+from server.connection import Broadcast, Connection, Wire
 from server.entries import EVERYONE, Delivery
-from server.hub import Broadcast, Connection, Hub, Wire
+from server.hub import Hub
 from server.metrics import Metrics
 from server.protocol import CloseCode, Codec
 from server.roster import Member
@@ -52,15 +53,20 @@ def lead(n: int) -> tuple[str, list[Delivery]]:
     return seq, [Delivery(frame, EVERYONE, offer=True)]
 
 
-async def test_slow_reader_is_cut_off_and_memory_stays_bounded() -> None:
+def hub_with(*sinks: tuple[str, StalledSink]) -> tuple[Metrics, Hub, list[Connection]]:
+    """A hub on team north with one JSON connection (queue of 8) per (rep, sink)."""
     metrics = Metrics()
     hub = Hub(metrics, lambda rep: ALICE)
-    slow_sink, fast_sink = StalledSink(), ReadingSink()
-    slow = Connection("alice", "north", Codec.JSON, slow_sink, 8, metrics)
-    fast = Connection("bob", "north", Codec.JSON, fast_sink, 8, metrics)
-    writers = [asyncio.create_task(c.run_writer()) for c in (slow, fast)]
-    for conn in (slow, fast):
+    conns = [Connection(rep, "north", Codec.JSON, sink, 8, metrics) for rep, sink in sinks]
+    for conn in conns:
         hub.add(conn)
+    return metrics, hub, conns
+
+
+async def test_slow_reader_is_cut_off_and_memory_stays_bounded() -> None:
+    slow_sink, fast_sink = StalledSink(), ReadingSink()
+    metrics, hub, (slow, fast) = hub_with(("alice", slow_sink), ("bob", fast_sink))
+    writers = [asyncio.create_task(c.run_writer()) for c in (slow, fast)]
     for n in range(100):
         hub.deliver("north", *lead(n))
         await asyncio.sleep(0)
@@ -97,13 +103,8 @@ async def test_replay_then_live_without_duplicates() -> None:
 
 
 async def test_a_batch_of_entries_reaches_each_socket_in_one_write_in_order() -> None:
-    metrics = Metrics()
-    hub = Hub(metrics, lambda rep: ALICE)
     reading, stalled = ReadingSink(), StalledSink()
-    fast = Connection("alice", "north", Codec.JSON, reading, 8, metrics)
-    full = Connection("alice", "north", Codec.JSON, stalled, 8, metrics)
-    for conn in (fast, full):
-        hub.add(conn)
+    _, hub, (fast, full) = hub_with(("alice", reading), ("alice", stalled))
     with hub.coalesced("north"):
         for n in range(3):
             assert hub.deliver("north", *lead(n)) == 2
