@@ -11,7 +11,6 @@ from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
-from redis.asyncio import BlockingConnectionPool, Redis
 
 from server import floor_api, http_api, manager_api, ws
 from server.appkeys import (
@@ -35,12 +34,11 @@ from server.keys import Limits
 from server.metrics import Metrics
 from server.protocol import CloseCode
 from server.scoreboard import Scoreboard
-from server.store import ManualClock, Store, StoreError
+from server.store import ManualClock, Store, StoreError, connect
 from server.tail import Tail
 from server.timers import Timers
 
 log = logging.getLogger(__name__)
-POOL_CONNECTIONS = 64
 RELOAD_POLL_S = 1.0
 STOP_WAIT_S = 2.0
 TABLES_REFRESH_S = 6 * 3600
@@ -52,14 +50,6 @@ def limits(config: Config) -> Limits:
     s = config.server
     return Limits(s.stream_maxlen, s.audit_maxlen, s.idempotency_ttl_s * 1000,
                   s.lead_retention_s * 1000)
-
-
-def client(url: str, max_connections: int = POOL_CONNECTIONS) -> Redis:
-    """A Redis client whose pool waits for a free connection instead of failing under load;
-    the client owns the pool, so closing the client closes its connections."""
-    pool = BlockingConnectionPool.from_url(url, decode_responses=True,
-                                           max_connections=max_connections, timeout=5)
-    return Redis.from_pool(pool)
 
 
 @contextlib.asynccontextmanager
@@ -112,7 +102,7 @@ def _running(redis_override: str | None, clock: ManualClock | None,
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         config = app[CONFIG]
         async with redis_url(config, redis_override) as url:
-            main = client(url)
+            main = await connect(url)
             store = Store(main, limits(config), clock)
             arbiter = Arbiter(store, config)
             await arbiter.apply_rules(config)
@@ -121,7 +111,7 @@ def _running(redis_override: str | None, clock: ManualClock | None,
                 hub.paused |= await arbiter.paused_reps(team)
             timers = Timers(arbiter, list(config.teams), app[METRICS], hub.settled_here)
             app[ARBITER], app[HUB], app[TIMERS] = arbiter, hub, timers
-            readers = [Redis.from_url(url, decode_responses=True) for _ in config.teams]
+            readers = [await connect(url, 1) for _ in config.teams]
             tails = [Tail(r, hub, app[METRICS], team) for r, team in zip(readers, config.teams,
                                                                            strict=True)]
             for tail in tails:

@@ -11,10 +11,11 @@ import asyncio
 from typing import Any
 
 from redis import exceptions as rexc
-from redis.asyncio import Redis
+from redis.asyncio import RedisCluster
 from redis.asyncio.connection import AbstractConnection
 from redis.commands.core import AsyncScript
 
+from server.backend import Client
 from server.keys import ScriptCall
 
 MAX_BATCH = 256
@@ -27,7 +28,7 @@ Pending = tuple[AsyncScript, ScriptCall, "asyncio.Future[Any]"]
 class Batcher:
     """Collects script calls and flushes them together on the next loop iteration."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Client) -> None:
         self.redis = redis
         self.pending: list[Pending] = []
         self.tasks: set[asyncio.Task[None]] = set()
@@ -77,6 +78,8 @@ class Batcher:
         bookkeeping were a fifth of the gateway's CPU under claim load. An error reply is
         that call's result; a connection fault fails the batch and drops the connection.
         """
+        if isinstance(self.redis, RedisCluster):
+            return await self._execute_routed(self.redis, batch)
         pool = self.redis.connection_pool
         conn: AbstractConnection = await pool.get_connection()  # type: ignore[no-untyped-call]
         try:
@@ -90,8 +93,18 @@ class Batcher:
         finally:
             await pool.release(conn)
 
+    @staticmethod
+    async def _execute_routed(cluster: RedisCluster, batch: list[Pending]) -> list[Any]:
+        """On a cluster, redis-py's pipeline sends each call to the node owning its keys'
+        slot (one team's) and follows MOVED and ASK while slots migrate."""
+        pipe = cluster.pipeline(transaction=False)
+        for script, call, _ in batch:
+            pipe.execute_command("EVALSHA", script.sha, len(call.keys), *call.keys, *call.args)
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        return replies
+
     async def _load(self, scripts: set[AsyncScript]) -> None:
-        for script in scripts:
+        for script in scripts:  # on a cluster, SCRIPT LOAD goes to every primary
             await self.redis.script_load(script.script)
 
 

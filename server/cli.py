@@ -18,7 +18,7 @@ from server.arbiter import Arbiter
 from server.auth import Role, TokenAuthority, load_or_create_secret
 from server.config import Config, ConfigError, load_config
 from server.rules import effective_rep
-from server.store import Store
+from server.store import Store, StoreError, connect
 
 log = logging.getLogger("leadgrab")
 
@@ -61,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    except StoreError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -92,7 +95,7 @@ def reload(args: argparse.Namespace) -> int:
     url = _redis_for_cli(config, args.redis_url)
 
     async def apply() -> None:
-        redis = application.client(url, 4)
+        redis = await connect(url, 4)
         try:
             arbiter = Arbiter(Store(redis, application.limits(config)), config)
             for load in await arbiter.apply_rules(config):

@@ -12,7 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote
@@ -64,6 +64,8 @@ class EmbeddedRedis:
         appendonly: bool = True,
         start_timeout_s: float = 10.0,
         stop_timeout_s: float = 5.0,
+        options: Mapping[str, str] | None = None,
+        port: int | None = None,
     ) -> None:
         self._data_dir = Path(data_dir).absolute()
         self._binary = binary
@@ -71,6 +73,8 @@ class EmbeddedRedis:
         self._appendonly = appendonly
         self._start_timeout_s = start_timeout_s
         self._stop_timeout_s = stop_timeout_s
+        self._options = dict(options or {})
+        self._port = port
         self._proc: subprocess.Popen[bytes] | None = None
         self._url: str | None = None
         self._version: str | None = None
@@ -103,8 +107,8 @@ class EmbeddedRedis:
             return self.url
         binary = self._resolve_binary()
         self._data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        listen, self._url = _listen_args(self._data_dir, self._unix_socket)
-        argv = _argv(binary, self._data_dir, listen, self._appendonly)
+        listen, self._url = _listen_args(self._data_dir, self._unix_socket, self._port)
+        argv = _argv(binary, self._data_dir, {**listen, **self._options}, self._appendonly)
         self._proc = _spawn(argv, self.log_path)
         try:
             self._version = await _wait_ready(
@@ -154,13 +158,15 @@ def _is_executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
 
 
-def _listen_args(data_dir: Path, unix_socket: bool) -> tuple[dict[str, str], str]:
-    """Return the listen options and client URL: a unix socket if its path fits, else TCP."""
+def _listen_args(data_dir: Path, unix_socket: bool,
+                 port: int | None) -> tuple[dict[str, str], str]:
+    """Return the listen options and client URL: a unix socket if asked and its path fits,
+    else TCP on `port` (a free one when None)."""
     sock = data_dir / SOCKET_NAME
-    if unix_socket and len(os.fsencode(sock)) <= MAX_UNIX_PATH_BYTES:
+    if unix_socket and port is None and len(os.fsencode(sock)) <= MAX_UNIX_PATH_BYTES:
         options = {"port": "0", "unixsocket": str(sock), "unixsocketperm": "700"}
         return options, f"unix://{quote(str(sock))}"
-    port = _free_port()
+    port = port or _free_port()
     return {"bind": "127.0.0.1", "port": str(port)}, f"redis://127.0.0.1:{port}/0"
 
 
@@ -171,16 +177,17 @@ def _free_port() -> int:
         return port
 
 
-def _argv(binary: str, data_dir: Path, listen: dict[str, str], appendonly: bool) -> list[str]:
-    """Build the redis-server command line; RDB `save` points keep the server defaults."""
+def _argv(binary: str, data_dir: Path, extra: dict[str, str], appendonly: bool) -> list[str]:
+    """Build the redis-server command line: ours, then the listen and extra options (which
+    win); RDB `save` points keep the server defaults."""
     options = {
         "dir": str(data_dir),
-        **listen,
         "appendonly": "yes" if appendonly else "no",
         "appendfsync": "everysec",
         "daemonize": "no",
         "protected-mode": "yes",
         "logfile": str(data_dir / LOG_NAME),
+        **extra,
     }
     return [binary, *(arg for name, value in options.items() for arg in (f"--{name}", value))]
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+
+from server.backend import Client
 
 NAMES = (
     "load_rules", "publish_lead", "claim_lead", "release_lead", "close_lead", "settle_window",
@@ -52,6 +53,6 @@ class Scripts:
     auto_assign: AsyncScript
 
 
-def register(redis: Redis) -> Scripts:
+def register(redis: Client) -> Scripts:
     """Register every script with a client; nothing is sent until first use."""
     return Scripts(**{name: redis.register_script(source(name)) for name in NAMES})

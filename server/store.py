@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis import exceptions as rexc
-from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-from server import keys
+from server import backend, keys
+from server.backend import Client
 from server.batch import Batcher
 from server.keys import Limits, ScriptCall
 from server.reasons import Outcome, Reason
@@ -57,6 +57,14 @@ def _fault(exc: rexc.RedisError | OSError) -> StoreError:
     return StoreError(f"Redis error: {exc}", temporary=False)
 
 
+async def connect(url: str, max_connections: int = backend.POOL_CONNECTIONS) -> Client:
+    """`backend.connect` with the driver's errors wrapped."""
+    try:
+        return await backend.connect(url, max_connections)
+    except (rexc.RedisError, OSError) as exc:
+        raise _fault(exc) from exc
+
+
 class Store:
     """Runs the arbitration scripts; never does read-modify-write in Python.
 
@@ -65,7 +73,7 @@ class Store:
     the lead again and retries.
     """
 
-    def __init__(self, redis: Redis, limits: Limits, clock: ManualClock | None = None) -> None:
+    def __init__(self, redis: Client, limits: Limits, clock: ManualClock | None = None) -> None:
         self.redis = redis
         self.limits = limits
         self.clock = clock or ManualClock()

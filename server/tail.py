@@ -7,10 +7,10 @@ import logging
 import time
 from typing import Any, NamedTuple
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from server import keys
+from server.backend import Client
 from server.background import stop_requested
 from server.entries import deliveries
 from server.hub import Hub, seq_key
@@ -24,7 +24,7 @@ BATCH = 500
 class Tail:
     """A blocking XREAD loop for one team (one slot, so it works on Redis Cluster too)."""
 
-    def __init__(self, redis: Redis, hub: Hub, metrics: Metrics, team: str) -> None:
+    def __init__(self, redis: Client, hub: Hub, metrics: Metrics, team: str) -> None:
         self.redis, self.hub, self.metrics, self.team = redis, hub, metrics, team
         self.stream = keys.events(team)
         self.last = "$"

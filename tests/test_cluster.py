@@ -1,0 +1,215 @@
+"""LeadGrab on a real three-node Redis Cluster: found from a node's URL, every script run on
+the node of its team's slot, the headline races, and the gateway end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.cluster import ClusterNode
+
+from server import backend, keys
+from server.app import create_app
+from server.arbiter import Arbiter
+from server.auth import Role
+from server.cli import main
+from server.reasons import Outcome
+from server.store import Store
+from tests.cluster import redis_cluster
+from tests.conftest import LIMITS, Gateway, gateway_config, running
+from tests.test_race import (
+    TEAM,
+    assert_one_winner,
+    held_sets,
+    lead_holders,
+    rep_ids,
+    rep_worker,
+    replay_audit,
+    start,
+    team_config,
+)
+from tests.test_ws import connect as ws_connect
+
+TWO_TEAMS = """
+[teams.north]
+timezone = "Europe/Berlin"
+rules = { max_open = 2, max_daily = 5, cooldown_after_claim_ms = 0, penalty_cooldown_ms = 0 }
+
+[teams.south]
+timezone = "Europe/Madrid"
+rules = { max_open = 2, max_daily = 5, cooldown_after_claim_ms = 0, penalty_cooldown_ms = 0 }
+
+[[reps]]
+id = "alice"
+team = "north"
+
+[[reps]]
+id = "bob"
+team = "north"
+
+[[reps]]
+id = "sam"
+team = "south"
+"""
+
+
+@pytest.fixture(scope="module")
+async def cluster_urls(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[list[str]]:
+    async with redis_cluster(tmp_path_factory.mktemp("cluster")) as urls:
+        yield urls
+
+
+@pytest.fixture
+async def cluster(cluster_urls: list[str]) -> AsyncIterator[RedisCluster]:
+    """A cluster client (as the server builds it) on a flushed cluster."""
+    client = await backend.connect(cluster_urls[1])
+    assert isinstance(client, RedisCluster)
+    await client.flushall()  # goes to every primary
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+def node_of(cluster: RedisCluster, team: str) -> ClusterNode:
+    return cluster.get_node_from_key(keys.events(team))
+
+
+async def stored_on(node: ClusterNode, key: str) -> bool:
+    """Whether the key physically lives on that node (asked directly, no redirection)."""
+    direct = Redis(host=node.host, port=node.port)
+    try:
+        return bool(await direct.exists(key))
+    finally:
+        await direct.aclose()
+
+
+async def test_a_node_url_gives_a_cluster_client_and_a_plain_url_a_plain_one(
+        cluster_urls: list[str], redis_url: str) -> None:
+    assert all([await backend.is_cluster(url) for url in cluster_urls])
+    plain = await backend.connect(redis_url)
+    try:
+        assert isinstance(plain, Redis) and not await backend.is_cluster(redis_url)
+    finally:
+        await plain.aclose()
+
+
+async def test_200_claimers_one_lead_one_winner_on_a_cluster(cluster: RedisCluster) -> None:
+    """The headline race of test_race, on the node holding the team's slot."""
+    config = team_config(200, max_open=1000)
+    reps = rep_ids(config)
+    leads = [f"L{n}" for n in range(3)]
+    first = await start(cluster, config, leads)  # type: ignore[arg-type]
+    arbiters = [first, *[Arbiter(Store(cluster, LIMITS), config) for _ in range(7)]]
+    for arbiter in arbiters[1:]:
+        await arbiter.refresh_roster()
+    for lead in leads:
+        order = random.Random(lead).sample(reps, len(reps))
+        results = await asyncio.gather(*(arbiters[n % 8].claim(r, lead, f"{r}:{lead}")
+                                         for n, r in enumerate(order)))
+        await assert_one_winner(cluster, reps, lead, order, results)  # type: ignore[arg-type]
+    assert await stored_on(node_of(cluster, TEAM), keys.lead(TEAM, "L0"))
+
+
+async def test_max_open_holds_under_concurrency_on_a_cluster(cluster: RedisCluster) -> None:
+    config = team_config(20, max_open=2)
+    reps = rep_ids(config)
+    leads = [f"L{n:02d}" for n in range(50)]
+    arbiter = await start(cluster, config, leads)  # type: ignore[arg-type]
+    await asyncio.gather(*(rep_worker(arbiter, rep, leads, 1) for rep in reps))
+    held = await held_sets(cluster, reps)  # type: ignore[arg-type]
+    holders = await lead_holders(cluster, leads)  # type: ignore[arg-type]
+    assert all(len(s) <= 2 for s in held.values()), held
+    assert sum(len(s) for s in held.values()) == len(holders)
+    entries = [f for _, f in await cluster.xrange(keys.audit(TEAM))]
+    open_counts = replay_audit(entries, len(reps) * len(leads))
+    assert all(open_counts.get(rep, 0) == len(s) for rep, s in held.items())
+    reasons = Counter(e.get("reason") for e in entries if e["action"] == "claim")
+    assert reasons["quota_open"] > 0, "the open quota never bound; the test proves nothing"
+
+
+async def test_scripts_are_loaded_again_after_every_node_forgot_them(
+        cluster: RedisCluster) -> None:
+    config = team_config(3, max_open=10)
+    arbiter = await start(cluster, config, ["A", "B"])  # type: ignore[arg-type]
+    assert (await arbiter.claim("r000", "A", "1")).result is Outcome.WON
+    assert await cluster.script_flush()  # every primary
+    assert (await arbiter.claim("r001", "B", "2")).result is Outcome.WON
+    assert (await arbiter.claim("r002", "A", "3")).result is Outcome.LOST
+
+
+async def test_cli_reload_reaches_a_cluster(cluster: RedisCluster, cluster_urls: list[str],
+                                            tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(TWO_TEAMS)
+    args = ["reload", "--config", str(config), "--redis-url", cluster_urls[2]]
+    assert await asyncio.to_thread(main, args) == 0
+    for team in ("north", "south"):
+        assert await cluster.hget(keys.rules(team), "version") == "1"
+
+
+async def publish(gw: Gateway, team: str, lead_id: str) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {gw.role_token(Role.INTEGRATION)}"}
+    async with aiohttp.ClientSession() as http, http.post(
+            gw.url("/api/leads"), json={"id": lead_id, "team": team}, headers=headers) as resp:
+        assert resp.status in (200, 201), await resp.text()
+        body: dict[str, Any] = await resp.json()
+        return body
+
+
+async def get(gw: Gateway, path: str, token: str | None = None) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with aiohttp.ClientSession() as http, http.get(gw.url(path), headers=headers) as resp:
+        return resp.status, await (resp.json() if resp.content_type.endswith("json")
+                                   else resp.text())
+
+
+async def test_two_servers_on_a_cluster_behave_as_one(cluster: RedisCluster,
+                                                      cluster_urls: list[str],
+                                                      tmp_path: Path) -> None:
+    """Two teams on different nodes, two gateways: a lead published through one reaches its
+    reps on both, exactly one claim wins, and reads, health and reload work."""
+    assert node_of(cluster, "north") != node_of(cluster, "south")
+    async with AsyncExitStack() as stack:
+        gateways = [await stack.enter_async_context(running(
+            create_app(gateway_config(tmp_path / f"gw{n}", body=TWO_TEAMS),
+                       redis=cluster_urls[n]), cluster))  # type: ignore[arg-type]
+            for n in range(2)]
+        one, two = gateways
+        alice = await stack.enter_async_context(ws_connect(one, "alice"))
+        bob = await stack.enter_async_context(ws_connect(two, "bob"))
+        sam = await stack.enter_async_context(ws_connect(two, "sam", token=two.token(
+            "sam", team="south")))
+        for peer in (alice, bob, sam):
+            await peer.recv_type("welcome")
+        await publish(one, "north", "N1")
+        await publish(two, "south", "S1")
+        assert (await alice.recv_type("lead"))["lead_id"] == "N1"
+        assert (await bob.recv_type("lead"))["lead_id"] == "N1"
+        assert (await sam.recv_type("lead"))["lead_id"] == "S1"
+        await alice.send({"type": "claim", "req_id": "a", "lead_id": "N1"})
+        await bob.send({"type": "claim", "req_id": "b", "lead_id": "N1"})
+        await sam.send({"type": "claim", "req_id": "s", "lead_id": "S1"})
+        results = [(await p.recv_type("claim_result"))["result"] for p in (alice, bob, sam)]
+        assert sorted(results[:2]) == ["lost", "won"] and results[2] == "won"
+        await sam.nothing()  # no north lead leaks to the south team
+
+        manager = one.role_token(Role.MANAGER)
+        status, lead = await get(two, "/api/leads/N1?team=north", manager)
+        assert status == 200 and lead["lead"]["state"] == "held"
+        assert [e["action"] for e in lead["audit"]][:1] == ["publish"]
+        assert (await get(one, "/healthz"))[0] == 200
+        async with aiohttp.ClientSession() as http, http.post(
+                one.url("/api/config/reload"),
+                headers={"Authorization": f"Bearer {manager}"}) as resp:
+            assert resp.status == 200, await resp.text()
+    assert await cluster.hget(keys.lead("south", "S1"), "holder") == "sam"
+    assert await stored_on(node_of(cluster, "south"), keys.lead("south", "S1"))
