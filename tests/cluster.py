@@ -85,3 +85,25 @@ async def _formed(clients: list[Redis]) -> bool:
         if info["cluster_state"] != "ok" or int(info["cluster_known_nodes"]) != len(clients):
             return False
     return True
+
+
+
+async def move_slot(urls: list[str], slot: int, source: str, target: str) -> None:
+    """Migrate one slot, keys and all, from the node at `source` to the one at `target`, as
+    `redis-cli --cluster reshard` does: IMPORTING/MIGRATING, MIGRATE the keys in pages, then
+    SETSLOT NODE on every node."""
+    clients = {url: Redis.from_url(url, decode_responses=True) for url in urls}
+    try:
+        ids = {url: await c.execute_command("CLUSTER MYID") for url, c in clients.items()}
+        src, dst = clients[source], clients[target]
+        await dst.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", ids[source])
+        await src.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", ids[target])
+        where = dst.connection_pool.connection_kwargs
+        while keys := await src.execute_command("CLUSTER GETKEYSINSLOT", slot, 100):
+            await src.execute_command("MIGRATE", where["host"], where["port"], "", 0, 5000,
+                                      "KEYS", *keys)
+        for client in clients.values():
+            await client.execute_command("CLUSTER SETSLOT", slot, "NODE", ids[target])
+    finally:
+        for client in clients.values():
+            await client.aclose()

@@ -23,7 +23,7 @@ from server.auth import Role
 from server.cli import main
 from server.reasons import Outcome
 from server.store import Store
-from tests.cluster import redis_cluster
+from tests.cluster import move_slot, redis_cluster
 from tests.conftest import LIMITS, Gateway, gateway_config, running
 from tests.test_race import (
     TEAM,
@@ -81,6 +81,10 @@ async def cluster(cluster_urls: list[str]) -> AsyncIterator[RedisCluster]:
 
 def node_of(cluster: RedisCluster, team: str) -> ClusterNode:
     return cluster.get_node_from_key(keys.events(team))
+
+
+def url_of(node: ClusterNode, urls: list[str]) -> str:
+    return next(url for url in urls if f":{node.port}/" in url)
 
 
 async def stored_on(node: ClusterNode, key: str) -> bool:
@@ -213,3 +217,29 @@ async def test_two_servers_on_a_cluster_behave_as_one(cluster: RedisCluster,
             assert resp.status == 200, await resp.text()
     assert await cluster.hget(keys.lead("south", "S1"), "holder") == "sam"
     assert await stored_on(node_of(cluster, "south"), keys.lead("south", "S1"))
+
+
+async def test_a_team_moved_to_another_node_keeps_working(cluster: RedisCluster,
+                                                          cluster_urls: list[str],
+                                                          tmp_path: Path) -> None:
+    """Reshard the north team's slot, keys and all, while a gateway runs: its script batches,
+    its stream tail and its reads follow the MOVED answers to the new node."""
+    app = create_app(gateway_config(tmp_path, body=TWO_TEAMS), redis=cluster_urls[0])
+    async with running(app, cluster) as gw, ws_connect(gw, "alice") as alice:  # type: ignore[arg-type]
+        await alice.recv_type("welcome")
+        await publish(gw, "north", "N1")
+        assert (await alice.recv_type("lead"))["lead_id"] == "N1"
+        before = node_of(cluster, "north")
+        after = next(n for n in cluster.get_primaries() if n != before)
+        slot = cluster.keyslot(keys.events("north"))
+        await move_slot(cluster_urls, slot, url_of(before, cluster_urls),
+                        url_of(after, cluster_urls))
+        assert await stored_on(after, keys.lead("north", "N1"))
+        await publish(gw, "north", "N2")
+        assert (await alice.recv_type("lead", timeout=6))["lead_id"] == "N2"
+        for lead in ("N1", "N2"):
+            await alice.send({"type": "claim", "req_id": lead, "lead_id": lead})
+            assert (await alice.recv_type("claim_result"))["result"] == "won"
+        status, body = await get(gw, "/api/leads/N2?team=north", gw.role_token(Role.MANAGER))
+        assert status == 200 and body["lead"]["holder"] == "alice"
+    assert await stored_on(after, keys.audit("north"))
