@@ -107,3 +107,17 @@ async def move_slot(urls: list[str], slot: int, source: str, target: str) -> Non
     finally:
         for client in clients.values():
             await client.aclose()
+
+
+async def _hold(folder: Path) -> None:
+    async with redis_cluster(folder) as urls:
+        print(" ".join(urls), flush=True)
+        await asyncio.Event().wait()  # until Ctrl-C
+
+
+if __name__ == "__main__":  # a cluster to try the server on: python -m tests.cluster DIR
+    import contextlib
+    import sys
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_hold(Path(sys.argv[1] if len(sys.argv) > 1 else "cluster")))
