@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
+from redis.asyncio import RedisCluster
 
 from server import floor_api, http_api, manager_api, ws
 from server.appkeys import (
@@ -103,6 +104,8 @@ def _running(redis_override: str | None, clock: ManualClock | None,
         config = app[CONFIG]
         async with redis_url(config, redis_override) as url:
             main = await connect(url)
+            if isinstance(main, RedisCluster):  # the URL may hold a password: not logged
+                log.info("Redis Cluster of %d primaries", len(main.get_primaries()))
             store = Store(main, limits(config), clock)
             arbiter = Arbiter(store, config)
             await arbiter.apply_rules(config)

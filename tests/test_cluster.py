@@ -202,9 +202,11 @@ async def test_two_servers_on_a_cluster_behave_as_one(cluster: RedisCluster,
         await alice.send({"type": "claim", "req_id": "a", "lead_id": "N1"})
         await bob.send({"type": "claim", "req_id": "b", "lead_id": "N1"})
         await sam.send({"type": "claim", "req_id": "s", "lead_id": "S1"})
-        results = [(await p.recv_type("claim_result"))["result"] for p in (alice, bob, sam)]
-        assert sorted(results[:2]) == ["lost", "won"] and results[2] == "won"
-        await sam.nothing()  # no north lead leaks to the south team
+        got = [await p.collect("claim_result", "lead_taken") for p in (alice, bob, sam)]
+        assert sorted(g["claim_result"]["result"] for g in got[:2]) == ["lost", "won"]
+        assert got[2]["claim_result"]["result"] == "won"
+        assert [g["lead_taken"]["lead_id"] for g in got] == ["N1", "N1", "S1"]
+        await sam.nothing()  # nothing of the north team reaches the south team
 
         manager = one.role_token(Role.MANAGER)
         status, lead = await get(two, "/api/leads/N1?team=north", manager)
