@@ -19,15 +19,17 @@ LIMITS = Limits(serverconfig.STREAM_MAXLEN, serverconfig.AUDIT_MAXLEN,
                 serverconfig.IDEMPOTENCY_TTL_S * 1000)
 
 
-async def set_nx(redis_url: str, seconds: float, run_id: str) -> dict[str, Any]:
-    """Raw `SET key 1 NX PX` through a pipeline: what Redis does with the simplest race."""
+async def set_nx(redis_url: str, team: str, seconds: float, run_id: str) -> dict[str, Any]:
+    """Raw `SET key 1 NX PX` through a pipeline: what Redis does with the simplest race (the
+    keys carry the team's hash tag: on a cluster they live on the team's node)."""
     client = Redis.from_url(redis_url)
     ops, started = 0, time.perf_counter()
     try:
         while time.perf_counter() - started < seconds:
             async with client.pipeline(transaction=False) as pipe:
                 for i in range(BATCH):
-                    pipe.set(f"lt:{run_id}:nx:{(ops + i) % 50_000}", "1", nx=True, px=60_000)
+                    pipe.set(f"lt:{{{team}}}:{run_id}:nx:{(ops + i) % 50_000}", "1", nx=True,
+                             px=60_000)
                 await pipe.execute()
             ops += BATCH
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import secrets
 import tempfile
 import time
@@ -49,6 +50,7 @@ async def execute(scenario: Scenario, options: Options) -> dict[str, Any]:
     described = machine.describe()
     machine.raise_nofile()
     async with _target(scenario, options) as aim:
+        aim = dataclasses.replace(aim, redis_url=await target.team_node(aim.redis_url, aim.team))
         ceilings = await _redis_ceilings(scenario, aim, run_id)
         if "echo" in scenario.wanted_ceilings():
             ceilings["echo"] = await _echo(scenario, run_id, options.quiet)
@@ -83,7 +85,7 @@ async def _redis_ceilings(scenario: Scenario, aim: Target, run_id: str) -> dict[
     async with Publisher(aim, run_id + "c") as publisher:  # not the run's leads: "<run>c-..."
         leads = await publisher.upfront(ceiling.LEADS)
     return {
-        "redis_set_nx": await ceiling.set_nx(aim.redis_url, seconds, run_id),
+        "redis_set_nx": await ceiling.set_nx(aim.redis_url, aim.team, seconds, run_id),
         "claim_script": await ceiling.claim_script(aim.redis_url, aim.team, scenario.reps,
                                                    seconds, run_id, leads),
     }

@@ -12,11 +12,13 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
 from loadtest import machine, serverconfig
+from server import backend, keys
 from server.auth import Role, TokenAuthority
 from server.embedded import EmbeddedRedis
 
@@ -144,6 +146,26 @@ def tail(path: Path, lines: int = 15) -> str:
         return "\n" + "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError as exc:
         return f"(no log: {exc})"
+
+
+async def team_node(url: str | None, team: str) -> str | None:
+    """The URL of the Redis holding the team's keys: `url` itself, unless it names a node of a
+    Redis Cluster; then the node owning the team's slot (same credentials and options), so
+    that the audit check and the ceilings talk to it directly with plain commands."""
+    if url is None or not await backend.is_cluster(url):
+        return url
+    cluster = await backend.connect(url)
+    try:
+        assert isinstance(cluster, RedisCluster)
+        node = cluster.get_node_from_key(keys.events(team))
+    finally:
+        await cluster.aclose()
+    if node is None:
+        raise TargetError(f"no node of the cluster serves team {team}'s slot")
+    parts = urlsplit(url)
+    auth, _, _ = parts.netloc.rpartition("@")
+    where = f"{node.host}:{node.port}"
+    return urlunsplit(parts._replace(netloc=f"{auth}@{where}" if auth else where))
 
 
 async def redis_version(url: str | None) -> str | None:

@@ -16,6 +16,7 @@ import pytest
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
 
+from loadtest import target
 from server import backend, keys
 from server.app import create_app
 from server.arbiter import Arbiter
@@ -245,3 +246,14 @@ async def test_a_team_moved_to_another_node_keeps_working(cluster: RedisCluster,
         status, body = await get(gw, "/api/leads/N2?team=north", gw.role_token(Role.MANAGER))
         assert status == 200 and body["lead"]["holder"] == "alice"
     assert await stored_on(after, keys.audit("north"))
+
+
+async def test_the_load_tester_talks_to_the_node_of_its_team(cluster: RedisCluster,
+                                                            cluster_urls: list[str],
+                                                            redis_url: str) -> None:
+    """Its audit check and Redis ceilings use plain commands on the team's node."""
+    for team in ("north", "south"):
+        found = await target.team_node(cluster_urls[0], team)
+        assert found == url_of(node_of(cluster, team), cluster_urls)
+    assert await target.team_node(redis_url, "north") == redis_url
+    assert await target.team_node(None, "north") is None
