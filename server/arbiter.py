@@ -138,10 +138,10 @@ class Arbiter:
     async def paused_reps(self, team: str) -> set[str]:
         """The team's reps paused now (read at start-up; the events stream keeps it current)."""
         reps = [m.id for m in self.roster.members.values() if m.team == team]
-        async with self.store.redis.pipeline(transaction=False) as pipe:
+        async with self.store.pipeline() as pipe:
             for rep in reps:
                 pipe.hget(keys.rep_state(team, rep), "paused")
-            flags = await self.store.call(pipe.execute())
+            flags = await pipe.execute()
         return {rep for rep, flag in zip(reps, flags, strict=True) if flag == "1"}
 
     async def settle(self, team: str, lead_id: str) -> Settlement:
@@ -193,10 +193,10 @@ class Arbiter:
         """The latest `count` audit entries of one lead, oldest first."""
         redis = self.store.redis
         ids = await self.store.call(redis.lrange(keys.trail(team, lead_id), -count, -1))
-        async with redis.pipeline(transaction=False) as pipe:
+        async with self.store.pipeline() as pipe:
             for entry_id in ids:
                 pipe.xrange(keys.audit(team), entry_id, entry_id)
-            found = await self.store.call(pipe.execute())
+            found = await pipe.execute()
         return [{"id": rows[0][0], **rows[0][1]} for rows in found if rows]
 
     async def rep_state(self, rep_id: str) -> dict[str, Any]:

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis import exceptions as rexc
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
-from redis.exceptions import ResponseError
 
 Client = Redis | RedisCluster
+# What the driver raises when Redis fails a command (cluster-level faults are not RedisErrors)
+FAULTS = (rexc.RedisError, rexc.RedisClusterException, OSError)
+# ... and of those, the ones that retrying later may mend: the server, or the node owning a
+# slot, is unreachable, loading, failing over, or the slot is migrating
+TEMPORARY = (rexc.ConnectionError, rexc.TimeoutError, rexc.BusyLoadingError,
+             rexc.ClusterDownError, rexc.TryAgainError, rexc.RedisClusterException, OSError)
 POOL_CONNECTIONS = 64
 POOL_WAIT_S = 5
 PROBE_TIMEOUT_S = 5
@@ -27,7 +33,7 @@ async def is_cluster(url: str) -> bool:
     probe = Redis.from_url(url, decode_responses=True, socket_connect_timeout=PROBE_TIMEOUT_S)
     try:
         info: dict[str, Any] = await probe.info("cluster")
-    except ResponseError:  # INFO refused (renamed or denied by an ACL): not told, not a cluster
+    except rexc.ResponseError:  # INFO refused (renamed, or denied by an ACL): not a cluster
         return False
     finally:
         await probe.aclose()

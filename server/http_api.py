@@ -153,10 +153,10 @@ async def reload_config(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """GET /healthz — 200 when Redis answers, 503 otherwise."""
+    """GET /healthz — 200 when Redis answers for every team, 503 otherwise."""
     arbiter = request.app[ARBITER]
     try:
-        await arbiter.store.call(arbiter.store.redis.ping())
+        await arbiter.store.answering(list(arbiter.config.teams))
     except StoreError as exc:
         return web.json_response({"status": "unavailable", "redis": str(exc)}, status=503)
     return web.json_response({"status": "ok"})

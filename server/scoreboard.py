@@ -163,10 +163,10 @@ class Scoreboard:
     async def _set_open_leads(self, team: str) -> None:
         reps = [rep for rep, t in self.metrics.reps.teams.items() if t == team]
         store = self.arbiter.store
-        async with store.redis.pipeline(transaction=False) as pipe:
+        async with store.pipeline() as pipe:
             for rep in reps:
                 pipe.scard(keys.held(team, rep))
-            counts = await store.call(pipe.execute())
+            counts = await pipe.execute()
         for rep, count in zip(reps, counts, strict=True):
             self.metrics.rep_open.labels(team, rep).set(count)
 

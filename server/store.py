@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from redis import exceptions as rexc
 from redis.commands.core import AsyncScript
 
 from server import backend, keys
@@ -50,9 +50,9 @@ class ManualClock:
         self.now_ms += ms
 
 
-def _fault(exc: rexc.RedisError | OSError) -> StoreError:
+def _fault(exc: Exception) -> StoreError:
     """The one place driver errors become StoreError (temporary when retrying may help)."""
-    if isinstance(exc, rexc.ConnectionError | rexc.TimeoutError | rexc.BusyLoadingError | OSError):
+    if isinstance(exc, backend.TEMPORARY):
         return StoreError(f"Redis unavailable: {exc}", temporary=True)
     return StoreError(f"Redis error: {exc}", temporary=False)
 
@@ -61,7 +61,7 @@ async def connect(url: str, max_connections: int = backend.POOL_CONNECTIONS) -> 
     """`backend.connect` with the driver's errors wrapped."""
     try:
         return await backend.connect(url, max_connections)
-    except (rexc.RedisError, OSError) as exc:
+    except backend.FAULTS as exc:
         raise _fault(exc) from exc
 
 
@@ -90,15 +90,33 @@ class Store:
         wrapping driver errors."""
         try:
             return await self.batcher.submit(script, call)
-        except (rexc.RedisError, OSError) as exc:
+        except backend.FAULTS as exc:
             raise _fault(exc) from exc
 
     async def call(self, awaitable: Awaitable[Any]) -> Any:
         """Await a plain Redis command, wrapping driver errors."""
         try:
             return await awaitable
-        except (rexc.RedisError, OSError) as exc:
+        except backend.FAULTS as exc:
             raise _fault(exc) from exc
+
+    @contextlib.asynccontextmanager
+    async def pipeline(self) -> AsyncIterator[Any]:
+        """A non-transactional pipeline (on a cluster, one per node), driver errors wrapped:
+        a cluster client may fail in setting it up, before `execute`."""
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                yield pipe
+        except backend.FAULTS as exc:
+            raise _fault(exc) from exc
+
+    async def answering(self, teams: list[str]) -> None:
+        """Raise StoreError unless Redis answers a read of every team's keys (on a cluster,
+        each team's node, and a cluster that is up)."""
+        async with self.pipeline() as pipe:
+            for team in teams:
+                pipe.exists(keys.rules(team))
+            await pipe.execute()
 
     async def lead_refs(self, team: str, lead_id: str) -> LeadRefs:
         """A lead's current holder and customer id (for the KEYS of scripts that need them)."""
@@ -188,10 +206,10 @@ class Store:
     async def settle(self, team: str, lead_id: str) -> Settlement:
         """Settle a lead's window if it is due; re-reads the candidates if they changed."""
         for _ in range(STALE_RETRIES):
-            async with self.redis.pipeline(transaction=False) as pipe:
+            async with self.pipeline() as pipe:
                 pipe.hgetall(keys.candidates(team, lead_id))
                 pipe.hget(keys.lead(team, lead_id), "customer_id")
-                raw, customer = await self.call(pipe.execute())
+                raw, customer = await pipe.execute()
             reps = sorted(rep for rep, entry in raw.items() if '"result"' not in entry)
             call = keys.settle_call(team, lead_id, reps, self.limits, self.now_arg(),
                                     customer or "")

@@ -7,9 +7,7 @@ import logging
 import time
 from typing import Any, NamedTuple
 
-from redis.exceptions import RedisError
-
-from server import keys
+from server import backend, keys
 from server.backend import Client
 from server.background import stop_requested
 from server.entries import deliveries
@@ -41,7 +39,7 @@ class Tail:
                 if self.last == "$":
                     await self.start()
                 await self.read_once()
-            except (RedisError, OSError) as exc:
+            except backend.FAULTS as exc:
                 log.warning("tail of %s interrupted: %s", self.stream, exc)
                 await asyncio.sleep(0.5)
 

@@ -13,6 +13,7 @@ import random
 import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -44,21 +45,44 @@ def free_ports(count: int) -> list[int]:
     return found
 
 
+@dataclass
+class Cluster:
+    """The nodes of a test cluster; `urls[n]` is node n's (any one seeds a cluster client)."""
+
+    servers: list[EmbeddedRedis]
+    urls: list[str]
+
+    async def wait_ok(self) -> None:
+        """Until every node reports `cluster_state:ok` and knows all the others."""
+        clients = [Redis.from_url(url, decode_responses=True) for url in self.urls]
+        try:
+            async with asyncio.timeout(FORM_TIMEOUT_S):
+                while not await _formed(clients):
+                    await asyncio.sleep(0.05)
+        finally:
+            for client in clients:
+                await client.aclose()
+
+
 @asynccontextmanager
-async def redis_cluster(folder: Path, nodes: int = 3) -> AsyncIterator[list[str]]:
-    """Start `nodes` cluster-enabled redis-servers, join them, wait for `cluster_state:ok`
-    and yield their URLs (any one of them is a seed for a cluster client)."""
+async def redis_cluster(folder: Path, nodes: int = 3) -> AsyncIterator[Cluster]:
+    """Start `nodes` cluster-enabled redis-servers, join them and wait for `cluster_state:ok`.
+
+    A node that is down takes only its own slots down (`cluster-require-full-coverage no`),
+    and comes back with its slots when restarted (same port, same `nodes.conf`)."""
     async with AsyncExitStack() as stack:
-        urls = []
+        servers = []
         for n, port in enumerate(free_ports(nodes)):
             data = folder / f"node{n}"
-            server = EmbeddedRedis(
+            servers.append(EmbeddedRedis(
                 data, binary=os.environ.get("REDIS_SERVER"), appendonly=False, port=port,
-                options={"cluster-enabled": "yes", "cluster-node-timeout": "5000",
-                         "cluster-config-file": str(data / "nodes.conf")})
-            urls.append(await stack.enter_async_context(server))
-        await _form(urls)
-        yield urls
+                options={"cluster-enabled": "yes", "cluster-node-timeout": "2000",
+                         "cluster-require-full-coverage": "no",
+                         "cluster-config-file": str(data / "nodes.conf")}))
+        cluster = Cluster(servers, [await stack.enter_async_context(s) for s in servers])
+        await _form(cluster.urls)
+        await cluster.wait_ok()
+        yield cluster
 
 
 async def _form(urls: list[str]) -> None:
@@ -71,9 +95,6 @@ async def _form(urls: list[str]) -> None:
         for client in clients[1:]:
             kwargs = client.connection_pool.connection_kwargs
             await clients[0].execute_command("CLUSTER MEET", kwargs["host"], kwargs["port"])
-        async with asyncio.timeout(FORM_TIMEOUT_S):
-            while not await _formed(clients):
-                await asyncio.sleep(0.05)
     finally:
         for client in clients:
             await client.aclose()
@@ -110,8 +131,8 @@ async def move_slot(urls: list[str], slot: int, source: str, target: str) -> Non
 
 
 async def _hold(folder: Path) -> None:
-    async with redis_cluster(folder) as urls:
-        print(" ".join(urls), flush=True)
+    async with redis_cluster(folder) as cluster:
+        print(" ".join(cluster.urls), flush=True)
         await asyncio.Event().wait()  # until Ctrl-C
 
 

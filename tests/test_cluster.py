@@ -4,6 +4,7 @@ the node of its team's slot, the headline races, and the gateway end to end."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -24,7 +25,7 @@ from server.auth import Role
 from server.cli import main
 from server.reasons import Outcome
 from server.store import Store
-from tests.cluster import move_slot, redis_cluster
+from tests.cluster import Cluster, move_slot, redis_cluster
 from tests.conftest import LIMITS, Gateway, gateway_config, running
 from tests.test_race import (
     TEAM,
@@ -63,9 +64,14 @@ team = "south"
 
 
 @pytest.fixture(scope="module")
-async def cluster_urls(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[list[str]]:
-    async with redis_cluster(tmp_path_factory.mktemp("cluster")) as urls:
-        yield urls
+async def nodes(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cluster]:
+    async with redis_cluster(tmp_path_factory.mktemp("cluster")) as started:
+        yield started
+
+
+@pytest.fixture
+def cluster_urls(nodes: Cluster) -> list[str]:
+    return nodes.urls
 
 
 @pytest.fixture
@@ -227,25 +233,32 @@ async def test_a_team_moved_to_another_node_keeps_working(cluster: RedisCluster,
                                                           tmp_path: Path) -> None:
     """Reshard the north team's slot, keys and all, while a gateway runs: its script batches,
     its stream tail and its reads follow the MOVED answers to the new node."""
-    app = create_app(gateway_config(tmp_path, body=TWO_TEAMS), redis=cluster_urls[0])
-    async with running(app, cluster) as gw, ws_connect(gw, "alice") as alice:  # type: ignore[arg-type]
-        await alice.recv_type("welcome")
-        await publish(gw, "north", "N1")
-        assert (await alice.recv_type("lead"))["lead_id"] == "N1"
-        before = node_of(cluster, "north")
-        after = next(n for n in cluster.get_primaries() if n != before)
-        slot = cluster.keyslot(keys.events("north"))
-        await move_slot(cluster_urls, slot, url_of(before, cluster_urls),
+    before = node_of(cluster, "north")
+    after = next(n for n in cluster.get_primaries() if n != before)
+    slot, home, away = (cluster.keyslot(keys.events("north")), url_of(before, cluster_urls),
                         url_of(after, cluster_urls))
-        assert await stored_on(after, keys.lead("north", "N1"))
-        await publish(gw, "north", "N2")
-        assert (await alice.recv_type("lead", timeout=6))["lead_id"] == "N2"
-        for lead in ("N1", "N2"):
-            await alice.send({"type": "claim", "req_id": lead, "lead_id": lead})
-            assert (await alice.recv_type("claim_result"))["result"] == "won"
-        status, body = await get(gw, "/api/leads/N2?team=north", gw.role_token(Role.MANAGER))
-        assert status == 200 and body["lead"]["holder"] == "alice"
-    assert await stored_on(after, keys.audit("north"))
+    app = create_app(gateway_config(tmp_path, body=TWO_TEAMS), redis=cluster_urls[0])
+    moved = False
+    try:
+        async with running(app, cluster) as gw, ws_connect(gw, "alice") as alice:  # type: ignore[arg-type]
+            await alice.recv_type("welcome")
+            await publish(gw, "north", "N1")
+            assert (await alice.recv_type("lead"))["lead_id"] == "N1"
+            await move_slot(cluster_urls, slot, home, away)
+            moved = True
+            assert await stored_on(after, keys.lead("north", "N1"))
+            await publish(gw, "north", "N2")
+            assert (await alice.recv_type("lead", timeout=6))["lead_id"] == "N2"
+            for lead in ("N1", "N2"):
+                await alice.send({"type": "claim", "req_id": lead, "lead_id": lead})
+                assert (await alice.recv_type("claim_result"))["result"] == "won"
+            manager = gw.role_token(Role.MANAGER)
+            status, body = await get(gw, "/api/leads/N2?team=north", manager)
+            assert status == 200 and body["lead"]["holder"] == "alice"
+        assert await stored_on(after, keys.audit("north"))
+    finally:  # the other tests expect each team where the cluster was formed
+        if moved:
+            await move_slot(cluster_urls, slot, away, home)
 
 
 async def test_the_load_tester_talks_to_the_node_of_its_team(cluster: RedisCluster,
@@ -257,3 +270,77 @@ async def test_the_load_tester_talks_to_the_node_of_its_team(cluster: RedisClust
         assert found == url_of(node_of(cluster, team), cluster_urls)
     assert await target.team_node(redis_url, "north") == redis_url
     assert await target.team_node(None, "north") is None
+
+
+async def test_a_node_down_takes_only_its_teams_down_and_they_come_back(
+        nodes: Cluster, cluster: RedisCluster, tmp_path: Path) -> None:
+    """The node holding the north team's slot stops: north's claims and publishes fail with
+    the temporary `unavailable` error and change nothing, the south team (another node) goes
+    on, and once the node is back north works again, its earlier state intact."""
+    down = nodes.urls.index(url_of(node_of(cluster, "north"), nodes.urls))
+    assert url_of(node_of(cluster, "south"), nodes.urls) != nodes.urls[down]
+    seed = nodes.urls[(down + 1) % len(nodes.urls)]
+    app = create_app(gateway_config(tmp_path, body=TWO_TEAMS), redis=seed)
+    async with running(app, cluster) as gw, ws_connect(gw, "bob") as bob:  # type: ignore[arg-type]
+        await bob.recv_type("welcome")
+        await publish(gw, "north", "N1")
+        try:
+            await nodes.servers[down].stop()
+            await bob.send({"type": "claim", "req_id": "b1", "lead_id": "N1"})
+            error = await bob.recv_type("error", timeout=15)
+            assert (error["code"], error["temporary"], error["req_id"]) == (
+                "unavailable", True, "b1")
+            status, body = await post(gw, "/api/leads", {"id": "N2", "team": "north"})
+            assert (status, body["error"]["code"]) == (503, "unavailable")
+            assert (await post(gw, "/api/leads", {"id": "S1", "team": "south"}))[0] == 201
+            assert (await get(gw, "/healthz"))[0] == 503  # a team is unreachable
+            # Redis's default: a cluster missing slots refuses everything (CLUSTERDOWN)
+            await set_full_coverage(nodes, "yes")
+            async with asyncio.timeout(15):
+                for n in itertools.count():  # until the nodes declare the cluster down
+                    status, body = await post(gw, "/api/leads", {"id": f"SD{n}", "team": "south"})
+                    if status != 201:
+                        break
+                    await asyncio.sleep(0.2)
+            assert status == 503 and body["error"]["code"] == "unavailable", (status, body)
+            assert (await get(gw, "/healthz"))[0] == 503
+        finally:
+            await nodes.servers[down].start()  # same port and nodes.conf: its slots return
+            await nodes.wait_ok()
+            await set_full_coverage(nodes, "no")
+        async with asyncio.timeout(15):
+            while (result := await claim_over_http(gw, "bob", "N1")) is None:
+                await asyncio.sleep(0.2)
+        assert result == "won"
+        assert (await get(gw, "/api/leads/N2?team=north", gw.role_token(Role.MANAGER)))[0] == 404
+    claims = [f for _, f in await cluster.xrange(keys.audit("north")) if f["action"] == "claim"]
+    assert [(c["rep"], c["result"]) for c in claims] == [("bob", "won")]
+
+
+async def set_full_coverage(nodes: Cluster, value: str) -> None:
+    for server in nodes.servers:
+        if server.pid is not None:
+            client = Redis.from_url(server.url)
+            try:
+                await client.config_set("cluster-require-full-coverage", value)
+            finally:
+                await client.aclose()
+
+
+async def post(gw: Gateway, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {gw.role_token(Role.INTEGRATION)}"}
+    async with aiohttp.ClientSession() as http, http.post(gw.url(path), json=body,
+                                                          headers=headers) as resp:
+        return resp.status, await resp.json()
+
+
+async def claim_over_http(gw: Gateway, rep: str, lead: str) -> str | None:
+    """The claim's result, or None while Redis answers `unavailable`."""
+    headers = {"Authorization": f"Bearer {gw.token(rep)}"}
+    async with aiohttp.ClientSession() as http, http.post(
+            gw.url(f"/api/leads/{lead}/claim"), json={"req_id": "again"},
+            headers=headers) as resp:
+        body = await resp.json()
+        if resp.status == 503:
+            return None
+        return str(body["result"])
