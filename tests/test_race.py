@@ -97,6 +97,12 @@ def claim_wins(entries: list[dict[str, str]], lead: str) -> list[dict[str, str]]
 
 
 async def test_200_claimers_one_lead_one_winner(wide: Redis) -> None:
+    await one_winner_race(wide)
+    clients = await wide.info("clients")
+    assert clients["connected_clients"] >= 8, "claims did not overlap"
+
+
+async def one_winner_race(wide: Redis) -> None:
     """Three leads in turn (the first with a cold script cache), 200 claimers on each,
     spread over 8 stores (as over 8 server processes): their pipelines interleave."""
     config = team_config(200, max_open=1000)
@@ -111,8 +117,6 @@ async def test_200_claimers_one_lead_one_winner(wide: Redis) -> None:
         results = await asyncio.gather(*(arbiters[n % 8].claim(r, lead, f"{r}:{lead}")
                                          for n, r in enumerate(order)))
         await assert_one_winner(wide, reps, lead, order, results)
-    clients = await wide.info("clients")
-    assert clients["connected_clients"] >= 8, "claims did not overlap"
 
 
 async def assert_one_winner(redis: Redis, reps: list[str], lead: str, order: list[str],
@@ -152,6 +156,12 @@ async def rep_worker(arbiter: Arbiter, rep: str, leads: list[str], seed: int) ->
 
 @pytest.mark.parametrize("seed", [1, 2])
 async def test_max_open_holds_under_concurrency(queued: Redis, seed: int) -> None:
+    await max_open_race(queued, seed)
+
+
+async def max_open_race(queued: Redis, seed: int) -> None:
+    """20 reps claim 50 leads five at a time, releasing or closing some wins: never more
+    than two held per rep, in Redis and in the replayed audit."""
     config = team_config(20, max_open=2)
     reps = rep_ids(config)
     leads = [f"L{n:02d}" for n in range(50)]
