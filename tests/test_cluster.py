@@ -306,3 +306,34 @@ async def claim_over_http(gw: Gateway, rep: str, lead: str) -> str | None:
         if resp.status == 503:
             return None
         return str(body["result"])
+
+
+async def test_a_claim_window_settles_once_across_two_servers(cluster: RedisCluster,
+                                                              cluster_urls: list[str],
+                                                              tmp_path: Path) -> None:
+    """Window mode on a cluster: both servers' timers race to settle; one final result each."""
+    body = TWO_TEAMS.replace('timezone = "Europe/Madrid"',
+                             'timezone = "Europe/Madrid"\nmode = "window"\nwindow_ms = 500')
+    body += '\n[[reps]]\nid = "sue"\nteam = "south"\n'
+    async with AsyncExitStack() as stack:
+        one, two = [await stack.enter_async_context(running(
+            create_app(gateway_config(tmp_path / f"gw{n}", body=body), redis=cluster_urls[n]),
+            cluster)) for n in range(2)]  # type: ignore[arg-type]
+        sam = await stack.enter_async_context(ws_connect(one, "sam", token=one.token(
+            "sam", team="south")))
+        sue = await stack.enter_async_context(ws_connect(two, "sue", token=two.token(
+            "sue", team="south")))
+        for peer in (sam, sue):
+            await peer.recv_type("welcome")
+        await publish(one, "south", "W1")
+        for peer, req in ((sam, "s"), (sue, "u")):
+            await peer.recv_type("lead")
+            await peer.send({"type": "claim", "req_id": req, "lead_id": "W1"})
+            assert (await peer.recv_type("claim_result"))["result"] == "pending"
+        finals = [(await p.recv_type("claim_result", timeout=5))["result"] for p in (sam, sue)]
+        assert sorted(finals) == ["lost", "won"]
+        for peer in (sam, sue):  # no second final result from the other server's timer
+            with pytest.raises(TimeoutError):
+                await peer.recv_type("claim_result", timeout=0.5)
+    settled = [f for _, f in await cluster.xrange(keys.audit("south")) if f["action"] == "settle"]
+    assert len(settled) == 1
