@@ -65,14 +65,17 @@ class Cluster:
 
 
 @asynccontextmanager
-async def redis_cluster(folder: Path, nodes: int = 3) -> AsyncIterator[Cluster]:
-    """Start `nodes` cluster-enabled redis-servers, join them and wait for `cluster_state:ok`.
+async def redis_cluster(folder: Path, primaries: int = 3,
+                        replicas: int = 0) -> AsyncIterator[Cluster]:
+    """Start `primaries` cluster-enabled redis-servers sharing the slots, and `replicas`
+    replicas of each after them in `urls`; join them and wait for `cluster_state:ok`.
 
-    A node that is down takes only its own slots down (`cluster-require-full-coverage no`),
-    and comes back with its slots when restarted (same port, same `nodes.conf`)."""
+    A node that is down takes only its own slots down (`cluster-require-full-coverage no`)
+    until a replica takes over (`cluster-node-timeout` 2 s), and comes back when restarted
+    (same port, same `nodes.conf`)."""
     async with AsyncExitStack() as stack:
         servers = []
-        for n, port in enumerate(free_ports(nodes)):
+        for n, port in enumerate(free_ports(primaries * (1 + replicas))):
             data = folder / f"node{n}"
             servers.append(EmbeddedRedis(
                 data, binary=os.environ.get("REDIS_SERVER"), appendonly=False, port=port,
@@ -80,30 +83,44 @@ async def redis_cluster(folder: Path, nodes: int = 3) -> AsyncIterator[Cluster]:
                          "cluster-require-full-coverage": "no",
                          "cluster-config-file": str(data / "nodes.conf")}))
         cluster = Cluster(servers, [await stack.enter_async_context(s) for s in servers])
-        await _form(cluster.urls)
+        await _form(cluster.urls, primaries)
         await cluster.wait_ok()
         yield cluster
 
 
-async def _form(urls: list[str]) -> None:
+async def _form(urls: list[str], primaries: int) -> None:
     clients = [Redis.from_url(url, decode_responses=True) for url in urls]
     try:
-        share = SLOTS // len(clients)
-        for n, client in enumerate(clients):
-            last = SLOTS - 1 if n == len(clients) - 1 else (n + 1) * share - 1
+        share = SLOTS // primaries
+        for n, client in enumerate(clients[:primaries]):
+            last = SLOTS - 1 if n == primaries - 1 else (n + 1) * share - 1
             await client.execute_command("CLUSTER ADDSLOTS", *range(n * share, last + 1))
         for client in clients[1:]:
             kwargs = client.connection_pool.connection_kwargs
             await clients[0].execute_command("CLUSTER MEET", kwargs["host"], kwargs["port"])
+        async with asyncio.timeout(FORM_TIMEOUT_S):  # a replica must know its primary's id
+            while not all([await _knows(c, len(clients)) for c in clients]):
+                await asyncio.sleep(0.05)
+        ids = [await c.execute_command("CLUSTER MYID") for c in clients[:primaries]]
+        for n, client in enumerate(clients[primaries:]):
+            await client.execute_command("CLUSTER REPLICATE", ids[n % primaries])
     finally:
         for client in clients:
             await client.aclose()
 
 
+async def _knows(client: Redis, nodes: int) -> bool:
+    info = await client.cluster("INFO")  # parsed into a dict
+    return int(info["cluster_known_nodes"]) == nodes
+
+
 async def _formed(clients: list[Redis]) -> bool:
     for client in clients:
-        info = await client.cluster("INFO")  # parsed into a dict
+        info = await client.cluster("INFO")
         if info["cluster_state"] != "ok" or int(info["cluster_known_nodes"]) != len(clients):
+            return False
+        replication = await client.info("replication")
+        if replication["role"] == "slave" and replication["master_link_status"] != "up":
             return False
     return True
 

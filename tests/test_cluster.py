@@ -1,5 +1,6 @@
-"""LeadGrab on a real three-node Redis Cluster: found from a node's URL, every script run on
-the node of its team's slot, the headline races, and the gateway end to end."""
+"""LeadGrab on real Redis Clusters: found from a node's URL, every script run on the node of
+its team's slot, the headline races, the gateway end to end, resharding, a node down and a
+replica taking over."""
 
 from __future__ import annotations
 
@@ -337,3 +338,49 @@ async def test_a_claim_window_settles_once_across_two_servers(cluster: RedisClus
                 await peer.recv_type("claim_result", timeout=0.5)
     settled = [f for _, f in await cluster.xrange(keys.audit("south")) if f["action"] == "settle"]
     assert len(settled) == 1
+
+
+@pytest.fixture(scope="module")
+async def ha_nodes(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cluster]:
+    """Three primaries, each with a replica (urls[3 + n] replicates urls[n])."""
+    async with redis_cluster(tmp_path_factory.mktemp("ha"), replicas=1) as started:
+        yield started
+
+
+async def test_a_replica_takes_over_and_the_floor_goes_on(ha_nodes: Cluster,
+                                                          tmp_path: Path) -> None:
+    """The primary holding the north team's slot dies: claims answer `unavailable` until its
+    replica is promoted, then win; the stream tail follows; nothing is decided twice."""
+    client = await backend.connect(ha_nodes.urls[0])
+    assert isinstance(client, RedisCluster)
+    await client.flushall()
+    primary = node_of(client, "north")
+    down = ha_nodes.urls.index(url_of(primary, ha_nodes.urls))
+    app = create_app(gateway_config(tmp_path, body=TWO_TEAMS),
+                     redis=ha_nodes.urls[(down + 1) % 3])
+    try:
+        async with running(app, client) as gw, ws_connect(gw, "bob") as bob:  # type: ignore[arg-type]
+            await bob.recv_type("welcome")
+            await publish(gw, "north", "N1")
+            assert (await bob.recv_type("lead"))["lead_id"] == "N1"
+            direct = Redis(host=primary.host, port=primary.port)
+            assert await direct.execute_command("WAIT", 1, 2000) == 1  # N1 is on the replica
+            await direct.aclose()
+            await ha_nodes.servers[down].stop()
+            async with asyncio.timeout(30):  # node timeout 2 s, then the election
+                while (result := await claim_over_http(gw, "bob", "N1")) is None:
+                    await asyncio.sleep(0.2)
+            assert result == "won"
+            await publish(gw, "north", "N2")  # the next lead bob sees: no N1 again
+            assert (await bob.recv_type("lead", timeout=10))["lead_id"] == "N2"
+        await client.aclose()
+        client = await backend.connect(ha_nodes.urls[(down + 1) % 3])
+        assert isinstance(client, RedisCluster)
+        assert url_of(node_of(client, "north"), ha_nodes.urls) == ha_nodes.urls[down + 3]
+        claims = [f for _, f in await client.xrange(keys.audit("north"))
+                  if f["action"] == "claim"]
+        assert [(c["rep"], c["lead"], c["result"]) for c in claims] == [("bob", "N1", "won")]
+    finally:
+        await ha_nodes.servers[down].start()  # rejoins as a replica of its former replica
+        await ha_nodes.wait_ok()
+        await client.aclose()
