@@ -64,3 +64,18 @@ def test_reload_with_redis_unreachable_says_so_in_one_line(
     assert main(["reload", "--config", str(config), "--redis-url", "redis://127.0.0.1:1/0"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("Redis unavailable") and "Traceback" not in err
+
+
+def test_a_reader_that_goes_away_gets_no_traceback() -> None:
+    """`leadgrab check-config | head -1`: the pipe closes before the output is written."""
+    import subprocess
+
+    from tests.test_processes import LEADGRAB
+
+    with subprocess.Popen([*LEADGRAB, "check-config", str(ROOT / "config.toml")],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        code = proc.wait(timeout=30)
+    assert code == 141 and "Traceback" not in err and "Broken" not in err, err
