@@ -27,7 +27,7 @@ from server.appkeys import (
 )
 from server.arbiter import Arbiter
 from server.auth import TokenAuthority, load_or_create_secret
-from server.background import stop_requested
+from server.background import awaiting, stop_requested
 from server.config import Config, ConfigError, load_config
 from server.embedded import EmbeddedRedis
 from server.hub import Hub
@@ -36,12 +36,13 @@ from server.metrics import Metrics
 from server.protocol import CloseCode
 from server.scoreboard import Scoreboard
 from server.store import ManualClock, Store, StoreError, connect
-from server.tail import Tail
+from server.tail import BLOCK_MS, Tail
 from server.timers import Timers
 
 log = logging.getLogger(__name__)
 RELOAD_POLL_S = 1.0
-STOP_WAIT_S = 2.0
+# a tail that missed its cancel (see background.stop_requested) ends its XREAD and stops
+STOP_WAIT_S = BLOCK_MS / 1000 + 1.0
 TABLES_REFRESH_S = 6 * 3600
 URL_FILE = "url"  # where `leadgrab reload` finds the embedded Redis of a running server
 
@@ -114,9 +115,9 @@ def _running(redis_override: str | None, clock: ManualClock | None,
                 hub.paused |= await arbiter.paused_reps(team)
             timers = Timers(arbiter, list(config.teams), app[METRICS], hub.settled_here)
             app[ARBITER], app[HUB], app[TIMERS] = arbiter, hub, timers
-            readers = [await connect(url, 1) for _ in config.teams]
-            tails = [Tail(r, hub, app[METRICS], team) for r, team in zip(readers, config.teams,
-                                                                           strict=True)]
+            # one client for the tails, a connection each: a blocking XREAD holds its own
+            reader = await connect(url, max(len(config.teams), 1))
+            tails = [Tail(reader, hub, app[METRICS], team) for team in config.teams]
             for tail in tails:
                 await tail.start()
             tasks = [asyncio.create_task(t.run(), name=f"leadgrab:tail:{t.team}") for t in tails]
@@ -129,7 +130,7 @@ def _running(redis_override: str | None, clock: ManualClock | None,
                 yield
             finally:
                 await _stop(tasks)
-                for r in [*readers, main]:
+                for r in (reader, main):
                     await r.aclose()
     return ctx
 
@@ -141,7 +142,8 @@ async def _stop(tasks: list[asyncio.Task[None]]) -> None:
         task.cancel()
     _, stuck = await asyncio.wait(tasks, timeout=STOP_WAIT_S)
     for task in stuck:
-        log.error("background task %s did not stop within %.0f s", task.get_name(), STOP_WAIT_S)
+        log.error("background task %s did not stop within %.0f s; awaiting:\n%s",
+                  task.get_name(), STOP_WAIT_S, awaiting(task))
 
 
 async def _follow_reloads(arbiter: Arbiter) -> None:

@@ -4,6 +4,7 @@ how each one knows it has been told to stop."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 
 def stop_requested() -> bool:
@@ -14,3 +15,16 @@ def stop_requested() -> bool:
     background loop checks this at each turn instead of trusting the cancel alone."""
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
+
+
+def awaiting(task: asyncio.Task[None]) -> str:
+    """Where a task is suspended: its chain of awaits, outermost first (for a stuck task)."""
+    lines: list[str] = []
+    coro: Any = task.get_coro()
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            code = frame.f_code
+            lines.append(f"  {code.co_filename}:{frame.f_lineno} {code.co_name}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return "\n".join(lines)

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from server.app import _follow_reloads
 from server.appkeys import ARBITER, HUB, METRICS, SCOREBOARD, TIMERS
+from server.background import awaiting
 from server.tail import Tail
 from tests.conftest import Gateway
 
@@ -61,3 +62,17 @@ async def test_a_swallowed_cancel_still_stops_the_loop(gateway: Gateway, redis: 
     done, _ = await asyncio.wait([task], timeout=2)
     assert done, f"the {loop} loop went on after its cancel was swallowed"
     task.cancel()
+
+
+async def test_a_stuck_task_is_reported_with_its_chain_of_awaits() -> None:
+    async def inner() -> None:
+        await asyncio.sleep(60)
+
+    async def outer() -> None:
+        await inner()
+
+    task = asyncio.create_task(outer())
+    await asyncio.sleep(0)
+    where = awaiting(task).splitlines()
+    task.cancel()
+    assert [line.rsplit(" ", 1)[1] for line in where][:3] == ["outer", "inner", "sleep"]

@@ -5,6 +5,7 @@ replica taking over."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -347,6 +348,11 @@ async def ha_nodes(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cl
         yield started
 
 
+# After a failover redis-py drops a replaced node with a connection still open (it is closed
+# when collected): collected here, so that its warning is not charged to a later test.
+@pytest.mark.filterwarnings(
+    r"ignore:Exception ignored in. <function (ClusterNode|AbstractConnection|StreamWriter)\.__del__"
+    ":pytest.PytestUnraisableExceptionWarning")
 async def test_a_replica_takes_over_and_the_floor_goes_on(ha_nodes: Cluster,
                                                           tmp_path: Path) -> None:
     """The primary holding the north team's slot dies: claims answer `unavailable` until its
@@ -384,3 +390,4 @@ async def test_a_replica_takes_over_and_the_floor_goes_on(ha_nodes: Cluster,
         await ha_nodes.servers[down].start()  # rejoins as a replica of its former replica
         await ha_nodes.wait_ok()
         await client.aclose()
+        gc.collect()
