@@ -6,10 +6,11 @@ node that owns the team's slot; the client routes each command by its key.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from redis import exceptions as rexc
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
+from redis.maint_notifications import MaintNotificationsConfig
 
 Client = Redis | RedisCluster
 # What the driver raises when Redis fails a command (cluster-level faults are not RedisErrors)
@@ -26,18 +27,42 @@ PROBE_TIMEOUT_S = 5
 NODE_CONNECTIONS = 1024
 
 
-async def is_cluster(url: str) -> bool:
-    """Whether the server at `url` runs in cluster mode (`INFO cluster`)."""
-    if url.startswith("unix:"):
-        return False  # a cluster's nodes talk over TCP
-    probe = Redis.from_url(url, decode_responses=True, socket_connect_timeout=PROBE_TIMEOUT_S)
+class Server(NamedTuple):
+    """What a URL's server said about itself."""
+
+    cluster: bool
+    version: tuple[int, ...]
+
+    def client_options(self) -> dict[str, Any]:
+        """Leave out what this server does not know and would answer with an error (counted
+        in `errorstats`) on every connection: `CLIENT SETINFO` before Redis 7.2, and on a
+        cluster `CLIENT MAINT_NOTIFICATIONS` before Redis 8."""
+        options: dict[str, Any] = {}
+        if self.version < (7, 2):
+            options["driver_info"] = None
+        if self.cluster and self.version < (8,):
+            options["maint_notifications_config"] = MaintNotificationsConfig(enabled=False)
+        return options
+
+
+async def probe(url: str) -> Server:
+    """Ask the server at `url` (`INFO`) whether it runs in cluster mode, and its version."""
+    client = Redis.from_url(url, decode_responses=True,
+                            socket_connect_timeout=PROBE_TIMEOUT_S, driver_info=None)
     try:
-        info: dict[str, Any] = await probe.info("cluster")
-    except rexc.ResponseError:  # INFO refused (renamed, or denied by an ACL): not a cluster
-        return False
+        info: dict[str, Any] = await client.info()
+    except rexc.ResponseError:  # INFO refused (renamed, or denied by an ACL): assume little
+        return Server(False, ())
     finally:
-        await probe.aclose()
-    return bool(info.get("cluster_enabled"))
+        await client.aclose()
+    version = tuple(int(part) for part in str(info.get("redis_version", "0")).split(".")
+                    if part.isdigit())
+    return Server(bool(info.get("cluster_enabled")), version)
+
+
+async def is_cluster(url: str) -> bool:
+    """Whether the server at `url` runs in cluster mode."""
+    return not url.startswith("unix:") and (await probe(url)).cluster
 
 
 async def connect(url: str, max_connections: int = POOL_CONNECTIONS) -> Client:
@@ -45,12 +70,14 @@ async def connect(url: str, max_connections: int = POOL_CONNECTIONS) -> Client:
     as the seed), else a Redis whose pool of `max_connections` waits for a free connection
     instead of failing under load. Closing the client closes its connections. Raises the
     driver's errors when the server cannot be reached."""
-    if await is_cluster(url):
+    server = await probe(url)
+    if server.cluster:
         cluster = RedisCluster.from_url(url, decode_responses=True,
-                                        max_connections=NODE_CONNECTIONS)
+                                        max_connections=NODE_CONNECTIONS,
+                                        **server.client_options())
         await cluster.initialize()
         return cluster
     pool = BlockingConnectionPool.from_url(url, decode_responses=True,
                                            max_connections=max_connections,
-                                           timeout=POOL_WAIT_S)
+                                           timeout=POOL_WAIT_S, **server.client_options())
     return Redis.from_pool(pool)

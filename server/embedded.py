@@ -252,8 +252,9 @@ async def _wait_ready(
 
 async def _ping(url: str) -> str | None:
     """Return the server's version if it answers PING at url, else None."""
-    client = aioredis.Redis.from_url(
-        url, socket_connect_timeout=_PING_TIMEOUT_S, socket_timeout=_PING_TIMEOUT_S
+    client = aioredis.Redis.from_url(  # no CLIENT SETINFO: the wheel's Redis 6.2 lacks it
+        url, socket_connect_timeout=_PING_TIMEOUT_S, socket_timeout=_PING_TIMEOUT_S,
+        driver_info=None
     )
     try:
         await client.ping()

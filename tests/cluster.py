@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -51,6 +52,25 @@ class Cluster:
 
     servers: list[EmbeddedRedis]
     urls: list[str]
+
+    async def wait_state(self, state: str, without: int) -> None:
+        """Until every node but node `without` reports `cluster_state:<state>`."""
+        clients = [Redis.from_url(url, decode_responses=True)
+                   for n, url in enumerate(self.urls) if n != without]
+        seen: list[Any] = []
+        try:
+            async with asyncio.timeout(FORM_TIMEOUT_S):
+                while True:
+                    seen = [await c.cluster("INFO") for c in clients]
+                    if all(info["cluster_state"] == state for info in seen):
+                        return
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            nodes = [await c.execute_command("CLUSTER NODES") for c in clients]
+            raise AssertionError(f"no cluster_state:{state}: {seen} {nodes}") from None
+        finally:
+            for client in clients:
+                await client.aclose()
 
     async def wait_ok(self) -> None:
         """Until every node reports `cluster_state:ok` and knows all the others."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import itertools
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -72,6 +71,14 @@ async def cluster(cluster_urls: list[str]) -> AsyncIterator[RedisCluster]:
         yield client
     finally:
         await client.aclose()
+
+
+# After a node went away and came back, or a failover, redis-py may drop a replaced node
+# with a connection still open (closed when collected). Tests that take nodes down collect
+# it themselves, so that the warning is not charged to a later test.
+REPLACED_NODE_LEAKS = pytest.mark.filterwarnings(
+    r"ignore:Exception ignored in. <(socket\.socket |function (ClusterNode|AbstractConnection"
+    r"|StreamWriter|_SelectorTransport)\.__del__):pytest.PytestUnraisableExceptionWarning")
 
 
 def node_of(cluster: RedisCluster, team: str) -> ClusterNode:
@@ -236,6 +243,7 @@ async def test_the_load_tester_talks_to_the_node_of_its_team(cluster: RedisClust
     assert await target.team_node(None, "north") is None
 
 
+@REPLACED_NODE_LEAKS
 async def test_a_node_down_takes_only_its_teams_down_and_they_come_back(
         nodes: Cluster, cluster: RedisCluster, tmp_path: Path) -> None:
     """The node holding the north team's slot stops: north's claims and publishes fail with
@@ -260,12 +268,8 @@ async def test_a_node_down_takes_only_its_teams_down_and_they_come_back(
             assert (await get(gw, "/healthz"))[0] == 503  # a team is unreachable
             # Redis's default: a cluster missing slots refuses everything (CLUSTERDOWN)
             await set_full_coverage(nodes, "yes")
-            async with asyncio.timeout(15):
-                for n in itertools.count():  # until the nodes declare the cluster down
-                    status, body = await post(gw, "/api/leads", {"id": f"SD{n}", "team": "south"})
-                    if status != 201:
-                        break
-                    await asyncio.sleep(0.2)
+            await nodes.wait_state("fail", without=down)
+            status, body = await post(gw, "/api/leads", {"id": "S2", "team": "south"})
             assert status == 503 and body["error"]["code"] == "unavailable", (status, body)
             assert (await get(gw, "/healthz"))[0] == 503
         finally:
@@ -279,6 +283,7 @@ async def test_a_node_down_takes_only_its_teams_down_and_they_come_back(
         assert (await get(gw, "/api/leads/N2?team=north", gw.role_token(Role.MANAGER)))[0] == 404
     claims = [f for _, f in await cluster.xrange(keys.audit("north")) if f["action"] == "claim"]
     assert [(c["rep"], c["result"]) for c in claims] == [("bob", "won")]
+    gc.collect()  # see REPLACED_NODE_LEAKS
 
 
 async def set_full_coverage(nodes: Cluster, value: str) -> None:
@@ -348,11 +353,7 @@ async def ha_nodes(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cl
         yield started
 
 
-# After a failover redis-py drops a replaced node with a connection still open (it is closed
-# when collected): collected here, so that its warning is not charged to a later test.
-@pytest.mark.filterwarnings(
-    r"ignore:Exception ignored in. <function (ClusterNode|AbstractConnection|StreamWriter)\.__del__"
-    ":pytest.PytestUnraisableExceptionWarning")
+@REPLACED_NODE_LEAKS
 async def test_a_replica_takes_over_and_the_floor_goes_on(ha_nodes: Cluster,
                                                           tmp_path: Path) -> None:
     """The primary holding the north team's slot dies: claims answer `unavailable` until its
@@ -390,4 +391,25 @@ async def test_a_replica_takes_over_and_the_floor_goes_on(ha_nodes: Cluster,
         await ha_nodes.servers[down].start()  # rejoins as a replica of its former replica
         await ha_nodes.wait_ok()
         await client.aclose()
-        gc.collect()
+        gc.collect()  # see REPLACED_NODE_LEAKS
+
+
+async def test_no_handshake_errors_on_every_connection(redis: Redis, redis_url: str,
+                                                       cluster_urls: list[str]) -> None:
+    """redis-py sends CLIENT SETINFO (and, to a cluster, CLIENT MAINT_NOTIFICATIONS) on every
+    new connection; a Redis without them answers an error, counted in `errorstats`. The
+    server's clients leave them out there. (redis-py's cluster start-up still sends one
+    MAINT_NOTIFICATIONS on its first connection: at most one error per client.)"""
+    for url, allowed in ((redis_url, 0), (cluster_urls[0], 1)):
+        server = await backend.probe(url)
+        direct = Redis.from_url(url)
+        await direct.config_resetstat()
+        client = await backend.connect(url)
+        try:  # 20 at once: as many connections
+            await asyncio.gather(*(client.exists("lg:{north}:rules") for _ in range(20)))
+            errors = await direct.info("errorstats")
+        finally:
+            await client.aclose()
+            await direct.aclose()
+        if server.version < (7, 2):
+            assert errors.get("errorstat_ERR", {}).get("count", 0) <= allowed, errors
