@@ -34,21 +34,21 @@ class Server(NamedTuple):
     version: tuple[int, ...]
 
     def client_options(self) -> dict[str, Any]:
-        """Leave out what this server does not know and would answer with an error (counted
-        in `errorstats`) on every connection: `CLIENT SETINFO` before Redis 7.2, and on a
-        cluster `CLIENT MAINT_NOTIFICATIONS` before Redis 8."""
+        """Leave out the handshake commands this server does not know and would answer with
+        an error (counted in `errorstats`) on every new connection: `CLIENT SETINFO` before
+        Redis 7.2, `CLIENT MAINT_NOTIFICATIONS` (sent over TCP) before Redis 8."""
         options: dict[str, Any] = {}
         if self.version < (7, 2):
             options["driver_info"] = None
-        if self.cluster and self.version < (8,):
+        if self.version < (8,):
             options["maint_notifications_config"] = MaintNotificationsConfig(enabled=False)
         return options
 
 
 async def probe(url: str) -> Server:
     """Ask the server at `url` (`INFO`) whether it runs in cluster mode, and its version."""
-    client = Redis.from_url(url, decode_responses=True,
-                            socket_connect_timeout=PROBE_TIMEOUT_S, driver_info=None)
+    client = Redis.from_url(url, decode_responses=True, socket_connect_timeout=PROBE_TIMEOUT_S,
+                            **Server(False, ()).client_options())  # the version is not known
     try:
         info: dict[str, Any] = await client.info()
     except rexc.ResponseError:  # INFO refused (renamed, or denied by an ACL): assume little
