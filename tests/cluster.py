@@ -73,7 +73,8 @@ class Cluster:
                 await client.aclose()
 
     async def wait_ok(self) -> None:
-        """Until every node reports `cluster_state:ok` and knows all the others."""
+        """Until every node reports `cluster_state:ok`, sees every slot served and knows all
+        the others (and each replica's link to its primary is up)."""
         clients = [Redis.from_url(url, decode_responses=True) for url in self.urls]
         try:
             async with asyncio.timeout(FORM_TIMEOUT_S):
@@ -136,8 +137,9 @@ async def _knows(client: Redis, nodes: int) -> bool:
 
 async def _formed(clients: list[Redis]) -> bool:
     for client in clients:
-        info = await client.cluster("INFO")
-        if info["cluster_state"] != "ok" or int(info["cluster_known_nodes"]) != len(clients):
+        info = await client.cluster("INFO")  # `ok` alone is not enough without full coverage
+        if (info["cluster_state"] != "ok" or int(info["cluster_slots_ok"]) != SLOTS
+                or int(info["cluster_known_nodes"]) != len(clients)):
             return False
         replication = await client.info("replication")
         if replication["role"] == "slave" and replication["master_link_status"] != "up":
