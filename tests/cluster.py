@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.cluster import ClusterNode
 
+from server import keys
 from server.embedded import EmbeddedRedis
 
 SLOTS = 16384
@@ -146,6 +148,24 @@ async def _formed(clients: list[Redis]) -> bool:
             return False
     return True
 
+
+
+def node_of(cluster: RedisCluster, team: str) -> ClusterNode:
+    """The node owning a team's slot, as the client sees it."""
+    return cluster.get_node_from_key(keys.events(team))
+
+
+def url_of(node: ClusterNode, urls: list[str]) -> str:
+    return next(url for url in urls if f":{node.port}/" in url)
+
+
+async def stored_on(node: ClusterNode, key: str) -> bool:
+    """Whether the key physically lives on that node (asked directly, no redirection)."""
+    direct = Redis(host=node.host, port=node.port)
+    try:
+        return bool(await direct.exists(key))
+    finally:
+        await direct.aclose()
 
 
 async def move_slot(urls: list[str], slot: int, source: str, target: str) -> None:

@@ -11,14 +11,16 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
+from server import backend
 from server.app import create_app
 from server.auth import Role, TokenAuthority
 from server.config import Config, parse_config
 from server.embedded import EmbeddedRedis
 from server.keys import Limits
 from server.store import ManualClock, Store
+from tests.cluster import Cluster, redis_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMITS = Limits(events_maxlen=10_000, audit_maxlen=1_000_000, request_ttl_ms=86_400_000)
@@ -69,6 +71,30 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
     """A client on a flushed database."""
     client = Redis.from_url(redis_url, decode_responses=True)
     await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture(scope="module")
+async def nodes(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cluster]:
+    """A three-node Redis Cluster for one test module (tests/cluster.py)."""
+    async with redis_cluster(tmp_path_factory.mktemp("cluster")) as started:
+        yield started
+
+
+@pytest.fixture
+def cluster_urls(nodes: Cluster) -> list[str]:
+    return nodes.urls
+
+
+@pytest.fixture
+async def cluster(cluster_urls: list[str]) -> AsyncIterator[RedisCluster]:
+    """A cluster client (as the server builds it) on a flushed cluster."""
+    client = await backend.connect(cluster_urls[1])
+    assert isinstance(client, RedisCluster)
+    await client.flushall()  # goes to every primary
     try:
         yield client
     finally:
