@@ -84,14 +84,19 @@ async def test_a_node_down_takes_only_its_teams_down_and_they_come_back(
             assert (status, body["error"]["code"]) == (503, "unavailable")
             assert (await post(gw, "/api/leads", {"id": "S1", "team": "south"}))[0] == 201
             assert (await get(gw, "/healthz"))[0] == 503  # a team is unreachable
-            # Redis's default: a cluster missing slots refuses everything (CLUSTERDOWN)
+            await nodes.servers[down].start()
+            await nodes.wait_ok()
+            # Redis's default: a cluster missing slots refuses everything (CLUSTERDOWN). Set
+            # before the node fails: Redis re-evaluates its state when a node fails, not when
+            # the setting changes.
             await set_full_coverage(nodes, "yes")
+            await nodes.servers[down].stop()
             await nodes.wait_state("fail", without=down)
             status, body = await post(gw, "/api/leads", {"id": "S2", "team": "south"})
             assert status == 503 and body["error"]["code"] == "unavailable", (status, body)
             assert (await get(gw, "/healthz"))[0] == 503
-        finally:
-            await nodes.servers[down].start()  # same port and nodes.conf: its slots return
+        finally:  # (start is a no-op if it runs) same port and nodes.conf: its slots return
+            await nodes.servers[down].start()
             await nodes.wait_ok()
             await set_full_coverage(nodes, "no")
         async with asyncio.timeout(15):
