@@ -8,8 +8,8 @@ from typing import Any
 
 import aiohttp
 
-from server.auth import Role, TokenAuthority, load_or_create_secret
 from server.config import load_config
+from server.web.auth import Role, TokenAuthority, load_or_create_secret
 
 Scalar = str | int | float | bool
 TOKEN_TTL_S = 300

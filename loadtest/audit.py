@@ -9,7 +9,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from loadtest.histogram import Latency
-from server import keys
+from server.store import keys
 
 PAGE = 10_000
 

@@ -10,8 +10,8 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from loadtest import serverconfig
-from server import keys, scripts
-from server.keys import Limits
+from server.store import keys, scripts
+from server.store.keys import Limits
 
 BATCH = 128
 LEADS = 500

@@ -18,9 +18,9 @@ import aiohttp
 from redis.asyncio import Redis, RedisCluster
 
 from loadtest import machine, serverconfig
-from server import backend, keys
-from server.auth import Role, TokenAuthority
-from server.embedded import EmbeddedRedis
+from server.store import backend, keys
+from server.store.embedded import EmbeddedRedis
+from server.web.auth import Role, TokenAuthority
 
 TOKEN_TTL_S = 6 * 3600
 READY_S = 60.0

@@ -13,8 +13,20 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from redis.asyncio import RedisCluster
 
-from server import floor_api, http_api, manager_api, ws
-from server.appkeys import (
+from server.background import awaiting, stop_requested
+from server.config import Config, ConfigError, load_config
+from server.fanout.hub import Hub
+from server.fanout.tail import BLOCK_MS, Tail
+from server.floor.arbiter import Arbiter
+from server.floor.scoreboard import Scoreboard
+from server.floor.timers import Timers
+from server.metrics import Metrics
+from server.protocol import CloseCode
+from server.store.embedded import EmbeddedRedis
+from server.store.keys import Limits
+from server.store.store import ManualClock, Store, StoreError, connect
+from server.web import floor_api, http_api, manager_api, ws
+from server.web.appkeys import (
     ARBITER,
     AUTHORITY,
     CONFIG,
@@ -25,19 +37,7 @@ from server.appkeys import (
     SOCKETS,
     TIMERS,
 )
-from server.arbiter import Arbiter
-from server.auth import TokenAuthority, load_or_create_secret
-from server.background import awaiting, stop_requested
-from server.config import Config, ConfigError, load_config
-from server.embedded import EmbeddedRedis
-from server.hub import Hub
-from server.keys import Limits
-from server.metrics import Metrics
-from server.protocol import CloseCode
-from server.scoreboard import Scoreboard
-from server.store import ManualClock, Store, StoreError, connect
-from server.tail import BLOCK_MS, Tail
-from server.timers import Timers
+from server.web.auth import TokenAuthority, load_or_create_secret
 
 log = logging.getLogger(__name__)
 RELOAD_POLL_S = 1.0

@@ -15,11 +15,11 @@ from pathlib import Path
 from aiohttp import web
 
 from server import app as application
-from server.arbiter import Arbiter
-from server.auth import Role, TokenAuthority, load_or_create_secret
 from server.config import Config, ConfigError, load_config
-from server.rules import effective_rep
-from server.store import Store, StoreError, connect
+from server.floor.arbiter import Arbiter
+from server.floor.rules import effective_rep
+from server.store.store import Store, StoreError, connect
+from server.web.auth import Role, TokenAuthority, load_or_create_secret
 
 log = logging.getLogger("leadgrab")
 

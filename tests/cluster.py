@@ -20,8 +20,8 @@ from typing import Any
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
 
-from server import keys
-from server.embedded import EmbeddedRedis
+from server.store import keys
+from server.store.embedded import EmbeddedRedis
 
 SLOTS = 16384
 BUS_OFFSET = 10_000  # a node's cluster bus listens on its port + 10000

@@ -13,13 +13,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis, RedisCluster
 
-from server import backend
 from server.app import create_app
-from server.auth import Role, TokenAuthority
 from server.config import Config, parse_config
-from server.embedded import EmbeddedRedis
-from server.keys import Limits
-from server.store import ManualClock, Store
+from server.store import backend
+from server.store.embedded import EmbeddedRedis
+from server.store.keys import Limits
+from server.store.store import ManualClock, Store
+from server.web.auth import Role, TokenAuthority
 from tests.cluster import Cluster, redis_cluster
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from server.auth import Role, TokenAuthority
 from server.cli import main
+from server.web.auth import Role, TokenAuthority
 from tests.conftest import ROOT, SECRET
 from tests.test_cli import isolated
 

@@ -12,10 +12,11 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from server import audit_log, keys
-from server.audit_log import AuditQuery
-from server.auth import Role
-from server.store import Store
+from server.floor import audit_log
+from server.floor.audit_log import AuditQuery
+from server.store import keys
+from server.store.store import Store
+from server.web.auth import Role
 from tests.conftest import Gateway
 from tests.test_fairness import fair_gateway, grab
 from tests.test_http import call

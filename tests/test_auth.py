@@ -9,7 +9,7 @@ from pathlib import Path
 import jwt
 import pytest
 
-from server.auth import (
+from server.web.auth import (
     AuthError,
     Principal,
     Role,

@@ -12,9 +12,9 @@ import pytest
 from redis.asyncio import Redis
 
 from server.app import _follow_reloads
-from server.appkeys import ARBITER, HUB, METRICS, SCOREBOARD, TIMERS
 from server.background import awaiting
-from server.tail import Tail
+from server.fanout.tail import Tail
+from server.web.appkeys import ARBITER, HUB, METRICS, SCOREBOARD, TIMERS
 from tests.conftest import Gateway
 
 

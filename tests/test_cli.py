@@ -16,8 +16,8 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import unused_port
 
-from server.auth import Role, TokenAuthority
 from server.cli import main
+from server.web.auth import Role, TokenAuthority
 from tests.conftest import BASE_CONFIG, ROOT, SECRET, Gateway
 
 MAIN = "from server.cli import main; raise SystemExit(main())"

@@ -18,9 +18,9 @@ from aiohttp.test_utils import TestServer
 from clients.client import LeadGrabClient, SessionClosed
 from clients.rep import RepSession, describe_claim
 from server.app import create_app
-from server.appkeys import SOCKETS
-from server.auth import Role, TokenAuthority
 from server.protocol import CloseCode, Codec, Frame
+from server.web.appkeys import SOCKETS
+from server.web.auth import Role, TokenAuthority
 from tests.conftest import SECRET, Gateway, gateway_config
 
 CODECS = [Codec.JSON, Codec.MSGPACK]

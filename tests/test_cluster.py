@@ -13,11 +13,11 @@ import pytest
 from redis.asyncio import Redis, RedisCluster
 
 from loadtest import target
-from server import backend, keys
 from server.app import create_app
-from server.auth import Role
 from server.cli import main
-from server.reasons import Outcome
+from server.contracts.reasons import Outcome
+from server.store import backend, keys
+from server.web.auth import Role
 from tests.cluster import node_of, stored_on, url_of
 from tests.conftest import Gateway, gateway_config, running
 from tests.test_race import TEAM, max_open_race, one_winner_race, start, team_config

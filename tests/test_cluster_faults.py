@@ -12,9 +12,9 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis, RedisCluster
 
-from server import backend, keys
 from server.app import create_app
-from server.auth import Role
+from server.store import backend, keys
+from server.web.auth import Role
 from tests.cluster import Cluster, move_slot, node_of, redis_cluster, stored_on, url_of
 from tests.conftest import Gateway, gateway_config, running
 from tests.test_cluster import TWO_TEAMS, get, post, publish

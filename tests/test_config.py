@@ -17,7 +17,7 @@ from server.config import (
     load_config,
     parse_config,
 )
-from server.rules import effective_rep
+from server.floor.rules import effective_rep
 from tests.conftest import BASE_CONFIG, ROOT
 
 PRECEDENCE = """

@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from redis.asyncio import Redis
 
-from server import keys
-from server.arbiter import Arbiter
 from server.config import parse_config
-from server.lead import NewLead
-from server.reasons import Outcome, Reason
-from server.results import ClaimResult
-from server.rules import local_midnights
-from server.store import ManualClock, Store
+from server.contracts.reasons import Outcome, Reason
+from server.contracts.results import ClaimResult
+from server.floor.arbiter import Arbiter
+from server.floor.lead import NewLead
+from server.floor.rules import local_midnights
+from server.store import keys
+from server.store.store import ManualClock, Store
 
 HOUR_MS = 3_600_000
 TEAM = """

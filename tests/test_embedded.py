@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from server.embedded import (
+from server.store.embedded import (
     MAX_UNIX_PATH_BYTES,
     EmbeddedRedis,
     EmbeddedRedisError,
@@ -25,7 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 PARENT_SCRIPT = """
 import asyncio, os, sys
 from pathlib import Path
-from server.embedded import EmbeddedRedis
+from server.store.embedded import EmbeddedRedis
 
 def report(pid: int) -> None:
     try:

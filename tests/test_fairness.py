@@ -14,13 +14,13 @@ from aiohttp.test_utils import TestServer
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
-from server import keys
 from server.app import create_app
-from server.appkeys import SCOREBOARD
-from server.auth import Role, TokenAuthority
-from server.fairness import Entry, fairness, gini, jain, top_share
-from server.scoreboard import MINUTE_MS, TeamTally
-from server.store import ManualClock
+from server.floor.fairness import Entry, fairness, gini, jain, top_share
+from server.floor.scoreboard import MINUTE_MS, TeamTally
+from server.store import keys
+from server.store.store import ManualClock
+from server.web.appkeys import SCOREBOARD
+from server.web.auth import Role, TokenAuthority
 from tests.conftest import SECRET, Gateway, gateway_config
 from tests.test_http import call
 

@@ -8,8 +8,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from server import keys
-from server.auth import Role
+from server.store import keys
+from server.web.auth import Role
 from tests.conftest import Gateway
 
 
@@ -144,8 +144,8 @@ async def test_reload_applies_a_changed_config(redis: Any, redis_url: str,
     from aiohttp.test_utils import TestServer
 
     from server.app import create_app
-    from server.auth import TokenAuthority
     from server.config import load_config
+    from server.web.auth import TokenAuthority
     from tests.conftest import BASE_CONFIG, SECRET
 
     path = tmp_path / "config.toml"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 
 from server import protocol
-from server.connection import Broadcast, Connection, Wire
-from server.entries import EVERYONE, Delivery
-from server.hub import Hub
+from server.fanout.connection import Broadcast, Connection, Wire
+from server.fanout.deliveries import EVERYONE, Delivery
+from server.fanout.hub import Hub
+from server.floor.roster import Member
 from server.metrics import Metrics
 from server.protocol import CloseCode, Codec
-from server.roster import Member
 
 ALICE = Member("alice", "north", "", True, frozenset({"*"}), frozenset(), {"shifts": []})
 

@@ -9,9 +9,9 @@ from collections.abc import Callable
 import pytest
 from redis.crc import key_slot
 
-from server import keys
-from server.keys import Limits, ScriptCall
-from server.scripts import NAMES, lua_dir
+from server.store import keys
+from server.store.keys import Limits, ScriptCall
+from server.store.scripts import NAMES, lua_dir
 
 TEAMS = ["north", "team-2", "a.b", "T_9"]
 LIMITS = Limits(events_maxlen=10, audit_maxlen=20, request_ttl_ms=30)
@@ -145,7 +145,7 @@ def test_load_rules_rows_follow_the_documented_layout() -> None:
 def test_evalsha_is_packed_as_redis_py_packs_it() -> None:
     from redis.connection import Connection as SyncConnection
 
-    from server.batch import _evalsha
+    from server.store.batch import _evalsha
 
     packer = SyncConnection()  # type: ignore[no-untyped-call]  # packs without connecting
     call = ScriptCall(["lg:{north}:lead:L-1", "lg:{north}:rep:张伟"],

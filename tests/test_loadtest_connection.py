@@ -15,8 +15,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from loadtest.connection import Connection, Message
 from loadtest.histogram import Latency
-from server.auth import Role
 from server.protocol import CloseCode
+from server.web.auth import Role
 from tests.conftest import Gateway
 
 JSON = "leadgrab.v1.json"

@@ -12,11 +12,11 @@ import pytest
 from prometheus_client import generate_latest
 from redis.asyncio import Redis
 
-from server.appkeys import SCOREBOARD
+from server.contracts.reasons import Outcome
+from server.floor.timers import Timers
 from server.metrics import Metrics
-from server.reasons import Outcome
-from server.store import ManualClock, Store
-from server.timers import Timers
+from server.store.store import ManualClock, Store
+from server.web.appkeys import SCOREBOARD
 from tests.conftest import ROOT
 from tests.test_fairness import drive_scenario, fair_gateway, grab, sample, scrape
 from tests.test_policies import arbiter_for, floor, publish

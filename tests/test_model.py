@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from server import keys
-from server.arbiter import Arbiter
 from server.config import parse_config
-from server.lead import NewLead
-from server.store import ManualClock, Store
+from server.floor.arbiter import Arbiter
+from server.floor.lead import NewLead
+from server.store import keys
+from server.store.store import ManualClock, Store
 from tests.conftest import LIMITS
 
 HOUR_MS = 3_600_000
@@ -61,7 +61,7 @@ rules = {{ max_daily = 1, cooldown_after_claim_ms = 5000 }}
 
 @dataclass(frozen=True)
 class Rules:
-    """A rep's effective rules, written out by hand (independent of server.rules)."""
+    """A rep's effective rules, written out by hand (independent of server.floor.rules)."""
 
     active: bool
     regions: frozenset[str]

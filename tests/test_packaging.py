@@ -7,7 +7,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from server.scripts import NAMES
+from server.store.scripts import NAMES
 from tests.conftest import ROOT
 
 
@@ -22,7 +22,7 @@ def test_wheel_ships_the_lua_scripts_and_finds_them(tmp_path: Path) -> None:
     assert "server/lua/lib/reasons.lua" in names
     unpacked = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(unpacked)
-    probe = ("import sys; sys.path.insert(0, sys.argv[1]); import server.scripts as s; "
+    probe = ("import sys; sys.path.insert(0, sys.argv[1]); import server.store.scripts as s; "
              "assert s.lua_dir().is_relative_to(sys.argv[1]), s.lua_dir(); "
              "print(len(s.source('claim_lead')))")
     ran = subprocess.run([sys.executable, "-c", probe, str(unpacked)], capture_output=True,

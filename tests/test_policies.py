@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from server import keys
-from server.arbiter import Arbiter
 from server.config import ConfigError, parse_config
-from server.lead import NewLead
-from server.reasons import Outcome, Reason
-from server.store import ManualClock, Store
-from server.timers import Timers
+from server.contracts.reasons import Outcome, Reason
+from server.floor.arbiter import Arbiter
+from server.floor.lead import NewLead
+from server.floor.timers import Timers
+from server.store import keys
+from server.store.store import ManualClock, Store
 
 RULES = ("max_open = 3, max_daily = 50, cooldown_after_claim_ms = 0, "
          "penalty_cooldown_ms = 60000, followup_sla_ms = 10000, warn_before_ms = 2000, "

@@ -12,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from server.app import create_app
-from server.auth import Role
+from server.web.auth import Role
 from tests.conftest import Gateway, gateway_config, running
 from tests.test_ws import Peer, connect, publish
 

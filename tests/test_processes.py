@@ -19,8 +19,8 @@ import aiohttp
 import pytest
 import websockets
 
-from server import keys
-from server.auth import Role, TokenAuthority
+from server.store import keys
+from server.web.auth import Role, TokenAuthority
 from tests.conftest import SECRET
 
 LEADGRAB = [sys.executable, "-c", "from server.cli import main; raise SystemExit(main())"]

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from server import protocol as p
-from server.reasons import Outcome, Reason
-from server.results import ActionResult
+from server.contracts.reasons import Outcome, Reason
+from server.contracts.results import ActionResult
 
 CODECS = [p.Codec.JSON, p.Codec.MSGPACK]
 

@@ -10,13 +10,13 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from server import keys
-from server.arbiter import Arbiter
 from server.config import Config, parse_config
-from server.lead import NewLead
-from server.reasons import Outcome
-from server.results import ClaimResult
-from server.store import Store
+from server.contracts.reasons import Outcome
+from server.contracts.results import ClaimResult
+from server.floor.arbiter import Arbiter
+from server.floor.lead import NewLead
+from server.store import keys
+from server.store.store import Store
 from tests.conftest import LIMITS
 
 TEAM = "north"

@@ -1,4 +1,4 @@
-"""Reason codes: lua/lib/reasons.lua and server.reasons.Reason are one set, used by name."""
+"""Reason codes: lua/lib/reasons.lua and server.contracts.reasons.Reason are one set."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from server.reasons import Reason
-from server.scripts import lua_dir
+from server.contracts.reasons import Reason
+from server.store.scripts import lua_dir
 
 ENTRY = re.compile(r"^\s*([A-Z_]+)\s*=\s*'([a-z_]+)',?\s*$", re.MULTILINE)
 USE = re.compile(r"\bR\.([A-Za-z_]+)")

@@ -12,8 +12,8 @@ import websockets
 from aiohttp.test_utils import TestServer
 
 from server.app import create_app
-from server.auth import Role, TokenAuthority
-from server.embedded import EmbeddedRedis
+from server.store.embedded import EmbeddedRedis
+from server.web.auth import Role, TokenAuthority
 from tests.conftest import SECRET, gateway_config
 from tests.test_processes import next_of
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import aiohttp
 from redis.asyncio import Redis
 
-from server import keys
 from server.app import create_app
-from server.auth import Role
 from server.config import ConfigError, parse_config
-from server.reasons import Outcome
-from server.store import ManualClock, Store
+from server.contracts.reasons import Outcome
+from server.store import keys
+from server.store.store import ManualClock, Store
+from server.web.auth import Role
 from tests.conftest import LIMITS, gateway_config, running
 from tests.test_policies import arbiter_for, floor, publish
 

@@ -14,8 +14,8 @@ from typing import Any
 import aiohttp
 from redis.asyncio import Redis
 
-from server import keys
-from server.auth import Role
+from server.store import keys
+from server.web.auth import Role
 from tests.conftest import SECRET
 from tests.test_processes import AUTH, serve
 

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from server import keys
-from server.arbiter import Arbiter
 from server.config import parse_config
-from server.lead import NewLead
-from server.reasons import Outcome, Reason
-from server.store import ManualClock, Store
+from server.contracts.reasons import Outcome, Reason
+from server.floor.arbiter import Arbiter
+from server.floor.lead import NewLead
+from server.store import keys
+from server.store.store import ManualClock, Store
 from tests.conftest import LIMITS
 
 

@@ -12,14 +12,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from redis.asyncio import Redis
 
-from server import keys
-from server.arbiter import Arbiter
 from server.config import Config, parse_config
-from server.lead import NewLead
-from server.reasons import Outcome
-from server.rules import EffectiveRep, effective_rep
-from server.store import ManualClock, Store
-from server.timers import Timers
+from server.contracts.reasons import Outcome
+from server.floor.arbiter import Arbiter
+from server.floor.lead import NewLead
+from server.floor.rules import EffectiveRep, effective_rep
+from server.floor.timers import Timers
+from server.store import keys
+from server.store.store import ManualClock, Store
 
 ZONE = ZoneInfo("Asia/Shanghai")  # local days start at 16:00 UTC: a UTC-day bug would show
 DAY = date(2027, 1, 5)  # a Tuesday

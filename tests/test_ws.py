@@ -19,9 +19,9 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from server import keys
-from server.auth import Role, TokenAuthority
 from server.protocol import CloseCode, Codec
+from server.store import keys
+from server.web.auth import Role, TokenAuthority
 from tests.conftest import SECRET, Gateway
 from tests.test_client import short_lived
 
@@ -296,7 +296,7 @@ async def test_stalled_reader_is_cut_off_while_others_keep_receiving(
     from aiohttp.test_utils import TestServer
 
     from server.app import create_app
-    from server.appkeys import HUB, METRICS
+    from server.web.appkeys import HUB, METRICS
     from tests.conftest import gateway_config
 
     app = create_app(gateway_config(tmp_path, "send_queue_frames = 8"), redis=redis_url)

@@ -7,11 +7,11 @@ from typing import Any
 from aiohttp import web
 
 from server import protocol
-from server.appkeys import ARBITER
-from server.auth import Role
-from server.http_api import ApiError, json_body, principal
-from server.operations import Done
 from server.protocol import ErrorCode
+from server.store.operations import Done
+from server.web.appkeys import ARBITER
+from server.web.auth import Role
+from server.web.http_api import ApiError, json_body, principal
 
 
 def _text(body: dict[str, Any], name: str, limit: int = 2000) -> str:

@@ -9,11 +9,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from server import protocol
-from server.connection import Broadcast, Connection
-from server.entries import Delivery, settlement
+from server.fanout.connection import Broadcast, Connection
+from server.fanout.deliveries import Delivery, settlement
+from server.floor.roster import Member
 from server.metrics import Metrics
 from server.protocol import Frame
-from server.roster import Member
 
 SETTLED_MEMORY = 10_000  # leads whose window results were delivered locally
 

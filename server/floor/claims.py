@@ -7,10 +7,10 @@ import time
 from aiohttp import web
 
 from server import protocol
-from server.appkeys import ARBITER, METRICS, TIMERS
+from server.contracts.reasons import Outcome
+from server.contracts.results import ClaimResult
 from server.protocol import Frame
-from server.reasons import Outcome
-from server.results import ClaimResult
+from server.web.appkeys import ARBITER, METRICS, TIMERS
 
 
 async def decide(app: web.Application, team: str, rep: str, lead_id: str, req_id: str,

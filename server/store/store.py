@@ -11,12 +11,8 @@ from typing import Any
 
 from redis.commands.core import AsyncScript
 
-from server import backend, keys
-from server.backend import Client
-from server.batch import Batcher
-from server.keys import Limits, ScriptCall
-from server.reasons import Outcome, Reason
-from server.results import (
+from server.contracts.reasons import Outcome, Reason
+from server.contracts.results import (
     ActionResult,
     ClaimResult,
     LeadRefs,
@@ -24,7 +20,11 @@ from server.results import (
     RulesLoad,
     Settlement,
 )
-from server.scripts import Scripts, register
+from server.store import backend, keys
+from server.store.backend import Client
+from server.store.batch import Batcher
+from server.store.keys import Limits, ScriptCall
+from server.store.scripts import Scripts, register
 
 CUSTOMER_CACHE = 50_000
 STALE_RETRIES = 3

@@ -10,10 +10,12 @@ import time
 
 from aiohttp import WSMsgType, web
 
-from server import decision, feed, protocol
-from server.appkeys import ARBITER, AUTHORITY, CONFIG, HUB, METRICS, SOCKETS
-from server.auth import AuthError, Principal, Role
-from server.connection import Connection, Wire
+from server import protocol
+from server.contracts.results import ActionResult
+from server.fanout import catchup as feed
+from server.fanout.connection import Connection, Wire
+from server.floor import claims as decision
+from server.floor.roster import Member
 from server.protocol import (
     Claim,
     Close,
@@ -27,9 +29,9 @@ from server.protocol import (
     Release,
     Resume,
 )
-from server.results import ActionResult
-from server.roster import Member
-from server.store import StoreError
+from server.store.store import StoreError
+from server.web.appkeys import ARBITER, AUTHORITY, CONFIG, HUB, METRICS, SOCKETS
+from server.web.auth import AuthError, Principal, Role
 
 log = logging.getLogger(__name__)
 WRITE_HIGH_WATER = 64 * 1024  # above it, frames wait in the connection's bounded queue

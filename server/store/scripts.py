@@ -9,7 +9,7 @@ from pathlib import Path
 
 from redis.commands.core import AsyncScript
 
-from server.backend import Client
+from server.store.backend import Client
 
 NAMES = (
     "load_rules", "publish_lead", "claim_lead", "release_lead", "close_lead", "settle_window",
@@ -24,7 +24,7 @@ def lua_dir() -> Path:
     packaged = Path(str(resources.files("server"))) / "lua"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parent.parent / "lua"
+    return Path(__file__).resolve().parents[2] / "lua"
 
 
 def source(name: str, root: Path | None = None) -> str:

@@ -10,8 +10,8 @@ from typing import Any, ClassVar, Literal
 import msgpack
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from server.reasons import Outcome, Reason
-from server.results import ActionResult
+from server.contracts.reasons import Outcome, Reason
+from server.contracts.results import ActionResult
 
 PROTOCOL_VERSION = 1
 SUBPROTOCOL_JSON = "leadgrab.v1.json"

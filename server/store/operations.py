@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server import keys
-from server.results import LeadRefs
-from server.store import Store
+from server.contracts.results import LeadRefs
+from server.store import keys
+from server.store.store import Store
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,11 +15,11 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from server import operations
-from server.arbiter import Arbiter
 from server.background import stop_requested
+from server.floor.arbiter import Arbiter
 from server.metrics import Metrics
-from server.store import StoreError
+from server.store import operations
+from server.store.store import StoreError
 
 log = logging.getLogger(__name__)
 POLL_S = 0.2

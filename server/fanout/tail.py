@@ -7,12 +7,12 @@ import logging
 import time
 from typing import Any, NamedTuple
 
-from server import backend, keys
-from server.backend import Client
 from server.background import stop_requested
-from server.entries import deliveries
-from server.hub import Hub, seq_key
+from server.fanout.deliveries import deliveries
+from server.fanout.hub import Hub, seq_key
 from server.metrics import Metrics
+from server.store import backend, keys
+from server.store.backend import Client
 
 log = logging.getLogger(__name__)
 BLOCK_MS = 2000

@@ -7,7 +7,7 @@ import asyncio
 from typing import Protocol
 
 from server import protocol
-from server.entries import Delivery
+from server.fanout.deliveries import Delivery
 from server.metrics import Metrics
 from server.protocol import CloseCode, Codec, Frame
 

@@ -8,12 +8,13 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-from server import audit_log, keys
-from server.arbiter import Arbiter
 from server.background import stop_requested
-from server.fairness import Contests, Counts, Entry, Fairness, count_entry, entry_ms, figures
+from server.floor import audit_log
+from server.floor.arbiter import Arbiter
+from server.floor.fairness import Contests, Counts, Entry, Fairness, count_entry, entry_ms, figures
 from server.metrics import Metrics
-from server.store import StoreError
+from server.store import keys
+from server.store.store import StoreError
 
 log = logging.getLogger(__name__)
 WINDOWS_MS = {"1h": 3_600_000, "24h": 86_400_000}

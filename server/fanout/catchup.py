@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from server import keys, protocol
-from server.arbiter import Arbiter
-from server.entries import Delivery, deliveries
-from server.hub import seq_key
+from server import protocol
+from server.fanout.deliveries import Delivery, deliveries
+from server.fanout.hub import seq_key
+from server.floor.arbiter import Arbiter
+from server.floor.roster import Member
 from server.protocol import Frame
-from server.roster import Member
+from server.store import keys
 
 PAGE = 1000
 

@@ -10,13 +10,14 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from server import decision, protocol
-from server.appkeys import ARBITER, AUTHORITY, CONFIG_PATH, METRICS
-from server.auth import AuthError, Principal, Role, parse_bearer
+from server import protocol
 from server.config import ConfigError, load_config
-from server.lead import LeadError, parse_lead
+from server.floor import claims as decision
+from server.floor.lead import LeadError, parse_lead
 from server.protocol import ErrorCode
-from server.store import StoreError
+from server.store.store import StoreError
+from server.web.appkeys import ARBITER, AUTHORITY, CONFIG_PATH, METRICS
+from server.web.auth import AuthError, Principal, Role, parse_bearer
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024

@@ -15,8 +15,8 @@ from redis.asyncio import RedisCluster
 from redis.asyncio.connection import AbstractConnection
 from redis.commands.core import AsyncScript
 
-from server.backend import Client
-from server.keys import ScriptCall
+from server.store.backend import Client
+from server.store.keys import ScriptCall
 
 MAX_BATCH = 256
 BULK_MEMORY = 50_000  # packed arguments remembered (≈ 5 MB at most)

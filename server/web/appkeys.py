@@ -7,13 +7,13 @@ from pathlib import Path
 
 from aiohttp import web
 
-from server.arbiter import Arbiter
-from server.auth import TokenAuthority
 from server.config import Config
-from server.hub import Hub
+from server.fanout.hub import Hub
+from server.floor.arbiter import Arbiter
+from server.floor.scoreboard import Scoreboard
+from server.floor.timers import Timers
 from server.metrics import Metrics
-from server.scoreboard import Scoreboard
-from server.timers import Timers
+from server.web.auth import TokenAuthority
 
 CONFIG = web.AppKey("config", Config)
 CONFIG_PATH = web.AppKey("config_path", Path)

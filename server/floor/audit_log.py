@@ -10,9 +10,9 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
-from server import keys
-from server.fairness import Entry
-from server.store import Store
+from server.floor.fairness import Entry
+from server.store import keys
+from server.store.store import Store
 
 SCAN_BUDGET = 100_000  # entries one page may examine before answering with a cursor
 CHUNK = 1000

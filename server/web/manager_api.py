@@ -10,14 +10,14 @@ from typing import Any
 
 from aiohttp import web
 
-from server import audit_log
-from server.appkeys import ARBITER, METRICS, SCOREBOARD
-from server.audit_log import AuditQuery
-from server.auth import Role
-from server.http_api import ApiError, principal
+from server.floor import audit_log
+from server.floor.audit_log import AuditQuery
+from server.floor.scoreboard import WINDOWS_MS, Report
 from server.protocol import ErrorCode
-from server.scoreboard import WINDOWS_MS, Report
-from server.store import StoreError
+from server.store.store import StoreError
+from server.web.appkeys import ARBITER, METRICS, SCOREBOARD
+from server.web.auth import Role
+from server.web.http_api import ApiError, principal
 
 log = logging.getLogger(__name__)
 LIMIT_MAX = 1000

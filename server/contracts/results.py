@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.reasons import Outcome, Reason
+from server.contracts.reasons import Outcome, Reason
 
 
 @dataclass(frozen=True, slots=True)

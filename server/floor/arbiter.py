@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from server import keys, operations
 from server.config import Config, TeamConfig
-from server.lead import NewLead
-from server.reasons import Outcome, Reason
-from server.results import ActionResult, ClaimResult, PublishResult, RulesLoad, Settlement
-from server.roster import Member, Roster, roster_from_hashes
-from server.rules import local_midnights, team_digest, team_reps
+from server.contracts.reasons import Outcome, Reason
+from server.contracts.results import ActionResult, ClaimResult, PublishResult, RulesLoad, Settlement
+from server.floor.lead import NewLead
+from server.floor.roster import Member, Roster, roster_from_hashes
+from server.floor.rules import local_midnights, team_digest, team_reps
 from server.shifts import intervals
-from server.store import Store
+from server.store import keys, operations
+from server.store.store import Store
 
 DAYS_BEFORE = 7
 DAYS_AFTER = 400

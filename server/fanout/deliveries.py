@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server import protocol
+from server.floor.roster import Member
 from server.protocol import Frame
-from server.roster import Member
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""Names shared by the Lua scripts and Python, each with one source and a drift test."""

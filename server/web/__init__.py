@@ -1,0 +1,1 @@
+"""HTTP and WebSocket transport: handlers, auth, error shapes (decode → call → encode)."""
