@@ -127,9 +127,12 @@ class Console:
 
 
 async def open_console(browser: Browser, server: ServerProcess, rep: str, team: str = "north",
-                       viewport: dict[str, int] | None = None, **options: Any) -> Console:
+                       viewport: dict[str, int] | None = None, init_script: str = "",
+                       **options: Any) -> Console:
     """Open the link `leadgrab token --link` prints and wait for the welcome."""
     context = await browser.new_context(viewport=viewport or DESKTOP, **options)
+    if init_script:
+        await context.add_init_script(init_script)
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

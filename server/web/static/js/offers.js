@@ -29,6 +29,7 @@ export class Offers {
     const note = el("p", { class: "note", role: "status" });
     const row = el("li", { class: "lead", dataset: { leadId: lead.lead_id } },
       ...leadLines(lead), el("div", { class: "actions" }, button), note);
+    if (globalThis.leadgrabPaint) row.firstChild.setAttribute("elementtiming", `lead:${lead.lead_id}`);
     const entry = { lead, row, note, button, reqId: null, taken: false };
     button.addEventListener("click", () => this.claim(lead.lead_id));
     this.rows.set(lead.lead_id, entry);
