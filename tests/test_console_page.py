@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from playwright.async_api import Browser, async_playwright, expect
 
+from server.web.auth import Role
 from tests.conftest import ROOT
 from tests.console_harness import PHONE, ServerProcess, launch, open_console
 
@@ -40,6 +42,11 @@ id = "kim"
 team = "north"
 regions = ["kbd"]
 skills = ["企业版"]
+
+[[reps]]
+id = "ola"
+team = "north"
+regions = ["act"]
 
 [[reps]]
 id = "pia"
@@ -153,6 +160,60 @@ async def test_accessibility_and_screenshots(browser: Browser, server: ServerPro
         assert (IMAGES / name).stat().st_size > 10_000
         assert console.errors == []
         await console.context.close()
+
+
+async def test_a_refused_token_shows_why_and_the_sign_in_form(browser: Browser,
+                                                              server: ServerProcess) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    expired = server.authority.mint(Role.REP, "xia", team="north", ttl_s=1)
+    time.sleep(7)  # past exp and the server's 5 s leeway
+    await page.goto(f"{server.url}/#token={expired}")
+    await expect(page.locator("#signin-message")).to_contain_text("token expired",
+                                                                   timeout=WAIT_MS)
+    assert "#token" not in page.url
+    await expect(page.locator("#console")).to_be_hidden()
+    await page.get_by_label("Paste your rep token").fill(server.rep_token("xia"))
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#who")).to_contain_text("xia", timeout=WAIT_MS)
+    await context.close()
+
+
+async def test_my_leads_actions_and_pause(browser: Browser, server: ServerProcess) -> None:
+    ola = await open_console(browser, server, "ola")
+    for n in (1, 2, 3):
+        server.publish({"id": f"act-{n}", "region": "act", "value": n})
+    await ola.row("act-3").wait_for(timeout=WAIT_MS)
+    for n in (1, 2, 3):
+        await ola.row(f"act-{n}").get_by_role("button", name=re.compile("^Claim")).click()
+        await ola.row(f"act-{n}", "mine").wait_for(timeout=WAIT_MS)
+    await expect(ola.page.locator("#st-open")).to_have_text("3 / 5", timeout=WAIT_MS)
+    held = ola.row("act-1", "mine")
+    await expect(held.locator(".deadline")).to_contain_text("first follow-up due in 59 min")
+    await held.get_by_label(re.compile("^Follow-up note")).fill("called 王经理, quote sent")
+    await held.get_by_role("button", name=re.compile("^Follow up")).click()
+    await expect(ola.page.locator("#outcome")).to_contain_text("follow-up recorded",
+                                                               timeout=WAIT_MS)
+    await expect(held.locator(".deadline")).to_contain_text("next follow-up due in 71 h")
+    await held.get_by_role("button", name=re.compile("^Close won")).click()
+    await ola.row("act-2", "mine").get_by_role("button", name=re.compile("^Release")).click()
+    await ola.row("act-3", "mine").get_by_role("button", name=re.compile("^Close lost")).click()
+    gone = ola.page.locator("#gone")
+    await expect(gone).to_contain_text("act-1: closed", timeout=WAIT_MS)
+    await expect(gone).to_contain_text("act-2: released back to the team", timeout=WAIT_MS)
+    await expect(gone).to_contain_text("act-3: closed", timeout=WAIT_MS)
+    await expect(ola.page.locator("#mine li")).to_have_count(0)
+    await expect(ola.page.locator("#st-open")).to_have_text("0 / 5", timeout=WAIT_MS)
+    pause = ola.page.get_by_role("button", name="Pause")
+    await pause.click()
+    resume = ola.page.get_by_role("button", name="Resume")
+    await expect(resume).to_have_attribute("aria-pressed", "true", timeout=WAIT_MS)
+    assert server.request("GET", "/api/reps/ola", server.rep_token("ola"))[1]["state"][
+        "paused"] == "1"
+    await resume.click()
+    await expect(pause).to_have_attribute("aria-pressed", "false", timeout=WAIT_MS)
+    assert ola.errors == []
+    await ola.context.close()
 
 
 def test_the_token_never_reaches_the_access_log(server: ServerProcess) -> None:
