@@ -398,4 +398,8 @@ def test_error_code_values_are_fixed() -> None:
         "not_authenticated",
         "unavailable",
         "internal",
+        "bad_request",
+        "not_found",
+        "method_not_allowed",
+        "invalid_config",
     }
