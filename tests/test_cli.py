@@ -16,11 +16,11 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import unused_port
 
-from server.cli import main
+from leadgrab.cli import main
 from server.web.auth import Role, TokenAuthority
 from tests.conftest import BASE_CONFIG, ROOT, SECRET, Gateway
 
-MAIN = "from server.cli import main; raise SystemExit(main())"
+MAIN = "from leadgrab.cli import main; raise SystemExit(main())"
 
 
 def write_config(folder: Path) -> Path:
