@@ -11,7 +11,6 @@ from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
-from redis.asyncio import RedisCluster
 
 from server.background import awaiting, stop_requested
 from server.config import Config, ConfigError, load_config
@@ -22,6 +21,7 @@ from server.floor.scoreboard import Scoreboard
 from server.floor.timers import Timers
 from server.metrics import Metrics
 from server.protocol import CloseCode
+from server.store import backend
 from server.store.embedded import EmbeddedRedis
 from server.store.keys import Limits
 from server.store.store import ManualClock, Store, StoreError, connect
@@ -105,8 +105,9 @@ def _running(redis_override: str | None, clock: ManualClock | None,
         config = app[CONFIG]
         async with redis_url(config, redis_override) as url:
             main = await connect(url)
-            if isinstance(main, RedisCluster):  # the URL may hold a password: not logged
-                log.info("Redis Cluster of %d primaries", len(main.get_primaries()))
+            primaries = backend.cluster_primaries(main)
+            if primaries is not None:  # the URL may hold a password: not logged
+                log.info("Redis Cluster of %d primaries", primaries)
             store = Store(main, limits(config), clock)
             arbiter = Arbiter(store, config)
             await arbiter.apply_rules(config)
