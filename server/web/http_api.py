@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 
 from aiohttp import web
@@ -18,8 +17,6 @@ from server.web.appkeys import ARBITER, CONFIG_PATH, METRICS
 from server.web.auth import Role
 from server.web.errors import ApiError
 from server.web.requests import json_body, principal, team_param
-
-log = logging.getLogger(__name__)
 
 
 async def publish_lead(request: web.Request) -> web.Response:
