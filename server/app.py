@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
+from redis.asyncio import RedisCluster
 
 from server.background import awaiting, stop_requested
 from server.config import Config, ConfigError, load_config
@@ -21,7 +22,6 @@ from server.floor.scoreboard import Scoreboard
 from server.floor.timers import Timers
 from server.metrics import Metrics
 from server.protocol import CloseCode
-from server.store import backend
 from server.store.embedded import EmbeddedRedis
 from server.store.keys import Limits
 from server.store.store import ManualClock, Store, StoreError, connect
@@ -105,9 +105,8 @@ def _running(redis_override: str | None, clock: ManualClock | None,
         config = app[CONFIG]
         async with redis_url(config, redis_override) as url:
             main = await connect(url)
-            primaries = backend.cluster_primaries(main)
-            if primaries is not None:  # the URL may hold a password: not logged
-                log.info("Redis Cluster of %d primaries", primaries)
+            if isinstance(main, RedisCluster):  # the URL may hold a password: not logged
+                log.info("Redis Cluster of %d primaries", len(main.get_primaries()))
             store = Store(main, limits(config), clock)
             arbiter = Arbiter(store, config)
             await arbiter.apply_rules(config)

@@ -81,8 +81,3 @@ async def connect(url: str, max_connections: int = POOL_CONNECTIONS) -> Client:
                                            max_connections=max_connections,
                                            timeout=POOL_WAIT_S, **server.client_options())
     return Redis.from_pool(pool)
-
-
-def cluster_primaries(client: Client) -> int | None:
-    """How many primaries a Redis Cluster client spreads the teams over; None for one server."""
-    return len(client.get_primaries()) if isinstance(client, RedisCluster) else None
