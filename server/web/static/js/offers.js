@@ -21,10 +21,11 @@ export class Offers {
 
   add(lead) {
     const known = this.rows.get(lead.lead_id);
-    if (known) {
+    if (known && !known.taken) {
       known.lead = lead;
       return false;
     }
+    if (known) this.remove(lead.lead_id); // offered again (released or recycled): a fresh row
     const button = el("button", { type: "button", class: "primary", "aria-label": `Claim ${shortName(lead)}` }, "Claim");
     const note = el("p", { class: "note", role: "status" });
     const row = el("li", { class: "lead", dataset: { leadId: lead.lead_id } },
