@@ -5,7 +5,7 @@ export function duration(ms) {
   if (s < 60) return `${s} s`;
   const m = Math.floor(s / 60);
   if (m < 60) return `${m} min ${s % 60} s`;
-  return `${Math.floor(m / 60)} h ${m % 60} min`;
+  return `${Math.floor(m / 60)} h ${m % 60} min ${s % 60} s`;
 }
 
 export function clock(ms, timeZone) {
