@@ -29,6 +29,16 @@ WAIT_MS = 40_000  # two server starts on a loaded machine, then the console's ba
 
 
 @pytest.fixture
+def trimmed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server whose team stream keeps only the last few dozen entries."""
+    config = CONFIG.replace('secret = "{secret}"', 'secret = "{secret}"\nstream_maxlen = 20')
+    proc = ServerProcess(tmp_path_factory.mktemp("console-gap"), config)
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc = ServerProcess(tmp_path_factory.mktemp("console-resume"), CONFIG)
     proc.start()
@@ -69,4 +79,27 @@ async def test_restart_shows_reconnecting_then_resumes_without_duplicates(
     await rho.row("after").wait_for(timeout=WAIT_MS)
     await expect(rho.page.locator("#offers li").first).to_have_attribute("data-lead-id", "after")
     assert [e for e in rho.errors if "WebSocket" not in e] == []
+    await rho.context.close()
+
+
+@pytest.mark.timeout(180)
+async def test_a_gap_on_resume_says_the_list_may_be_stale(browser: Browser,
+                                                          trimmed: ServerProcess) -> None:
+    rho = await open_console(browser, trimmed, "rho")
+    trimmed.publish({"id": "old", "region": "resume"})
+    await rho.row("old").wait_for(timeout=WAIT_MS)
+    trimmed.stop()
+    await expect(rho.page.locator("#banner")).to_have_text("reconnecting…", timeout=WAIT_MS)
+    side_port = free_port()
+    trimmed.start(side_port)
+    for n in range(300):  # for other reps: they push "old" out of the stream
+        trimmed.publish({"id": f"filler-{n}", "region": "elsewhere"}, side_port)
+    trimmed.publish({"id": "kept", "region": "resume"}, side_port)
+    trimmed.stop()
+    trimmed.start()
+    await expect(rho.page.locator("#banner")).to_have_text(
+        "back — 1 missed lead; some older events are no longer kept — the list may be stale",
+        timeout=WAIT_MS)
+    await expect(rho.row("kept")).to_have_count(1)
+    await expect(rho.row("old")).to_have_count(1)  # still shown: the console cannot know
     await rho.context.close()

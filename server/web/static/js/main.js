@@ -9,6 +9,7 @@ import { Offers } from "./offers.js";
 import * as words from "./wording.js";
 
 const TOKEN_KEY = "leadgrab.token";
+const GAP = "some older events are no longer kept — the list may be stale";
 const paint = globalThis.leadgrabPaint; // set by the paint benchmark only
 
 class App {
@@ -116,7 +117,8 @@ class App {
   }
 
   back(missed) {
-    this.banner(`back — ${missed} missed lead${missed === 1 ? "" : "s"}`, "back");
+    const stale = this.replay && this.replay.gap ? `; ${GAP}` : "";
+    this.banner(`back — ${missed} missed lead${missed === 1 ? "" : "s"}${stale}`, "back");
     this.replay = null;
   }
 
@@ -197,7 +199,10 @@ const HANDLERS = {
     app.me.paused = !!f.paused;
     app.renderStatus();
   },
-  gap: (app) => app.banner("some events were missed and are no longer kept — the list may be stale", ""),
+  gap: (app) => {
+    if (app.replay) app.replay.gap = true;
+    app.banner(GAP, "");
+  },
   resumed: (app) => app.back(app.replay ? app.replay.leads : 0),
   error: (app, f) => {
     if (f.code === "auth_failed") return app.signedOut(f.message);
