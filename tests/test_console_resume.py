@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -62,6 +63,8 @@ async def test_restart_shows_reconnecting_then_resumes_without_duplicates(
     await rho.row("before").wait_for(timeout=WAIT_MS)
     server.stop()
     await expect(rho.page.locator("#banner")).to_have_text("reconnecting…", timeout=WAIT_MS)
+    await rho.row("before").get_by_role("button", name=re.compile("^Claim")).click()
+    await expect(rho.row("before")).to_contain_text("not connected — the claim goes out when")
     # publish while the console cannot reach the server: the same data folder served on
     # another port, which the console does not know about
     side_port = free_port()
@@ -72,9 +75,10 @@ async def test_restart_shows_reconnecting_then_resumes_without_duplicates(
     server.start()
     await expect(rho.page.locator("#banner")).to_have_text("back — 3 missed leads",
                                                            timeout=WAIT_MS)
-    for lead_id in ("before", "missed-1", "missed-2", "missed-3"):
+    await expect(rho.row("before", "mine")).to_have_count(1, timeout=WAIT_MS)  # sent again
+    for lead_id in ("missed-1", "missed-2", "missed-3"):
         await expect(rho.row(lead_id)).to_have_count(1)
-    assert await rho.page.locator("#offers li").count() == 4
+    assert await rho.page.locator("#offers li").count() == 3
     server.publish({"id": "after", "region": "resume", "value": 200})
     await rho.row("after").wait_for(timeout=WAIT_MS)
     await expect(rho.page.locator("#offers li").first).to_have_attribute("data-lead-id", "after")
