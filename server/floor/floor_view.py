@@ -112,11 +112,14 @@ class FloorView:
         held = {lead for rep in reps.values() for lead in rep["held"]}
         ids = held | await self.reads.open_lead_ids(team)
         leads = {k: v for k, v in (await self.leads(team, ids)).items() if v is not None}
-        recent = await self.reads.recent(team, RECENT_DECISIONS)
+        # the feed's own entries up to the cursor: what follows comes as events, once
+        recent = await self.reads.recent(team, RECENT_DECISIONS, until=cursor["audit"])
+        presence = await self.reads.recent(team, RECENT_DECISIONS, True, cursor["presence"])
         return {"type": "snapshot", "team": team, "cursor": cursor, "server_time_ms": now_ms,
                 "rules_version": self.arbiter.roster.versions.get(team, 0),
                 "rules": {m.id: rules_of(m) for m in members}, "reps": reps, "leads": leads,
                 "decisions": [entry_json(e) for e in recent],
+                "presence": [entry_json(e) for e in presence],
                 "fairness": await self.fairness(team)}
 
     async def batch(self, team: str, audit: list[Entry], presence: list[Entry]

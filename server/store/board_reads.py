@@ -45,10 +45,12 @@ class BoardReads:
         rows = await self.store.call(self.store.redis.xrange(keys.audit(team), count=1))
         return rows[0][0] if rows else None
 
-    async def recent(self, team: str, count: int) -> list[Entry]:
-        """The newest `count` audit entries, oldest first."""
+    async def recent(self, team: str, count: int, presence: bool = False,
+                     until: str = "+") -> list[Entry]:
+        """The newest `count` audit (or presence) entries up to `until`, oldest first."""
+        key = keys.presence_log(team) if presence else keys.audit(team)
         rows: list[Entry] = await self.store.call(
-            self.store.redis.xrevrange(keys.audit(team), count=count))
+            self.store.redis.xrevrange(key, max=until, count=count))
         return rows[::-1]
 
     async def leads(self, team: str, lead_ids: Iterable[str]) -> dict[str, dict[str, str]]:

@@ -93,7 +93,8 @@ class Board {
     if (m.type === "snapshot") {
       team.snapshot(m);
       team.feed = new Feed();
-      for (const e of m.decisions) team.feed.add(e, team);
+      const rows = [...m.decisions, ...m.presence].sort((a, b) => Number(a.ts) - Number(b.ts));
+      for (const e of rows) team.feed.add(e, team);
     } else if (m.type === "events") {
       team.events(m);
       const rows = [...m.entries, ...m.presence].sort((a, b) => Number(a.ts) - Number(b.ts));
