@@ -108,7 +108,7 @@ async def test_deadline_highlighted_before_and_recycled_after(
     pages.append(board)
     await board.team("north")
     server.publish({"id": "sla-1", "value": 100, "region": "sla"})
-    status, body = server.request("POST", "/api/leads/sla-1/claim", server.rep_token("fay"), {})
+    _status, body = server.request("POST", "/api/leads/sla-1/claim", server.rep_token("fay"), {})
     assert body["result"] == "won", body
     held = board.lead("sla-1", "held")
     await expect(held).to_contain_text("follow-up due in", timeout=WAIT_MS)
