@@ -4,6 +4,9 @@ hides, resuming by entry id, presence, and the board's sign-in link."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import zipfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,7 +20,7 @@ from redis.asyncio import Redis
 from server import cli
 from server.app import create_app
 from server.web.auth import Role
-from tests.conftest import BASE_CONFIG, SECRET, Gateway, gateway_config, running
+from tests.conftest import BASE_CONFIG, ROOT, SECRET, Gateway, gateway_config, running
 from tests.test_ws import connect, publish
 
 TWO_TEAMS = BASE_CONFIG + """
@@ -194,3 +197,14 @@ def test_token_link_for_a_scoped_manager(tmp_path: Path, capsys: pytest.CaptureF
     assert claims["role"] == "manager" and claims["teams"] == ["south"]
     assert cli.main(["token", "-c", str(path), "--role", "manager", "--teams", "west"]) == 2
     assert cli.main(["token", "-c", str(path), "--role", "integration", "--link"]) == 2
+
+
+def test_wheel_ships_the_board(tmp_path: Path) -> None:
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    names = set(zipfile.ZipFile(next(tmp_path.glob("leadgrab-*.whl"))).namelist())
+    page = Path(ROOT / "server" / "web" / "board")
+    shipped = {f"server/web/board/{p.relative_to(page)}" for p in page.rglob("*") if p.is_file()}
+    assert "server/web/board/board.html" in shipped and shipped <= names
