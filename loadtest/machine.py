@@ -69,7 +69,7 @@ class CpuWindow:
     def _ticks(self) -> tuple[int | None, int | None]:
         loads = [_process_ticks(pid) for pid in self.workers]
         workers = sum(t for t in loads if t is not None) if self.workers else None
-        return _process_ticks(self.server), workers
+        return server_ticks(self.server), workers
 
     def result(self) -> dict[str, float | None]:
         """Busy percentages since the window opened: the machine's of all cores, the server's
@@ -81,8 +81,11 @@ class CpuWindow:
         shares = [None if a is None or b is None else
                   100 * (a - b) / os.sysconf("SC_CLK_TCK") / elapsed
                   for a, b in zip(after, before, strict=True)]
+        server_s = None if shares[0] is None else shares[0] / 100 * elapsed
         return {"machine_busy_pct": _round(machine), "server_cpu_pct": _round(shares[0]),
-                "workers_cpu_pct": _round(shares[1])}
+                "workers_cpu_pct": _round(shares[1]),
+                "server_cpu_s": None if server_s is None else round(server_s, 3),
+                "window_s": round(elapsed, 3)}
 
 
 def _round(value: float | None) -> float | None:
@@ -108,6 +111,34 @@ def _process_ticks(pid: int | None) -> int | None:
     except (OSError, IndexError):
         return None
     return int(fields[11]) + int(fields[12])
+
+
+def server_ticks(pid: int | None) -> int | None:
+    """CPU ticks of a server and its children (the workers of `leadgrab serve --workers N`),
+    without an embedded redis-server: the gateway's cost, not Redis's. A worker that died
+    during the window loses its ticks (its supervisor would count them only once reaped)."""
+    own = _process_ticks(pid)
+    if pid is None or own is None:
+        return own
+    for child in _children(pid):
+        if _comm(child) != "redis-server":
+            own += server_ticks(child) or 0
+    return own
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        return [int(c) for t in tasks for c in (t / "children").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def cpu_model() -> str:

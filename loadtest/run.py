@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from loadtest import audit, ceiling, echo, invariant, machine, profiler, report, target
+from loadtest import audit, ceiling, cost, echo, invariant, machine, profiler, report, target
 from loadtest.contention import Contention, lead_id
 from loadtest.pool import Pool
 from loadtest.publisher import Publisher
@@ -41,6 +41,7 @@ class Options:
     quiet: bool = False
     server_loop: str = "asyncio"
     server_command: list[str] | None = None
+    server_workers: int = 1
 
 
 async def execute(scenario: Scenario, options: Options) -> dict[str, Any]:
@@ -74,7 +75,7 @@ async def _target(scenario: Scenario, options: Options) -> AsyncIterator[Target]
         folder.mkdir(parents=True, exist_ok=True)
         command = options.server_command or target.server_command(options.server_loop)
         async with target.spawned(scenario.reps, scenario.arbitration(), folder, options.redis_url,
-                                  command) as aim:
+                                  command, options.server_workers) as aim:
             yield aim
 
 
@@ -95,15 +96,20 @@ async def _echo(scenario: Scenario, run_id: str, quiet: bool) -> dict[str, Any]:
     """The transport ceiling: the same clients and loop against a plain echo server."""
     reps = [(i, f"e{i}", "") for i in range(scenario.reps)]
     leads = [lead_id(run_id + "e", i) for i in range(scenario.bench_leads)]
-    async with echo.running() as (url, _):
+    async with echo.running() as (url, pid):
         plans = plans_for(scenario, url, reps, run_id, "echo", leads)
         async with Pool(plans, "echo", quiet) as pool:
             await pool.connect(scenario.connect_timeout_s)
+            window = machine.CpuWindow(pid, pool.pids())
             await pool.run(scenario.warmup_s + scenario.duration_s)
+            used = window.result()
             tally = await pool.collect()
+    cpu_s, echoed = used["server_cpu_s"], tally.results["echoed"]
     return {"clients": tally.connected, "per_s": round(tally.claim.count / scenario.duration_s, 1),
             "latency_ms": tally.claim.summary(), "curve_ms": tally.claim.curve(),
-            "errors": dict(tally.errors)}
+            "errors": dict(tally.errors), "server_cpu_s": cpu_s, "messages": echoed,
+            "cpu_us_per_message": cost.per_op_us(cpu_s, echoed),
+            "server_cpu_pct": used["server_cpu_pct"], "workers_cpu_pct": used["workers_cpu_pct"]}
 
 
 def plans_for(scenario: Scenario, url: str, reps: list[tuple[int, str, str]], run_id: str,
@@ -132,7 +138,8 @@ async def _main(scenario: Scenario, aim: Target, run_id: str, options: Options) 
     _per_connection(server, tally.connected, aim)
     where = {"url": aim.http_url, "spawned": options.url is None,
              "server_loop": options.server_loop if options.url is None else None,
-             "server_command": options.server_command}
+             "server_command": options.server_command,
+             "server_workers": options.server_workers if options.url is None else None}
     live = publisher if scenario.kind == "live" else None
     return RunData(scenario, run_id, "", {}, where, tally, scenario.duration_s, connect_s,
                    verdict, live, server=server, audit=view)
