@@ -10,27 +10,40 @@ from scipy.stats import chisquare
 from loadtest.tally import Tally
 
 US = 1e6
+CHI2_MIN_EXPECTED = 5  # below this many expected per rep, the chi-square p is approximate
 
 
-def per_op_us(cpu_s: float | None, ops: int) -> float | None:
+def per_op_us(cpu_s: float | None, ops: float) -> float | None:
     """CPU microseconds per operation, or None when either is unknown."""
     if cpu_s is None or not ops:
         return None
     return round(cpu_s * US / ops, 2)
 
 
-def section(kind: str, server: dict[str, Any], tally: Tally) -> dict[str, Any]:
-    """The server's CPU (all its worker processes summed) per claim in a bench, per delivered
-    frame in a live run; both over the whole driven phase (warm-up included, as its counts)."""
-    cpu_s = server.get("server_cpu_s")
-    out: dict[str, Any] = {"server_cpu_s": cpu_s, "window_s": server.get("window_s")}
+def per_rate(used: dict[str, Any], ops_per_s: float, name: str) -> dict[str, Any]:
+    """CPU per operation from a CPU window and the measured operation rate (cores used divided
+    by operations per second: the window and the count need not cover the same instants)."""
+    window_s, cpu_s, kernel_s = used.get("window_s"), used.get("server_cpu_s"), used.get(
+        "server_kernel_s")
+    ops = ops_per_s * window_s if window_s else 0.0
+    return {"server_cpu_s": cpu_s, "server_kernel_s": kernel_s, "window_s": window_s,
+            "server_cpu_pct": used.get("server_cpu_pct"), "per_s": ops_per_s,
+            f"cpu_us_per_{name}": per_op_us(cpu_s, ops),
+            f"kernel_us_per_{name}": per_op_us(kernel_s, ops)}
+
+
+def section(kind: str, server: dict[str, Any], tally: Tally, claims_per_s: float) -> dict[str, Any]:
+    """The server's CPU (all its worker processes summed, user and kernel; kernel alone is
+    the syscalls) per claim after the warm-up of a bench, per delivered frame of a live run."""
     if kind == "bench":
-        out["claims"] = tally.answered
-        out["cpu_us_per_claim"] = per_op_us(cpu_s, tally.answered)
-    elif kind == "live":
-        out["frames"] = tally.fanout.count
-        out["cpu_us_per_frame"] = per_op_us(cpu_s, tally.fanout.count)
-    return out
+        return {**per_rate(server, claims_per_s, "claim"), "claims": tally.claim.count}
+    if kind == "live":
+        frames = tally.fanout.count
+        return {"server_cpu_s": server.get("server_cpu_s"), "frames": frames,
+                "server_kernel_s": server.get("server_kernel_s"),
+                "cpu_us_per_frame": per_op_us(server.get("server_cpu_s"), frames),
+                "kernel_us_per_frame": per_op_us(server.get("server_kernel_s"), frames)}
+    return {}
 
 
 def first_spread(tally: Tally) -> dict[str, Any]:
@@ -43,5 +56,6 @@ def first_spread(tally: Tally) -> dict[str, Any]:
     counts = [*firsts.values(), *[0] * (reps - len(firsts))]
     top_rep, top = firsts.most_common(1)[0]
     return {"leads": leads, "reps": reps, "top_rep": top_rep, "top_share": round(top / leads, 4),
-            "fair_share": round(1 / reps, 4),
-            "chi2_p": float(f"{chisquare(counts).pvalue:.3g}")}
+            "fair_share": round(1 / reps, 4), "top_reps": dict(firsts.most_common(5)),
+            "chi2_p": float(f"{chisquare(counts).pvalue:.3g}"),
+            "chi2_approximate": leads / reps < CHI2_MIN_EXPECTED}

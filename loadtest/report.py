@@ -45,7 +45,8 @@ def build(data: RunData) -> dict[str, Any]:
         "invariants": data.verdict.to_dict(), "ceilings": data.ceilings, "server": data.server,
         "wins_per_rep": fairness.wins_per_rep(data.tally),
         "fairness": fairness.section(data.tally, data.scenario), "window": _window(data),
-        "cost": cost.section(data.scenario.kind, data.server, data.tally),
+        "cost": cost.section(data.scenario.kind, data.server, data.tally,
+                             data.tally.claim.count / data.measured_s if data.measured_s else 0),
     }
     result["ratios"] = ratios(result)
     result["targets"] = targets(data.scenario, result)

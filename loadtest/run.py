@@ -100,16 +100,22 @@ async def _echo(scenario: Scenario, run_id: str, quiet: bool) -> dict[str, Any]:
         plans = plans_for(scenario, url, reps, run_id, "echo", leads)
         async with Pool(plans, "echo", quiet) as pool:
             await pool.connect(scenario.connect_timeout_s)
-            window = machine.CpuWindow(pid, pool.pids())
-            await pool.run(scenario.warmup_s + scenario.duration_s)
+            running = asyncio.ensure_future(pool.run(scenario.warmup_s + scenario.duration_s))
+            window = await _after_warmup(scenario.warmup_s, pid, pool)
+            await running
             used = window.result()
             tally = await pool.collect()
-    cpu_s, echoed = used["server_cpu_s"], tally.results["echoed"]
-    return {"clients": tally.connected, "per_s": round(tally.claim.count / scenario.duration_s, 1),
+    per_s = round(tally.claim.count / scenario.duration_s, 1)
+    return {"clients": tally.connected, "per_s": per_s,
             "latency_ms": tally.claim.summary(), "curve_ms": tally.claim.curve(),
-            "errors": dict(tally.errors), "server_cpu_s": cpu_s, "messages": echoed,
-            "cpu_us_per_message": cost.per_op_us(cpu_s, echoed),
-            "server_cpu_pct": used["server_cpu_pct"], "workers_cpu_pct": used["workers_cpu_pct"]}
+            "errors": dict(tally.errors), **cost.per_rate(used, per_s, "message")}
+
+
+async def _after_warmup(warmup_s: float, pid: int | None, pool: Pool) -> machine.CpuWindow:
+    """A CPU window opened once the warm-up (bench, echo) is over: it covers the measured
+    claims, not the first wins whose lead_taken fans out to every rep."""
+    await asyncio.sleep(warmup_s)
+    return machine.CpuWindow(pid, pool.pids())
 
 
 def plans_for(scenario: Scenario, url: str, reps: list[tuple[int, str, str]], run_id: str,
@@ -153,9 +159,10 @@ async def _phase(scenario: Scenario, aim: Target, pool: Pool, publisher: Publish
     connect_s = time.monotonic() - started
     await asyncio.sleep(SETTLE_CONNECT_S)
     server["rss_kb_after"] = _rss(aim)
-    window = machine.CpuWindow(aim.server_pid, pool.pids())
-    await asyncio.gather(_drive(scenario, pool, publisher), profiler.record(
+    driving = asyncio.gather(_drive(scenario, pool, publisher), profiler.record(
         aim.server_pid, _warmup(scenario), scenario.duration_s, options.profile))
+    window = await _after_warmup(_warmup(scenario), aim.server_pid, pool)
+    await driving
     server.update(window.result())
     server["rss_kb_end"] = _rss(aim)
     return connect_s

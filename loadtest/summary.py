@@ -19,6 +19,7 @@ COMPARED = (
     "ratios/claims_vs_echo_throughput/ratio", "ratios/claim_p99_vs_echo_p99/ratio",
     "ratios/claims_vs_claim_script/ratio", "server/rss_kb_per_connection",
     "invariants/violations", "cost/cpu_us_per_claim", "cost/cpu_us_per_frame",
+    "cost/kernel_us_per_claim", "cost/kernel_us_per_frame",
     "ceilings/echo/cpu_us_per_message", "ratios/cpu_per_claim_vs_echo_message/ratio",
     "fanout/first_spread/top_share", "fanout/first_spread/chi2_p", "server/server_cpu_pct",
     "server/machine_busy_pct",
@@ -62,23 +63,26 @@ def _spread_lines(fanout: dict[str, Any]) -> list[str]:
     spread = fanout.get("first_spread") or {}
     if "top_share" not in spread:
         return []
+    rough = " (approximate: under 5 leads per rep)" if spread.get("chi2_approximate") else ""
     return [f"first receipt: {spread['top_rep']} was first for {spread['top_share']:.1%} of "
             f"{spread['leads']} leads (fair share {spread['fair_share']:.1%} of "
-            f"{spread['reps']} reps); chi-square vs uniform p = {spread['chi2_p']}"]
+            f"{spread['reps']} reps); chi-square vs uniform p = {spread['chi2_p']}{rough}"]
 
 
 def _cost_lines(result: dict[str, Any]) -> list[str]:
     c, echo = result.get("cost") or {}, result["ceilings"].get("echo") or {}
     lines = []
     if c.get("cpu_us_per_claim") is not None:
-        lines.append(f"cost: server CPU {c['cpu_us_per_claim']} µs per claim "
-                     f"({c['server_cpu_s']} s for {c['claims']} claims, all workers)")
+        lines.append(f"cost: server CPU {c['cpu_us_per_claim']} µs per claim, of which kernel "
+                     f"{c['kernel_us_per_claim']} ({c['server_cpu_s']} s in {c['window_s']} s "
+                     f"after the warm-up, all workers)")
     if echo.get("cpu_us_per_message") is not None:
-        lines.append(f"cost: echo server CPU {echo['cpu_us_per_message']} µs per echo message "
-                     f"({echo['server_cpu_s']} s for {echo['messages']})")
+        lines.append(f"cost: echo server CPU {echo['cpu_us_per_message']} µs per echo message, "
+                     f"of which kernel {echo['kernel_us_per_message']}")
     if c.get("cpu_us_per_frame") is not None:
-        lines.append(f"cost: server CPU {c['cpu_us_per_frame']} µs per delivered frame "
-                     f"({c['server_cpu_s']} s for {c['frames']} frames, all workers)")
+        lines.append(f"cost: server CPU {c['cpu_us_per_frame']} µs per delivered frame, of which"
+                     f" kernel {c['kernel_us_per_frame']} ({c['server_cpu_s']} s for "
+                     f"{c['frames']} frames, all workers)")
     return lines
 
 
