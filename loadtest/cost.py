@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from scipy.stats import chisquare
 
 from loadtest.tally import Tally
 
 US = 1e6
-CHI2_MIN_EXPECTED = 5  # below this many expected per rep, the chi-square p is approximate
+CHI2_MIN_EXPECTED = 5  # below this many expected per rep, the asymptotic chi-square is wrong
+SIMULATIONS = 2000
 
 
 def per_op_us(cpu_s: float | None, ops: float) -> float | None:
@@ -53,9 +56,28 @@ def first_spread(tally: Tally) -> dict[str, Any]:
     leads, reps = sum(firsts.values()), tally.connected
     if leads < 2 or reps < 2 or len(firsts) > reps:
         return {"leads": leads, "reps": reps}
-    counts = [*firsts.values(), *[0] * (reps - len(firsts))]
+    counts = np.array([*firsts.values(), *[0] * (reps - len(firsts))])
+    values, how_many = np.unique(counts, return_counts=True)
     top_rep, top = firsts.most_common(1)[0]
     return {"leads": leads, "reps": reps, "top_rep": top_rep, "top_share": round(top / leads, 4),
             "fair_share": round(1 / reps, 4), "top_reps": dict(firsts.most_common(5)),
-            "chi2_p": float(f"{chisquare(counts).pvalue:.3g}"),
-            "chi2_approximate": leads / reps < CHI2_MIN_EXPECTED}
+            "reps_by_firsts": {int(k): int(n) for k, n in zip(values, how_many, strict=True)},
+            **_uniformity(counts)}
+
+
+def _uniformity(counts: npt.NDArray[np.int_]) -> dict[str, Any]:
+    """The chi-square p-value against uniform; with under CHI2_MIN_EXPECTED leads per rep the
+    asymptotic one is wrong (most reps are first 0 or 1 times), so the p-value is then found by
+    simulation: the share of uniform draws of as many leads whose statistic is as large.
+    `top_p` is the same for the largest count (how likely so strong a favourite by chance)."""
+    leads, reps = int(counts.sum()), len(counts)
+    expected = leads / reps
+    if expected >= CHI2_MIN_EXPECTED:
+        return {"chi2_p": float(f"{chisquare(counts).pvalue:.3g}"), "chi2_method": "asymptotic"}
+    draws = np.random.default_rng(0).multinomial(leads, [1 / reps] * reps, size=SIMULATIONS)
+    stats = ((draws - expected) ** 2).sum(axis=1) / expected
+    observed = ((counts - expected) ** 2).sum() / expected
+    top_p = (1 + (draws.max(axis=1) >= counts.max()).sum()) / (1 + SIMULATIONS)
+    return {"chi2_p": float(f"{(1 + (stats >= observed).sum()) / (1 + SIMULATIONS):.3g}"),
+            "chi2_method": f"simulated ({SIMULATIONS} uniform draws)",
+            "top_p": float(f"{top_p:.3g}")}

@@ -21,7 +21,8 @@ COMPARED = (
     "invariants/violations", "cost/cpu_us_per_claim", "cost/cpu_us_per_frame",
     "cost/kernel_us_per_claim", "cost/kernel_us_per_frame",
     "ceilings/echo/cpu_us_per_message", "ratios/cpu_per_claim_vs_echo_message/ratio",
-    "fanout/first_spread/top_share", "fanout/first_spread/chi2_p", "server/server_cpu_pct",
+    "fanout/first_spread/top_share", "fanout/first_spread/chi2_p",
+    "fanout/first_spread/top_p", "server/server_cpu_pct",
     "server/machine_busy_pct",
 )
 
@@ -63,10 +64,11 @@ def _spread_lines(fanout: dict[str, Any]) -> list[str]:
     spread = fanout.get("first_spread") or {}
     if "top_share" not in spread:
         return []
-    rough = " (approximate: under 5 leads per rep)" if spread.get("chi2_approximate") else ""
+    top_p = f", p of so large a top share = {spread['top_p']}" if "top_p" in spread else ""
     return [f"first receipt: {spread['top_rep']} was first for {spread['top_share']:.1%} of "
             f"{spread['leads']} leads (fair share {spread['fair_share']:.1%} of "
-            f"{spread['reps']} reps); chi-square vs uniform p = {spread['chi2_p']}{rough}"]
+            f"{spread['reps']} reps); chi-square vs uniform p = {spread['chi2_p']} "
+            f"({spread['chi2_method']}){top_p}"]
 
 
 def _cost_lines(result: dict[str, Any]) -> list[str]:
