@@ -238,3 +238,10 @@ def test_rep_label_cap_holds_across_workers(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-W", "ignore", "-c", CAP_SCRIPT], env=env,
                           capture_output=True, text=True, timeout=30)
     assert done.stdout.split() == ["True", "False"], done.stderr
+
+
+async def test_cli_reload_finds_the_supervisors_redis(shared: Farm) -> None:
+    config = shared.data.parent / "config.toml"
+    done = subprocess.run([*LEADGRAB, "reload", "--config", str(config)],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and "team north: rules version" in done.stdout, done.stderr
