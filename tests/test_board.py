@@ -153,6 +153,32 @@ async def test_late_board_matches_one_open_all_along(
     assert "s1 won snap-0" in await late.text("feed")
 
 
+async def test_audit_search_pages_and_downloads(
+        browser: Browser, server: ServerProcess, pages: list[BoardPage | Console]) -> None:
+    board = await open_board(browser, server, manager_token(server), accept_downloads=True)
+    pages.append(board)
+    await board.team("snap")  # more than one page of entries (the test above)
+    page = board.page
+    await page.click("#audit-search")
+    await expect(page.locator("#audit-status")).to_contain_text("50 entries (more: next page)",
+                                                                timeout=WAIT_MS)
+    first = await page.inner_text("#audit tbody")
+    await page.click("#audit-next")
+    await expect(page.locator("#audit tbody")).not_to_have_text(first, timeout=WAIT_MS)
+    await page.fill("#audit-lead", "snap-3")
+    await page.click("#audit-search")
+    rows = page.locator("#audit tbody tr")
+    await expect(rows.first).to_contain_text("publish", timeout=WAIT_MS)
+    assert {t.split("\t")[2] for t in await rows.all_inner_texts()} == {"snap-3"}
+    for fmt, needle in (("jsonl", '"lead":"snap-3"'), ("csv", "snap-3")):
+        async with page.expect_download() as info:
+            await page.click(f"#audit-{fmt}")
+        download = await info.value
+        assert download.suggested_filename == f"audit-snap.{fmt}"
+        body = Path(await download.path()).read_text()
+        assert needle in body and "snap-4" not in body
+
+
 async def test_fairness_matches_api_with_one_dominant_bar(
         browser: Browser, server: ServerProcess, pages: list[BoardPage | Console]) -> None:
     board = await open_board(browser, server, manager_token(server))
