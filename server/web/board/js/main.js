@@ -36,7 +36,7 @@ class Board {
     $("fair-window").addEventListener("change", () => this.mark("fairness"));
     $("reload").addEventListener("click", () => this.reload());
     this.audit = new Audit(this.api, () => this.current);
-    setInterval(() => this.mark("reps", "leads"), 1000); // countdowns only: no network
+    setInterval(() => this.tick(), 1000); // countdowns only: no network
     this.connect();
   }
 
@@ -110,6 +110,13 @@ class Board {
       team.dirty.add("feed");
     }
     this.schedule();
+  }
+
+  tick() {
+    const team = this.teams.get(this.current);
+    if (!team) return;
+    team.touch(team.ticking(this.now()));
+    this.mark("leads");
   }
 
   mark(...parts) {

@@ -21,6 +21,17 @@ export class Team {
     this.fairness = {};
     this.cursor = null;
     this.dirty = new Set(["reps", "leads", "rules", "fairness", "feed"]);
+    this.repRows = null; // rep ids to repaint, or null: every row
+  }
+
+  // Reps whose row must be repainted: named by a message, or counting something down.
+  touch(ids) {
+    if (this.repRows) for (const id of ids) this.repRows.add(id);
+    this.dirty.add("reps");
+  }
+
+  ticking(now) {
+    return [...this.reps.values()].filter((r) => r.held.length || r.cooldown_until_ms > now - 1000).map((r) => r.id);
   }
 
   snapshot(snap) {
@@ -34,6 +45,7 @@ export class Team {
   }
 
   markAll() {
+    this.repRows = null;
     for (const part of ["reps", "leads", "rules", "fairness", "feed"]) this.dirty.add(part);
   }
 
@@ -44,11 +56,14 @@ export class Team {
       else this.leads.delete(id);
     }
     for (const [id, rep] of Object.entries(message.reps || {})) this.reps.set(id, rep);
-    if (message.rules) this.reload(message.rules, message.rules_version);
+    this.touch(Object.keys(message.reps || {}));
+    if (message.rules) {
+      this.reload(message.rules, message.rules_version);
+      this.repRows = null;
+    }
     const last = (rows) => (rows && rows.length ? rows[rows.length - 1].id : null);
     if (last(message.entries)) this.cursor.audit = last(message.entries);
     if (last(message.presence)) this.cursor.presence = last(message.presence);
-    this.dirty.add("reps");
     this.dirty.add("leads");
   }
 
@@ -64,7 +79,7 @@ export class Team {
   shift(message) {
     const rep = this.reps.get(message.rep);
     if (rep) rep.on_shift = message.on_shift;
-    this.dirty.add("reps");
+    this.touch([message.rep]);
   }
 }
 

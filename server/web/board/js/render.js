@@ -39,9 +39,19 @@ function repRow(rep, team, now, act) {
     el("td", {}, toggle));
 }
 
+// Every row (after a snapshot, a reload or a team switch), else only the rows in team.repRows.
 export function paintReps(team, now, act) {
   const reps = [...team.reps.values()].sort((a, b) => a.id.localeCompare(b.id));
-  $("reps").tBodies[0].replaceChildren(...reps.map((r) => repRow(r, team, now, act)));
+  const body = $("reps").tBodies[0];
+  if (!team.repRows) {
+    body.replaceChildren(...reps.map((r) => repRow(r, team, now, act)));
+  } else {
+    for (const id of team.repRows) {
+      const old = body.querySelector(`tr[data-rep="${CSS.escape(id)}"]`);
+      if (old && team.reps.has(id)) old.replaceWith(repRow(team.reps.get(id), team, now, act));
+    }
+  }
+  team.repRows = new Set();
   const online = reps.filter((r) => repStatus(r) === "online").length;
   $("reps-summary").textContent = `${online} online of ${reps.length}`;
 }
