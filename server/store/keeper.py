@@ -1,0 +1,46 @@
+"""The watch over the embedded redis-server: restarted (AOF reload) whenever it dies."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+
+from server.store.embedded import EmbeddedRedis, EmbeddedRedisError
+
+log = logging.getLogger(__name__)
+POLL_S = 0.2
+MAX_ATTEMPTS = 5  # consecutive failed restarts before the server gives up and exits
+EXIT_REDIS_LOST = 3
+
+
+async def keep_running(embedded: EmbeddedRedis, poll_s: float = POLL_S) -> None:
+    """Restart the embedded Redis at the same URL whenever it exits; after MAX_ATTEMPTS
+    failed restarts in a row, say why and end the process with EXIT_REDIS_LOST (serving on
+    without a store would only answer `unavailable` for ever)."""
+    while True:
+        await asyncio.sleep(poll_s)
+        code = embedded.exit_code()
+        if code is None:
+            continue
+        log.error("embedded redis-server exited with code %s; restarting it (AOF reload)", code)
+        await _restart(embedded)
+
+
+async def _restart(embedded: EmbeddedRedis) -> None:
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            await embedded.stop()
+            await embedded.start()
+        except EmbeddedRedisError as exc:
+            log.error("restart %d of %d failed: %s", attempt, MAX_ATTEMPTS, exc)
+            await asyncio.sleep(min(0.5 * 2 ** attempt, 5.0))
+            continue
+        log.warning("embedded redis-server restarted (pid %s)", embedded.pid)
+        return
+    message = (f"the embedded redis-server could not be restarted after {MAX_ATTEMPTS} "
+               f"attempts; see {embedded.log_path}. Exiting.")
+    log.critical(message)
+    print(f"leadgrab: {message}", file=sys.stderr, flush=True)
+    os._exit(EXIT_REDIS_LOST)  # no store to serve from: sockets drop, the lock goes with us
