@@ -66,7 +66,7 @@ class EmbeddedRedis:
         stop_timeout_s: float = 5.0,
         options: Mapping[str, str] | None = None,
         port: int | None = None,
-        appendfsync: str = "always",
+        appendfsync: str = "everysec",
         inherit_fds: tuple[int, ...] = (),
     ) -> None:
         self._data_dir = Path(data_dir).absolute()
