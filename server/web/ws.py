@@ -38,9 +38,12 @@ HEARTBEAT_LOST = "1006"  # the disconnects label of a peer that stopped answerin
 
 
 def origin_allowed(request: web.Request) -> bool:
-    """Browsers send Origin: it must be allow-listed. Non-browser clients send none."""
+    """Browsers send Origin: the server's own (the rep console) or an allow-listed one.
+    Non-browser clients send none."""
     origin = request.headers.get("Origin")
-    return origin is None or origin in request.app[CONFIG].server.allowed_origins
+    if origin is None or origin in request.app[CONFIG].server.allowed_origins:
+        return True
+    return origin == f"{request.scheme}://{request.host}"
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
