@@ -170,3 +170,17 @@ async def test_kill_9_of_the_embedded_redis_under_load_recovers_every_win(
         assert len(redis_servers(tmp_path / "data")) == 1
         assert "restarting it (AOF reload)" in log.read_text()
         assert os.path.exists(tmp_path / "data" / "redis" / "url")
+
+
+def test_a_redis_that_cannot_come_back_ends_the_server_with_a_message(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    with started(config, "serve") as (proc, base, log):
+        wait_healthy(base, proc, log)
+        [victim] = redis_servers(tmp_path / "data")
+        for aof in (tmp_path / "data" / "redis").rglob("*.aof"):
+            aof.write_bytes(b"not an append-only file\r\n")  # redis refuses to load it
+        victim.kill()
+        assert proc.wait(60) == 3
+    said = log.read_text()
+    assert "could not be restarted after 5 attempts" in said, said
+    assert redis_servers(tmp_path / "data") == []

@@ -13,6 +13,7 @@ log = logging.getLogger(__name__)
 POLL_S = 0.2
 MAX_ATTEMPTS = 5  # consecutive failed restarts before the server gives up and exits
 EXIT_REDIS_LOST = 3
+RETRY_S = 0.5  # the pause after the n-th failed restart is n times this
 
 
 async def keep_running(embedded: EmbeddedRedis, poll_s: float = POLL_S) -> None:
@@ -35,7 +36,8 @@ async def _restart(embedded: EmbeddedRedis) -> None:
             await embedded.start()
         except EmbeddedRedisError as exc:
             log.error("restart %d of %d failed: %s", attempt, MAX_ATTEMPTS, exc)
-            await asyncio.sleep(min(0.5 * 2 ** attempt, 5.0))
+            if attempt < MAX_ATTEMPTS:
+                await asyncio.sleep(RETRY_S * attempt)
             continue
         log.warning("embedded redis-server restarted (pid %s)", embedded.pid)
         return
