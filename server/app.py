@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import weakref
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -23,9 +22,7 @@ from server.floor.scoreboard import Scoreboard
 from server.floor.timers import Timers
 from server.metrics import Metrics
 from server.protocol import CloseCode
-from server.store.embedded import EmbeddedRedis
-from server.store.folder_lock import FolderLock
-from server.store.keeper import keep_running
+from server.store.keeper import kept
 from server.store.keys import Limits
 from server.store.persistence import warn_if_lossy
 from server.store.store import ManualClock, Store, StoreError, connect
@@ -68,22 +65,13 @@ async def redis_url(config: Config, override: str | None) -> AsyncIterator[str]:
         yield url
         return
     folder = Path(config.server.data_dir) / "redis"
-    async with FolderLock(folder) as lock:
-        embedded = EmbeddedRedis(folder, appendfsync=config.server.durability,
-                                 inherit_fds=(lock.fd,))
-        async with embedded as embedded_url:
-            lock.record(f"leadgrab pid {os.getpid()} (redis-server pid {embedded.pid})")
-            log.info("embedded Redis at %s (appendfsync %s)", embedded_url,
-                     config.server.durability)
-            (folder / URL_FILE).write_text(embedded_url)
-            keeper = asyncio.create_task(keep_running(embedded), name="leadgrab:redis-keeper")
-            try:
-                yield embedded_url
-            finally:
-                keeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await keeper
-                (folder / URL_FILE).unlink(missing_ok=True)
+    async with kept(folder, config.server.durability) as embedded_url:
+        log.info("embedded Redis at %s (appendfsync %s)", embedded_url, config.server.durability)
+        (folder / URL_FILE).write_text(embedded_url)
+        try:
+            yield embedded_url
+        finally:
+            (folder / URL_FILE).unlink(missing_ok=True)
 
 
 def create_app(config: Config, *, config_path: Path | None = None, redis: str | None = None,
