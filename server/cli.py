@@ -20,6 +20,7 @@ from server import supervisor
 from server.config import Config, ConfigError, load_config
 from server.floor.arbiter import Arbiter
 from server.floor.rules import effective_rep
+from server.store.embedded import EmbeddedRedisError
 from server.store.store import Store, StoreError, connect
 from server.web.auth import SECRET_FILE_NAME, Role, TokenAuthority, load_or_create_secret
 
@@ -94,7 +95,7 @@ def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> i
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    except StoreError as exc:
+    except (StoreError, EmbeddedRedisError) as exc:  # e.g. the data folder is in use
         print(exc, file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -69,6 +69,7 @@ def test_a_second_server_on_the_data_dir_refuses_naming_the_first(tmp_path: Path
             said = second_log.read_text()
         assert code == 1, said
         assert f"in use by leadgrab pid {first.pid}" in said, said
+        assert "Traceback" not in said, said
         assert len(redis_servers(tmp_path / "data")) == 1
         assert first.poll() is None
 
