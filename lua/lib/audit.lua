@@ -1,12 +1,60 @@
--- Append one decision to the team's audit stream (approximately capped at maxlen) and,
--- when a trail key is given, remember the entry id on the lead's trail list.
--- `fields` is a flat array of name, value pairs; empty values are skipped.
-local function audit(key, maxlen, fields, trail_key)
+-- The team's audit stream (lg:{team}:audit): the one way to append to it, its field names (in
+-- the order entries carry them, the CSV export's columns after `id`), the `action` values and
+-- the `note` values readers count by. Mirrored by server/contracts/audit_fields.py;
+-- tests/test_lua_contracts.py fails if the two drift apart or a script writes another name.
+local AUDIT_FIELDS = {
+  'ts', 'action', 'lead', 'rep', 'actor', 'req', 'result', 'reason', 'note', 'retry_after_ms',
+  'rules_version', 'seq', 'outcome', 'policy', 'seed', 'contenders', 'digest', 'customer',
+  'prev', 'force', 'deadline_ms', 'audience', 'value', 'region', 'mode',
+}
+
+local ACTION = {
+  RULES_LOADED = 'rules_loaded',
+  PUBLISH = 'publish',
+  ASSIGN = 'assign',            -- a duplicate (撞单) given to its customer's holder
+  OFFER = 'offer',
+  CLAIM = 'claim',
+  SETTLE = 'settle',
+  RELEASE = 'release',
+  CLOSE = 'close',
+  FOLLOWUP = 'followup',
+  WARN = 'warn',
+  RECYCLE = 'recycle',
+  DISPATCH = 'dispatch',
+  REASSIGN = 'reassign',
+  WITHDRAW = 'withdraw',
+  AUTO_ASSIGN = 'auto_assign',
+  PAUSE = 'pause',
+  RESUME = 'resume',
+}
+
+-- Why a claim entry is not a plain first decision (fairness counts by these).
+local NOTE = {
+  SETTLED = 'settled',                      -- a window's result, decided at settlement
+  WINDOW_CLOSED = 'window_closed',          -- lost: the window had closed, settlement due
+  ALREADY_CANDIDATE = 'already_candidate',  -- pending: already waiting in the window
+  ALREADY_HOLDER = 'already_holder',        -- won: the rep held it already
+}
+
+local AUDIT_FIELD_SET = {}
+for _, name in ipairs(AUDIT_FIELDS) do
+  AUDIT_FIELD_SET[name] = true
+end
+
+-- Append one decision to the audit stream (approximately capped at maxlen) and, when a trail
+-- key is given, remember the entry id on the lead's trail list. `entry` maps field names
+-- (AUDIT_FIELDS) to values; nil and empty values are skipped.
+local function audit(key, maxlen, entry, trail_key)
+  for name in pairs(entry) do
+    if not AUDIT_FIELD_SET[name] then
+      error('audit: unknown field ' .. tostring(name))
+    end
+  end
   local args = {'XADD', key, 'MAXLEN', '~', maxlen, '*'}
-  for i = 1, #fields, 2 do
-    local value = fields[i + 1]
+  for _, name in ipairs(AUDIT_FIELDS) do
+    local value = entry[name]
     if value ~= nil and value ~= '' then
-      args[#args + 1] = fields[i]
+      args[#args + 1] = name
       args[#args + 1] = tostring(value)
     end
   end
