@@ -1,0 +1,170 @@
+"""Lua read as code (py-lua-parser's AST): the names a script leaves unresolved, its calls,
+and the constant tables the libraries define."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from luaparser import ast, astnodes
+
+# What Redis gives a script (the same on 6.2 and 7.x); any other free name is a missing local.
+REDIS_GLOBALS = frozenset({
+    "redis", "cjson", "cmsgpack", "bit", "struct", "KEYS", "ARGV",
+    "string", "table", "math", "tonumber", "tostring", "type", "ipairs", "pairs", "unpack",
+    "next", "select", "error", "pcall", "xpcall", "assert", "rawget", "rawset", "rawequal",
+    "setmetatable", "getmetatable",
+})
+
+Scope = list[set[str]]
+
+
+def parse(text: str) -> astnodes.Chunk:
+    return ast.parse(text)
+
+
+@dataclass
+class FreeNames:
+    """Names read, written or called that no enclosing local declares at that point (a local
+    function defined after its caller counts as free: Lua resolves it as a global)."""
+
+    found: list[tuple[str, bool]] = field(default_factory=list)  # (name, called)
+
+    def chunk(self, tree: astnodes.Chunk) -> FreeNames:
+        self.block(tree.body.body, [])
+        return self
+
+    def called(self) -> set[str]:
+        return {name for name, call in self.found if call}
+
+    def names(self) -> set[str]:
+        return {name for name, _ in self.found}
+
+    def block(self, statements: list[astnodes.Node], scope: Scope) -> None:
+        inner = [*scope, set()]
+        for node in statements:
+            self.statement(node, inner)
+
+    def function(self, args: list[astnodes.Node], body: astnodes.Block, scope: Scope,
+                 own: set[str] | None = None) -> None:
+        params = {a.id for a in args if isinstance(a, astnodes.Name)} | (own or set())
+        self.block(body.body, [*scope, params])
+
+    def statement(self, node: astnodes.Node, scope: Scope) -> None:  # noqa: C901 - one case each
+        match node:
+            case astnodes.LocalAssign():
+                for value in node.values or []:
+                    self.expr(value, scope)
+                scope[-1].update(t.id for t in node.targets)
+            case astnodes.LocalFunction():
+                scope[-1].add(node.name.id)
+                self.function(node.args, node.body, scope)
+            case astnodes.Fornum():
+                for part in (node.start, node.stop, node.step):
+                    self.expr(part, scope)
+                self.block(node.body.body, [*scope, {node.target.id}])
+            case astnodes.Forin():
+                for part in node.iter:
+                    self.expr(part, scope)
+                self.block(node.body.body, [*scope, {t.id for t in node.targets}])
+            case astnodes.Repeat():
+                inner = [*scope, set()]  # `until` sees the body's locals
+                for statement in node.body.body:
+                    self.statement(statement, inner)
+                self.expr(node.test, inner)
+            case astnodes.If() | astnodes.ElseIf():
+                self.expr(node.test, scope)
+                self.block(node.body.body, scope)
+                if isinstance(node.orelse, astnodes.Block):
+                    self.block(node.orelse.body, scope)
+                elif node.orelse is not None:
+                    self.statement(node.orelse, scope)
+            case astnodes.While():
+                self.expr(node.test, scope)
+                self.block(node.body.body, scope)
+            case astnodes.Do():
+                self.block(node.body.body, scope)
+            case astnodes.Block():
+                self.block(node.body, scope)
+            case _:
+                self.expr(node, scope)
+
+    def expr(self, node: object, scope: Scope, call: bool = False) -> None:  # noqa: C901
+        match node:
+            case astnodes.Name():
+                if not any(node.id in level for level in scope):
+                    self.found.append((node.id, call))
+            case astnodes.Index():
+                self.expr(node.value, scope)
+                if node.notation == astnodes.IndexNotation.SQUARE:
+                    self.expr(node.idx, scope)
+            case astnodes.Call():
+                self.expr(node.func, scope, call=True)
+                self.children(node.args, scope)
+            case astnodes.Invoke():
+                self.expr(node.source, scope)
+                self.children(node.args, scope)
+            case astnodes.AnonymousFunction():
+                self.function(node.args, node.body, scope)
+            case astnodes.Function() | astnodes.Method():
+                self.expr(node.name, scope)  # a global function: its name is free
+                self.function(node.args, node.body, scope, {"self"})
+            case astnodes.Field():
+                if node.between_brackets:
+                    self.expr(node.key, scope)
+                self.expr(node.value, scope)
+            case astnodes.Node():
+                for name, value in vars(node).items():
+                    if name != "comments":
+                        self.children(value, scope)
+
+    def children(self, value: object, scope: Scope) -> None:
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, astnodes.Node):
+                self.statement(item, scope) if isinstance(item, astnodes.Block) \
+                    else self.expr(item, scope)
+
+
+def calls(tree: astnodes.Node, function: str) -> Iterator[astnodes.Call]:
+    """Every call of the plain name `function`."""
+    for node in ast.walk(tree):
+        if (isinstance(node, astnodes.Call) and isinstance(node.func, astnodes.Name)
+                and node.func.id == function):
+            yield node
+
+
+def members(tree: astnodes.Node, table: str) -> Iterator[str]:
+    """Every `table.NAME` read (dot notation)."""
+    for node in ast.walk(tree):
+        if (isinstance(node, astnodes.Index) and node.notation == astnodes.IndexNotation.DOT
+                and isinstance(node.value, astnodes.Name) and node.value.id == table):
+            yield node.idx.id
+
+
+def constant(tree: astnodes.Chunk, name: str) -> dict[str, str] | list[str]:
+    """A `local NAME = {...}` of string constants: a dict for KEY = 'value' fields, a list
+    for an array."""
+    for node in tree.body.body:
+        if (isinstance(node, astnodes.LocalAssign) and len(node.targets) == 1
+                and node.targets[0].id == name):
+            table = node.values[0]
+            assert isinstance(table, astnodes.Table), f"{name} is not a table"
+            fields = table.fields
+            if all(f.key is None or isinstance(f.key, astnodes.Number) for f in fields):
+                return [f.value.s.decode() for f in fields]
+            return {f.key.id: f.value.s.decode() for f in fields}
+    raise LookupError(f"no local table {name}")
+
+
+def table_keys(table: astnodes.Table) -> list[str]:
+    """The names of a table constructor's `name = value` fields."""
+    return [f.key.id for f in table.fields
+            if isinstance(f.key, astnodes.Name) and not f.between_brackets]
+
+
+def table_field(table: astnodes.Table, key: str) -> astnodes.Node | None:
+    for f in table.fields:
+        if isinstance(f.key, astnodes.Name) and not f.between_brackets and f.key.id == key:
+            value: astnodes.Node = f.value
+            return value
+    return None
