@@ -3,8 +3,9 @@ and the constant tables the libraries define."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from luaparser import ast, astnodes
 
@@ -50,79 +51,110 @@ class FreeNames:
         params = {a.id for a in args if isinstance(a, astnodes.Name)} | (own or set())
         self.block(body.body, [*scope, params])
 
-    def statement(self, node: astnodes.Node, scope: Scope) -> None:  # noqa: C901 - one case each
-        match node:
-            case astnodes.LocalAssign():
-                for value in node.values or []:
-                    self.expr(value, scope)
-                scope[-1].update(t.id for t in node.targets)
-            case astnodes.LocalFunction():
-                scope[-1].add(node.name.id)
-                self.function(node.args, node.body, scope)
-            case astnodes.Fornum():
-                for part in (node.start, node.stop, node.step):
-                    self.expr(part, scope)
-                self.block(node.body.body, [*scope, {node.target.id}])
-            case astnodes.Forin():
-                for part in node.iter:
-                    self.expr(part, scope)
-                self.block(node.body.body, [*scope, {t.id for t in node.targets}])
-            case astnodes.Repeat():
-                inner = [*scope, set()]  # `until` sees the body's locals
-                for statement in node.body.body:
-                    self.statement(statement, inner)
-                self.expr(node.test, inner)
-            case astnodes.If() | astnodes.ElseIf():
-                self.expr(node.test, scope)
-                self.block(node.body.body, scope)
-                if isinstance(node.orelse, astnodes.Block):
-                    self.block(node.orelse.body, scope)
-                elif node.orelse is not None:
-                    self.statement(node.orelse, scope)
-            case astnodes.While():
-                self.expr(node.test, scope)
-                self.block(node.body.body, scope)
-            case astnodes.Do():
-                self.block(node.body.body, scope)
-            case astnodes.Block():
-                self.block(node.body, scope)
-            case _:
-                self.expr(node, scope)
+    def statement(self, node: astnodes.Node, scope: Scope) -> None:
+        handler = _STATEMENTS.get(type(node))
+        if handler is None:
+            self.expr(node, scope)
+        else:
+            handler(self, node, scope)
 
-    def expr(self, node: object, scope: Scope, call: bool = False) -> None:  # noqa: C901
-        match node:
-            case astnodes.Name():
-                if not any(node.id in level for level in scope):
-                    self.found.append((node.id, call))
-            case astnodes.Index():
-                self.expr(node.value, scope)
-                if node.notation == astnodes.IndexNotation.SQUARE:
-                    self.expr(node.idx, scope)
-            case astnodes.Call():
-                self.expr(node.func, scope, call=True)
-                self.children(node.args, scope)
-            case astnodes.Invoke():
-                self.expr(node.source, scope)
-                self.children(node.args, scope)
-            case astnodes.AnonymousFunction():
-                self.function(node.args, node.body, scope)
-            case astnodes.Function() | astnodes.Method():
-                self.expr(node.name, scope)  # a global function: its name is free
-                self.function(node.args, node.body, scope, {"self"})
-            case astnodes.Field():
-                if node.between_brackets:
-                    self.expr(node.key, scope)
-                self.expr(node.value, scope)
-            case astnodes.Node():
-                for name, value in vars(node).items():
-                    if name != "comments":
-                        self.children(value, scope)
+    def local_assign(self, node: astnodes.LocalAssign, scope: Scope) -> None:
+        for value in node.values or []:
+            self.expr(value, scope)
+        scope[-1].update(t.id for t in node.targets)
+
+    def local_function(self, node: astnodes.LocalFunction, scope: Scope) -> None:
+        scope[-1].add(node.name.id)
+        self.function(node.args, node.body, scope)
+
+    def fornum(self, node: astnodes.Fornum, scope: Scope) -> None:
+        for part in (node.start, node.stop, node.step):
+            self.expr(part, scope)
+        self.block(node.body.body, [*scope, {node.target.id}])
+
+    def forin(self, node: astnodes.Forin, scope: Scope) -> None:
+        for part in node.iter:
+            self.expr(part, scope)
+        self.block(node.body.body, [*scope, {t.id for t in node.targets}])
+
+    def repeat(self, node: astnodes.Repeat, scope: Scope) -> None:
+        inner = [*scope, set()]  # `until` sees the body's locals
+        for statement in node.body.body:
+            self.statement(statement, inner)
+        self.expr(node.test, inner)
+
+    def if_(self, node: astnodes.If | astnodes.ElseIf, scope: Scope) -> None:
+        self.expr(node.test, scope)
+        self.block(node.body.body, scope)
+        if node.orelse is not None:
+            self.statement(node.orelse, scope)
+
+    def loop(self, node: astnodes.While, scope: Scope) -> None:
+        self.expr(node.test, scope)
+        self.block(node.body.body, scope)
+
+    def do(self, node: astnodes.Do | astnodes.Block, scope: Scope) -> None:
+        self.block(node.body.body if isinstance(node, astnodes.Do) else node.body, scope)
+
+    def expr(self, node: object, scope: Scope, call: bool = False) -> None:
+        handler = _EXPRESSIONS.get(type(node))
+        if handler is not None:
+            handler(self, node, scope, call)
+        elif isinstance(node, astnodes.Node):
+            for name, value in vars(node).items():
+                if name != "comments":
+                    self.children(value, scope)
+
+    def name(self, node: astnodes.Name, scope: Scope, call: bool) -> None:
+        if not any(node.id in level for level in scope):
+            self.found.append((node.id, call))
+
+    def index(self, node: astnodes.Index, scope: Scope, call: bool) -> None:
+        self.expr(node.value, scope)
+        if node.notation == astnodes.IndexNotation.SQUARE:
+            self.expr(node.idx, scope)
+
+    def call(self, node: astnodes.Call, scope: Scope, call: bool) -> None:
+        self.expr(node.func, scope, call=True)
+        self.children(node.args, scope)
+
+    def invoke(self, node: astnodes.Invoke, scope: Scope, call: bool) -> None:
+        self.expr(node.source, scope)  # the method name is a field, not a variable
+        self.children(node.args, scope)
+
+    def anonymous(self, node: astnodes.AnonymousFunction, scope: Scope, call: bool) -> None:
+        self.function(node.args, node.body, scope)
+
+    def named_function(self, node: astnodes.Function | astnodes.Method, scope: Scope,
+                       call: bool) -> None:
+        self.expr(node.name, scope)  # a global function: its name is free
+        self.function(node.args, node.body, scope, {"self"})
+
+    def table_entry(self, node: astnodes.Field, scope: Scope, call: bool) -> None:
+        if node.between_brackets:
+            self.expr(node.key, scope)  # a `name = value` key is a string, not a variable
+        self.expr(node.value, scope)
 
     def children(self, value: object, scope: Scope) -> None:
         for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, astnodes.Node):
-                self.statement(item, scope) if isinstance(item, astnodes.Block) \
-                    else self.expr(item, scope)
+            if isinstance(item, astnodes.Block):
+                self.statement(item, scope)
+            elif isinstance(item, astnodes.Node):
+                self.expr(item, scope)
+
+
+_STATEMENTS: dict[type, Callable[[FreeNames, Any, Scope], None]] = {
+    astnodes.LocalAssign: FreeNames.local_assign, astnodes.LocalFunction: FreeNames.local_function,
+    astnodes.Fornum: FreeNames.fornum, astnodes.Forin: FreeNames.forin,
+    astnodes.Repeat: FreeNames.repeat, astnodes.If: FreeNames.if_, astnodes.ElseIf: FreeNames.if_,
+    astnodes.While: FreeNames.loop, astnodes.Do: FreeNames.do, astnodes.Block: FreeNames.do,
+}
+_EXPRESSIONS: dict[type, Callable[[FreeNames, Any, Scope, bool], None]] = {
+    astnodes.Name: FreeNames.name, astnodes.Index: FreeNames.index, astnodes.Call: FreeNames.call,
+    astnodes.Invoke: FreeNames.invoke, astnodes.AnonymousFunction: FreeNames.anonymous,
+    astnodes.Function: FreeNames.named_function, astnodes.Method: FreeNames.named_function,
+    astnodes.Field: FreeNames.table_entry,
+}
 
 
 def calls(tree: astnodes.Node, function: str) -> Iterator[astnodes.Call]:
