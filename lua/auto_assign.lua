@@ -2,7 +2,8 @@
 
 Contenders are the team's reps who could take it now: eligible (active, region, skills),
 not locked out of it or its customer, not paused, on shift, within max_open and max_daily
-(cooldowns do not apply to an assignment). Policies:
+(cooldowns do not apply to an assignment): may_take with TAKE.ASSIGN (lib/availability.lua).
+Policies (lib/draw.lua):
   least_loaded  fewest open leads; ties broken by a uniform draw (seed in the audit entry)
   round_robin   the next contender after the last rep this policy assigned to, by rep id
 Never by roster order. With no contender the lead stays in the pool.

@@ -25,7 +25,8 @@ Checks, in this fixed order (the first that fails decides):
      otherwise ('fcfs')                  -> won: the hold starts (deadline timers, customer
                                             ownership), lead_taken goes to everyone
 Facts about whether the lead could ever be this rep's come first; the rep's own limits
-only matter for a lead that is still up for grabs.
+only matter for a lead that is still up for grabs. Steps 4, 5 and 7-10 are one call of
+lib/availability.lua's may_take (TAKE.CLAIM), ranked among the lead's own state.
 
 KEYS[1]   lg:{team}:rules            hash: version, rep:<id> -> rules JSON
 KEYS[2]   lg:{team}:days             zset: local date scored by its midnight (UTC ms)

@@ -2,7 +2,8 @@
 
 Runs when the window's timer is due; whichever server process gets there first settles it,
 every later call finds nothing to do. Each candidate is checked again (eligibility, cooldown,
-quotas): those who fail are rejected with the reason, the rest compete by the lead's policy:
+quotas: may_take with TAKE.SETTLE, lib/availability.lua): those who fail are rejected with the
+reason, the rest compete by the lead's policy (lib/draw.lua):
   lottery       uniform draw
   least_loaded  fewest open leads, then fewest wins today, then a uniform draw among the tied
   weighted      draw proportional to each rep's `weight` rule
