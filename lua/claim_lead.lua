@@ -25,8 +25,8 @@ Checks, in this fixed order (the first that fails decides):
      otherwise ('fcfs')                  -> won: the hold starts (deadline timers, customer
                                             ownership), lead_taken goes to everyone
 Facts about whether the lead could ever be this rep's come first; the rep's own limits
-only matter for a lead that is still up for grabs. Steps 4, 5 and 7-10 are one call of
-lib/availability.lua's may_take (TAKE.CLAIM), ranked among the lead's own state.
+only matter for a lead that is still up for grabs. Steps 4-5 and 7-10 are lib/availability.lua's
+may_take (TAKE.CLAIM_FACTS, then TAKE.CLAIM_NOW).
 
 KEYS[1]   lg:{team}:rules            hash: version, rep:<id> -> rules JSON
 KEYS[2]   lg:{team}:days             zset: local date scored by its midnight (UTC ms)
@@ -125,19 +125,16 @@ local lead = {state = f[1], holder = f[2], region = f[3], skills = f[4], mode = 
 if finished(lead.state) then
   return finish('rejected', finished(lead.state))
 end
--- Whether the rep may take it is known now; the answer ranks among the lead's own state below.
-local why, retry_after_ms = may_take({checks = TAKE.CLAIM, rep = rep, rep_id = rep_id,
-  lead = lead, lead_id = lead_id, cid = lead.cid, now = now,
-  state = redis.call('HMGET', rep_key, 'cooldown_until_ms', 'day', 'day_count', 'paused'),
-  open = redis.call('SCARD', held_key), days_key = days_key, lockout_key = lockout_key,
-  shift_key = shift_key})
+local take = {checks = TAKE.CLAIM_FACTS, rep = rep, rep_id = rep_id, lead = lead,
+  lead_id = lead_id, cid = lead.cid, now = now, lockout_key = lockout_key}
+local why, retry_after_ms = may_take(take)
 if why == R.INELIGIBLE then
   return finish('rejected', why)
 end
 if lead.cid ~= cid then
   return {'stale', '', 0, version}
 end
-if why == R.LOCKED_OUT then
+if why then
   return finish('rejected', why, retry_after_ms)
 end
 if lead.state == 'held' then
@@ -155,6 +152,10 @@ if lead.state == 'window' then
     return finish('pending', nil, tonumber(lead.window_ends) - now, NOTE.ALREADY_CANDIDATE)
   end
 end
+take.checks, take.shift_key, take.days_key = TAKE.CLAIM_NOW, shift_key, days_key
+take.state = redis.call('HMGET', rep_key, 'cooldown_until_ms', 'day', 'day_count', 'paused')
+take.open = redis.call('SCARD', held_key)
+why, retry_after_ms = may_take(take)
 if why then
   return finish('rejected', why, retry_after_ms)
 end

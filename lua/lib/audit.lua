@@ -36,27 +36,39 @@ local NOTE = {
   ALREADY_HOLDER = 'already_holder',        -- won: the rep held it already
 }
 
-local AUDIT_FIELD_SET = {}
-for _, name in ipairs(AUDIT_FIELDS) do
-  AUDIT_FIELD_SET[name] = true
+-- The first name in `entry` that is not an audit field, or nil (only looked for when the
+-- entry holds more names than audit() wrote).
+local function unknown_field(entry)
+  for name in pairs(entry) do
+    local known = false
+    for _, field in ipairs(AUDIT_FIELDS) do
+      known = known or field == name
+    end
+    if not known then return name end
+  end
+  return nil
 end
 
 -- Append one decision to the audit stream (approximately capped at maxlen) and, when a trail
 -- key is given, remember the entry id on the lead's trail list. `entry` maps field names
--- (AUDIT_FIELDS) to values; nil and empty values are skipped.
+-- (AUDIT_FIELDS) to values; nil and empty values are skipped; another name is an error.
 local function audit(key, maxlen, entry, trail_key)
-  for name in pairs(entry) do
-    if not AUDIT_FIELD_SET[name] then
-      error('audit: unknown field ' .. tostring(name))
-    end
-  end
-  local args = {'XADD', key, 'MAXLEN', '~', maxlen, '*'}
+  local args, named = {'XADD', key, 'MAXLEN', '~', maxlen, '*'}, 0
   for _, name in ipairs(AUDIT_FIELDS) do
     local value = entry[name]
-    if value ~= nil and value ~= '' then
-      args[#args + 1] = name
-      args[#args + 1] = tostring(value)
+    if value ~= nil then
+      named = named + 1
+      if value ~= '' then
+        args[#args + 1] = name
+        args[#args + 1] = tostring(value)
+      end
     end
+  end
+  for _ in pairs(entry) do
+    named = named - 1
+  end
+  if named ~= 0 then
+    error('audit: unknown field ' .. tostring(unknown_field(entry)))
   end
   local id = redis.call(unpack(args))
   if trail_key then

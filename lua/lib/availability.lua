@@ -68,14 +68,17 @@ local function not_released(rep, rep_id, lead, now)
   return nil
 end
 
--- Which checks apply to each way of taking a lead; eligibility and the quotas always do.
+-- Which checks apply to each way of taking a lead (eligibility always does).
 local TAKE = {
-  -- a rep's claim: all of them (a lead's release stages exclude the tiers none names)
-  CLAIM = {tiers = true, lockout = true, on_duty = true, released = true, cooldown = true},
+  -- a rep's claim, in two steps around the lead's own state (held: lost; window: pending):
+  -- first what decides whether the lead could ever be theirs (a lead's release stages
+  -- exclude the tiers none names), then their availability and limits now
+  CLAIM_FACTS = {tiers = true, lockout = true},
+  CLAIM_NOW = {on_duty = true, released = true, cooldown = true, quotas = true},
   -- a window's settlement: the rest was checked when each candidate claimed
-  SETTLE = {cooldown = true},
+  SETTLE = {cooldown = true, quotas = true},
   -- a manager's dispatch and an auto-assignment: no release stages, no cooldown
-  ASSIGN = {lockout = true, on_duty = true},
+  ASSIGN = {lockout = true, on_duty = true, quotas = true},
 }
 
 -- May this rep take this lead now? The first check that fails, in this order, with
@@ -84,11 +87,13 @@ local TAKE = {
 --   locked_out   a former holder kept off the lead or its customer (`lockout`)
 --   not_open     paused or off shift (`on_duty`); before the rep's release stage or inside
 --                another rep's owner window (`released`)
---   cooldown     (`cooldown`), then quota_open and quota_daily
+--   cooldown     (`cooldown`)
+--   quota_open, quota_daily (`quotas`)
 -- t: checks (a TAKE entry), rep (rules, or nil when unknown), rep_id, lead_id, cid, now,
---    lead {region, skills; stages, base, owner, owner_until for `tiers` and `released`},
---    state (HMGET rep_key cooldown_until_ms, day, day_count, paused), open (SCARD held_key),
---    days_key; lockout_key for `lockout`; shift_key for `on_duty`
+--    lead {region, skills; stages, base, owner, owner_until for `tiers` and `released`};
+--    lockout_key for `lockout`; state (HMGET rep_key cooldown_until_ms, day, day_count,
+--    paused) and shift_key for `on_duty`; state, open (SCARD held_key) and days_key for
+--    `cooldown` and `quotas`
 local function may_take(t)
   local rep, lead, checks, now = t.rep, t.lead, t.checks, t.now
   if not rep or not eligible(rep, lead.region, lead.skills)
@@ -108,5 +113,8 @@ local function may_take(t)
   if wait then
     return R.NOT_OPEN, wait
   end
-  return rep_limit(rep, t.state, t.open, t.days_key, now, checks.cooldown)
+  if checks.cooldown or checks.quotas then
+    return rep_limit(rep, t.state, t.open, t.days_key, now, checks.cooldown)
+  end
+  return nil, 0
 end

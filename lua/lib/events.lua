@@ -12,15 +12,14 @@ local EVENT = {
   SETTLED = 'settled',      -- a claim window's results per candidate
 }
 
-local EVENT_TYPES = {}
-for _, kind in pairs(EVENT) do
-  EVENT_TYPES[kind] = true
-end
-
 -- Append an entry of type `kind` (an EVENT value), approximately capped at `maxlen`;
 -- `fields` is a flat array of name, value pairs written as given. Returns the entry id.
 local function emit(key, maxlen, kind, fields)
-  if not EVENT_TYPES[kind] then
+  local known = false
+  for _, value in pairs(EVENT) do
+    known = known or value == kind
+  end
+  if not known then
     error('emit: unknown event type ' .. tostring(kind))
   end
   local args = {'XADD', key, 'MAXLEN', '~', maxlen, '*', 'type', kind}
