@@ -11,11 +11,16 @@ from luaparser import ast, astnodes
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from server.config import Config
 from server.contracts.audit_fields import AuditAction, AuditField, AuditNote
 from server.contracts.events import EventType
 from server.fanout import deliveries
 from server.floor import audit_log
+from server.floor.arbiter import Arbiter
+from server.floor.lead import NewLead
+from server.store import keys
 from server.store.scripts import NAMES, lua_dir, source
+from server.store.store import Store
 from tests.lua_source import calls, constant, members, parse, table_field, table_keys
 
 SCRIPTS = {name: parse(source(name)) for name in NAMES}
@@ -137,3 +142,33 @@ async def test_audit_writes_fields_in_their_order_without_empty_ones(redis: Redi
     await run(redis, probe, tmp_path)
     [(_, fields)] = await redis.xrange("{t}:audit")
     assert list(fields) == ["ts", "action", "note"] and fields["action"] == "claim"
+
+
+async def test_entries_written_on_a_floor_use_only_mirrored_names(store: Store, redis: Redis,
+                                                                   config: Config) -> None:
+    """Values computed at run time (an action held in a local) stay inside the enums too."""
+    arbiter = Arbiter(store, config)
+    await arbiter.apply_rules(config)
+    await arbiter.refresh_roster()
+    await arbiter.publish(NewLead(id="L1", team="north", region="north"), "crm")
+    await arbiter.claim("alice", "L1", "a1")
+    await arbiter.claim("bob", "L1", "b1")
+    await arbiter.followup("alice", "L1", "called")
+    await arbiter.release("alice", "L1")
+    await arbiter.dispatch("north", "L1", "bob", "manager:m", force=True, reason="")
+    await arbiter.dispatch("north", "L1", "alice", "manager:m", force=True, reason="rebalance")
+    await arbiter.close("alice", "L1", "won")
+    await arbiter.publish(NewLead(id="L2", team="north"), "crm")
+    await arbiter.withdraw("north", "L2", "manager:m", "duplicate")
+    await arbiter.pause("bob", True, "bob")
+    await arbiter.pause("bob", False, "bob")
+    audit = [fields for _, fields in await redis.xrange(keys.audit("north"))]
+    events = [fields for _, fields in await redis.xrange(keys.events("north"))]
+    assert {f["action"] for f in audit} == {
+        "rules_loaded", "publish", "claim", "followup", "release", "dispatch", "reassign",
+        "close", "withdraw", "pause", "resume"}
+    assert all(set(f) <= set(AuditField) and f["action"] in set(AuditAction) for f in audit)
+    claims = [f for f in audit if f["action"] == "claim"]  # elsewhere a note is free text
+    assert {f.get("note", "") for f in claims} <= {"", *AuditNote}
+    assert {f["type"] for f in events} == {"lead", "taken", "assigned", "withdrawn", "pause"}
+    assert all(deliveries.deliveries(f, "1-0") for f in events)  # the fan-out reads each one
