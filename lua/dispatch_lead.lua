@@ -2,10 +2,11 @@
 
 The target must be eligible (active, region, skills), not locked out of the lead or its
 customer, not paused or off shift, and within max_open and max_daily (may_take with
-TAKE.ASSIGN, lib/availability.lua) — unless `force` is given. Candidates waiting in an open claim window get their final result (the target, if one
-of them, won; the others lost). A reassignment needs a reason; the former
-holder loses the lead (told live) and, with it, the customer's ownership. The assignment
-counts toward the target's max_daily; it starts no cooldown. Audited with the manager as actor.
+TAKE.ASSIGN, lib/availability.lua) — unless `force` is given. Candidates waiting in an open
+claim window get their final result (the target, if one of them, won; the others lost). A
+reassignment needs a reason; the former holder loses the lead (told live) and, with it, the
+customer's ownership. The assignment counts toward the target's max_daily; it starts no
+cooldown. Audited with the manager as actor.
 
 KEYS[1]   lg:{team}:rules            hash: version, rep rules, team settings
 KEYS[2]   lg:{team}:days             zset: local days
