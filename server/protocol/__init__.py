@@ -70,6 +70,7 @@ class ErrorCode(StrEnum):
     """The `code` of an error frame (and of the HTTP error body)."""
 
     BAD_FRAME = "bad_frame"  # malformed JSON/msgpack, wrong frame kind, or not a map
+    BAD_JSON = "bad_json"  # an HTTP body that is not a JSON object
     UNKNOWN_TYPE = "unknown_type"
     BAD_FIELD = "bad_field"  # a field is missing or has the wrong type or size
     TOO_LARGE = "too_large"
