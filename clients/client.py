@@ -17,6 +17,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
+from clients.errors import SessionClosed, Unavailable, Unreachable
 from server.protocol import (
     CloseCode,
     Codec,
@@ -27,6 +28,8 @@ from server.protocol import (
     should_reconnect,
 )
 
+__all__ = ["LeadGrabClient", "SessionClosed", "StatusHook", "Unavailable", "Unreachable"]
+
 log = logging.getLogger(__name__)
 STREAM_FRAMES = frozenset({"lead", "lead_taken"})
 WELCOME_TIMEOUT_S = 10.0
@@ -35,15 +38,7 @@ _RETRYABLE = (OSError, TimeoutError, ConnectionClosed, InvalidHandshake)
 TokenSource = Callable[[], Awaitable[str]]  # asked for a token before each connection
 
 
-class SessionClosed(Exception):
-    """The server ended the session for good (refused token, protocol error): do not retry.
-
-    `code` is the WebSocket close code, or the HTTP status of a refused upgrade.
-    """
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(f"server closed the session with {code}: {reason or 'no reason given'}")
-        self.code, self.reason = code, reason
+StatusHook = Callable[[str, str], None]  # (state "lost" | "live", detail) on each change
 
 
 class LeadGrabClient:
@@ -57,12 +52,20 @@ class LeadGrabClient:
     `token` is a rep token, or an async callable asked for one before every connection: with
     a callable, a session whose token expires (close 4001 after `welcome`) reconnects with a
     new token and resumes; with a plain token it ends with SessionClosed.
+
+    A claim the server answers with `error unavailable` raises Unavailable (with the req_id
+    to retry). Connection state changes go to `on_status` once each (default: logged), not
+    once per reconnect attempt; with `fail_fast`, a first connection that fails raises
+    Unreachable instead of retrying.
     """
 
     def __init__(self, url: str, token: str | TokenSource, *, codec: Codec = Codec.JSON,
                  resume: str | None = None, backoff_base_s: float = 0.2,
-                 backoff_cap_s: float = 10.0, max_frames: int = 1024) -> None:
+                 backoff_cap_s: float = 10.0, max_frames: int = 1024,
+                 on_status: StatusHook | None = None, fail_fast: bool = False) -> None:
         self.url, self.codec, self.last_seq = url, codec, resume
+        self._on_status, self._fail_fast = on_status or _log_status, fail_fast
+        self._state = "new"  # "live" after a welcome, "lost" while reconnecting
         self.welcome: Frame | None = None
         self._token = token
         self._base_s, self._cap_s, self._max_frames = backoff_base_s, backoff_cap_s, max_frames
@@ -151,6 +154,18 @@ class LeadGrabClient:
         """Record the sales outcome ("won" or "lost") of a held lead; returns `action_result`."""
         return await self._act({"type": "close", "lead_id": lead_id, "outcome": outcome})
 
+    async def followup(self, lead_id: str, note: str | None = None) -> Frame:
+        """Record progress on a held lead; its `action_result` carries the next `deadline_ms`."""
+        return await self._act({"type": "followup", "lead_id": lead_id, "note": note})
+
+    async def pause(self) -> Frame:
+        """Go out of office: no offers, claims rejected `not_open`; returns `action_result`."""
+        return await self._act({"type": "pause"})
+
+    async def resume(self) -> Frame:
+        """Come back on the floor; returns `action_result`."""
+        return await self._act({"type": "resume"})
+
     async def aclose(self) -> None:
         """Stop the session: close the socket, end `frames()`, fail unanswered requests."""
         self._closed = True
@@ -192,7 +207,7 @@ class LeadGrabClient:
         """
         await self.connect()
         future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
-        waiting = self._actions.setdefault((frame["type"], frame["lead_id"]), [])
+        waiting = self._actions.setdefault((frame["type"], frame.get("lead_id", "")), [])
         waiting.append(future)
         if not await self._send(frame):
             with contextlib.suppress(ValueError):
@@ -201,8 +216,14 @@ class LeadGrabClient:
         return await future
 
     def _resolve(self, frame: Frame) -> None:
-        """Hand a claim or action answer to the request waiting for it."""
-        if frame["type"] == "claim_result" and frame.get("result") != "pending":
+        """Hand a claim or action answer (or a claim's temporary error) to its waiter."""
+        if frame["type"] == "error" and frame.get("code") == "unavailable" and "req_id" in frame:
+            entry = self._claims.get(str(frame["req_id"]))
+            if entry is not None and not entry[1].done():
+                entry[1].set_exception(Unavailable(str(frame["req_id"]),
+                                                   str(frame.get("lead_id", "")),
+                                                   str(frame.get("message", ""))))
+        elif frame["type"] == "claim_result" and frame.get("result") != "pending":
             entry = self._claims.get(str(frame.get("req_id")))
             if entry is not None and not entry[1].done():
                 entry[1].set_result(frame)
@@ -251,6 +272,7 @@ class LeadGrabClient:
                     welcome = await self._greet(ws)
                     self._greeted = True
                     attempt = 0
+                    self._status("live", self.url)
                     await self._pump(ws, self._go_live(ws, welcome))
             except _RETRYABLE as exc:
                 self._raise_if_final(exc)
@@ -349,6 +371,22 @@ class LeadGrabClient:
                          and not isinstance(self._token, str))
             if not should_reconnect(code) and not renewable:
                 raise SessionClosed(code, reason or self._last_error)
-        if not self._resyncing:
-            log.warning("connection to %s lost (%s); reconnecting", self.url,
-                        str(exc) or type(exc).__name__)
+        if self._resyncing:
+            return
+        reason = str(exc) or type(exc).__name__
+        if self._fail_fast and self._state == "new":
+            raise Unreachable(self.url, reason)
+        self._status("lost", reason)
+
+    def _status(self, state: str, detail: str) -> None:
+        """Report a change of connection state once (not every reconnect attempt)."""
+        if state != self._state:
+            self._state = state
+            self._on_status(state, detail)
+
+
+def _log_status(state: str, detail: str) -> None:
+    if state == "lost":
+        log.warning("connection lost (%s); reconnecting", detail)
+    else:
+        log.info("connected to %s", detail)

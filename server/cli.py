@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from pathlib import Path
 
 from aiohttp import web
@@ -31,6 +32,7 @@ def _config_arg(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leadgrab", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"leadgrab {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the server (embedded Redis unless a URL is set)")
     _config_arg(serve)
@@ -52,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     client_cli.add_commands(sub)
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("leadgrab")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
