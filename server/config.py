@@ -144,7 +144,8 @@ class TeamConfig(_Frozen):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError, OSError):  # a folder or a too-long name
-            raise ValueError("unknown IANA time zone, expected a name like 'Europe/Berlin'") from None
+            raise ValueError(
+                "unknown IANA time zone, expected a name like 'Europe/Berlin'") from None
         return value
 
 
