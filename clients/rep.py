@@ -98,6 +98,7 @@ class RepSession:
             return  # shown by the command that asked
         if kind == "claim_result" and frame.get("req_id") in self._asked \
                 and frame.get("result") != "pending":
+            self._asked.discard(str(frame["req_id"]))
             return  # shown by the claim that asked
         self.say(describe(frame, self.clock))
         if kind == "lead" and self.auto_claim:
@@ -141,7 +142,7 @@ class RepSession:
 
     def on_key(self, line: str) -> None:
         """Run one typed line: a command, a bare lead id (claims it), or Enter (claims the top)."""
-        words = line.split(maxsplit=2)
+        words = line.strip().split(maxsplit=2)
         if not words:
             self._cmd_claim([])
         elif (command := self._commands.get(words[0].lower())) is not None:
@@ -247,8 +248,6 @@ class RepSession:
             return
         except (SessionClosed, ConnectionError):
             return  # the frame loop reports why the session ended
-        finally:
-            self._asked.discard(req_id)
         self._track_claim_result(result)
         line = describe_claim(result)
         wait = result.get("retry_after_ms")

@@ -155,7 +155,7 @@ def warning(f: Frame, clock: Clock) -> str:
 def paused(f: Frame) -> str:
     if f.get("paused"):
         return "paused: no offers, and claims are rejected (not_open); `resume` to come back"
-    return "resumed: back on the floor, offers follow"
+    return "unpaused: back on the floor, offers follow"
 
 
 def error(f: Frame) -> str:
