@@ -24,8 +24,8 @@ REVOCATIONS = {
     "withdrawn": "a manager withdrew it",
 }
 ASSIGNMENTS = {
-    "duplicate": "same customer as a lead you hold (撞单)",
-    "auto_assign": "nobody claimed it in time (fallback assignment)",
+    "duplicate": "撞单: same customer as a lead you hold",
+    "auto_assign": "fallback assignment: nobody claimed it in time",
 }
 DEADLINES = {"followup": "first follow-up due", "max_hold": "next follow-up due"}
 
