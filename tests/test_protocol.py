@@ -390,6 +390,7 @@ def test_close_code_values_are_fixed() -> None:
 def test_error_code_values_are_fixed() -> None:
     assert {c.value for c in p.ErrorCode} == {
         "bad_frame",
+        "bad_json",
         "unknown_type",
         "bad_field",
         "too_large",
