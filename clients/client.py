@@ -8,6 +8,7 @@ import itertools
 import logging
 import random
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any
@@ -72,6 +73,7 @@ class LeadGrabClient:
         self._queue: asyncio.Queue[Frame | BaseException | None] = asyncio.Queue()
         self._claims: dict[str, tuple[Frame, asyncio.Future[Frame]]] = {}
         self._actions: dict[tuple[str, str], list[asyncio.Future[Frame]]] = {}
+        self._sent: deque[asyncio.Future[Frame]] = deque()  # actions in the order sent
         self._ws: ClientConnection | None = None
         self._live = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -200,15 +202,20 @@ class LeadGrabClient:
         return True
 
     async def _act(self, frame: Frame) -> Frame:
-        """Send a release or close once and await its `action_result`.
+        """Send a release, close, followup, pause or resume once and await its `action_result`.
 
         Not resent after a reconnect (it is not idempotent): a lost connection raises
-        ConnectionError, and the caller checks the lead's state.
+        ConnectionError, and the caller checks the lead's state. An `error unavailable`
+        raises Unavailable: the server answers one connection's requests in order, and a
+        claim's error names its req_id, so one without answers the oldest action.
         """
         await self.connect()
         future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         waiting = self._actions.setdefault((frame["type"], frame.get("lead_id", "")), [])
         waiting.append(future)
+        self._sent.append(future)
+        while self._sent and self._sent[0].done():
+            self._sent.popleft()
         if not await self._send(frame):
             with contextlib.suppress(ValueError):
                 waiting.remove(future)
@@ -223,16 +230,26 @@ class LeadGrabClient:
                 entry[1].set_exception(Unavailable(str(frame["req_id"]),
                                                    str(frame.get("lead_id", "")),
                                                    str(frame.get("message", ""))))
+        elif frame["type"] == "error" and frame.get("code") == "unavailable":
+            self._unavailable_action(str(frame.get("message", "")))
         elif frame["type"] == "claim_result" and frame.get("result") != "pending":
             entry = self._claims.get(str(frame.get("req_id")))
             if entry is not None and not entry[1].done():
                 entry[1].set_result(frame)
         elif frame["type"] == "action_result":
             waiting = self._actions.get((str(frame.get("action")), str(frame.get("lead_id"))))
-            if waiting:
+            while waiting:  # skip any already failed as unavailable
                 future = waiting.pop(0)
                 if not future.done():
                     future.set_result(frame)
+                    break
+
+    def _unavailable_action(self, message: str) -> None:
+        while self._sent:
+            future = self._sent.popleft()
+            if not future.done():
+                future.set_exception(Unavailable("", "", message))
+                return
 
     def _fail(self, exc: BaseException) -> None:
         """Fail every request still waiting (the session is over)."""

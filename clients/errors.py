@@ -15,13 +15,15 @@ class SessionClosed(Exception):
 
 
 class Unavailable(Exception):
-    """The server could not decide a claim now (its store is down): a temporary outcome.
+    """The server could not serve a request now (its store is down): a temporary outcome.
 
-    Retry later with the same `req_id` (the answer is idempotent): `claim(lead_id, req_id)`.
+    For a claim, retry later with the same `req_id` (the answer is idempotent):
+    `claim(lead_id, req_id)`. For an action `req_id` and `lead_id` are empty.
     """
 
     def __init__(self, req_id: str, lead_id: str, message: str) -> None:
-        super().__init__(f"claim {lead_id} not decided: {message or 'server unavailable'}")
+        what = f"claim {lead_id}" if req_id else "request"
+        super().__init__(f"{what} not done: {message or 'server unavailable'}")
         self.req_id, self.lead_id, self.message = req_id, lead_id, message
 
 

@@ -94,8 +94,8 @@ class RepSession:
         track = getattr(self, f"_track_{kind}", None)
         if track is not None:
             track(frame)
-        if kind == "action_result":
-            return  # shown by the command that asked
+        if kind == "action_result" or (kind == "error" and frame.get("req_id") in self._asked):
+            return  # shown by the command or claim that asked
         if kind == "claim_result" and frame.get("req_id") in self._asked \
                 and frame.get("result") != "pending":
             self._asked.discard(str(frame["req_id"]))
@@ -221,6 +221,9 @@ class RepSession:
         async def run() -> None:
             try:
                 frame = await request
+            except Unavailable:
+                self.say("not done: the server is temporarily unavailable; try again shortly")
+                return
             except (SessionClosed, ConnectionError) as exc:
                 self.say(f"not sent or not answered ({exc}); check with `mine` and retry")
                 return

@@ -135,13 +135,22 @@ async def test_claim_resolves_when_the_store_is_down(tmp_path: Path) -> None:
                 with pytest.raises(Unavailable) as failed:
                     await asyncio.wait_for(bob.claim("U1", "keep-1"), 5)
                 assert (failed.value.req_id, failed.value.lead_id) == ("keep-1", "U1")
+                before = len(out.getvalue())
                 session.on_key("claim U1")
-                await until(lambda: "temporarily unavailable" in out.getvalue())
-                assert "`claim U1` retries it with the same req_id" in out.getvalue()
+                await until(lambda: "`claim U1` retries it with the same req_id" in out.getvalue())
+                await asyncio.sleep(0.1)
+                assert "error unavailable" not in out.getvalue()[before:]  # said once, by the claim
+                with pytest.raises(Unavailable):
+                    await asyncio.wait_for(bob.release("U1"), 5)
+                session.on_key("pause")
+                await until(lambda: "not done: the server is temporarily unavailable"
+                            in out.getvalue())
                 await redis.start()
                 await asyncio.sleep(0.5)
                 session.on_key("claim U1")
                 await until(lambda: "claim U1: won" in out.getvalue())
+                released = await asyncio.wait_for(bob.release("U1"), 5)  # answers still match
+                assert (released["action"], released["ok"]) == ("release", True)
                 await bob.aclose()
                 await asyncio.wait_for(running, 5)
     finally:
