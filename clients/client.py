@@ -8,7 +8,6 @@ import itertools
 import logging
 import random
 import uuid
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any
@@ -19,6 +18,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.typing import Subprotocol
 
 from clients.errors import SessionClosed, Unavailable, Unreachable
+from clients.pending import Pending
 from server.protocol import (
     CloseCode,
     Codec,
@@ -71,9 +71,7 @@ class LeadGrabClient:
         self._token = token
         self._base_s, self._cap_s, self._max_frames = backoff_base_s, backoff_cap_s, max_frames
         self._queue: asyncio.Queue[Frame | BaseException | None] = asyncio.Queue()
-        self._claims: dict[str, tuple[Frame, asyncio.Future[Frame]]] = {}
-        self._actions: dict[tuple[str, str], list[asyncio.Future[Frame]]] = {}
-        self._sent: deque[asyncio.Future[Frame]] = deque()  # actions in the order sent
+        self._pending = Pending()
         self._ws: ClientConnection | None = None
         self._live = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -138,15 +136,13 @@ class LeadGrabClient:
         """
         self._start()
         req_id = req_id or self.new_req_id()
-        entry = self._claims.get(req_id)
+        frame, future, new = self._pending.claim(req_id, lead_id)
         try:
-            if entry is None:
-                frame = {"type": "claim", "req_id": req_id, "lead_id": lead_id}
-                entry = self._claims[req_id] = (frame, asyncio.get_running_loop().create_future())
+            if new:
                 await self._send(frame)
-            return await entry[1]
+            return await future
         finally:
-            self._claims.pop(req_id, None)
+            self._pending.claims.pop(req_id, None)
 
     async def release(self, lead_id: str) -> Frame:
         """Give back a held lead; returns its `action_result`."""
@@ -176,7 +172,7 @@ class LeadGrabClient:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._queue.put_nowait(None)
-        self._fail(self._failure or ConnectionError("the client is closed"))
+        self._pending.fail(self._failure or ConnectionError("the client is closed"))
 
     # ------------------------------------------------------------------------ requests
 
@@ -210,60 +206,11 @@ class LeadGrabClient:
         claim's error names its req_id, so one without answers the oldest action.
         """
         await self.connect()
-        future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
-        waiting = self._actions.setdefault((frame["type"], frame.get("lead_id", "")), [])
-        waiting.append(future)
-        self._sent.append(future)
-        while self._sent and self._sent[0].done():
-            self._sent.popleft()
+        future = self._pending.action(frame)
         if not await self._send(frame):
-            with contextlib.suppress(ValueError):
-                waiting.remove(future)
+            self._pending.forget(frame, future)
             raise ConnectionError("connection lost; check the lead's state and retry")
         return await future
-
-    def _resolve(self, frame: Frame) -> None:
-        """Hand a claim or action answer (or a claim's temporary error) to its waiter."""
-        if frame["type"] == "error" and frame.get("code") == "unavailable" and "req_id" in frame:
-            entry = self._claims.get(str(frame["req_id"]))
-            if entry is not None and not entry[1].done():
-                entry[1].set_exception(Unavailable(str(frame["req_id"]),
-                                                   str(frame.get("lead_id", "")),
-                                                   str(frame.get("message", ""))))
-        elif frame["type"] == "error" and frame.get("code") == "unavailable":
-            self._unavailable_action(str(frame.get("message", "")))
-        elif frame["type"] == "claim_result" and frame.get("result") != "pending":
-            entry = self._claims.get(str(frame.get("req_id")))
-            if entry is not None and not entry[1].done():
-                entry[1].set_result(frame)
-        elif frame["type"] == "action_result":
-            waiting = self._actions.get((str(frame.get("action")), str(frame.get("lead_id"))))
-            while waiting:  # skip any already failed as unavailable
-                future = waiting.pop(0)
-                if not future.done():
-                    future.set_result(frame)
-                    break
-
-    def _unavailable_action(self, message: str) -> None:
-        while self._sent:
-            future = self._sent.popleft()
-            if not future.done():
-                future.set_exception(Unavailable("", "", message))
-                return
-
-    def _fail(self, exc: BaseException) -> None:
-        """Fail every request still waiting (the session is over)."""
-        self._fail_actions(exc)
-        for _, future in self._claims.values():
-            if not future.done():
-                future.set_exception(exc)
-
-    def _fail_actions(self, exc: BaseException) -> None:
-        for waiting in self._actions.values():
-            for future in waiting:
-                if not future.done():
-                    future.set_exception(exc)
-        self._actions.clear()
 
     # ------------------------------------------------------------------------ connection
 
@@ -274,7 +221,7 @@ class LeadGrabClient:
         except Exception as exc:
             self._failure = exc
             self._queue.put_nowait(exc)
-            self._fail(exc)
+            self._pending.fail(exc)
 
     async def _loop(self) -> None:
         """Connect, pump frames, and reconnect with backoff until refused for good."""
@@ -296,7 +243,7 @@ class LeadGrabClient:
             finally:
                 self._ws = None
                 self._live.clear()
-                self._fail_actions(ConnectionError("connection lost before the answer"))
+                self._pending.fail_actions(ConnectionError("connection lost before the answer"))
             if self._resyncing:
                 self._resyncing = False
                 continue
@@ -330,7 +277,7 @@ class LeadGrabClient:
         self._behind = False
         self._queue.put_nowait(welcome)
         self._live.set()
-        return [frame for frame, future in self._claims.values() if not future.done()]
+        return self._pending.unanswered_claims()
 
     async def _pump(self, ws: ClientConnection, resend: list[Frame]) -> None:
         for frame in resend:
@@ -352,7 +299,7 @@ class LeadGrabClient:
         except ProtocolError as exc:
             log.warning("ignoring a malformed frame from %s: %s", self.url, exc.message)
             return
-        self._resolve(frame)
+        self._pending.resolve(frame)
         if self._keep(frame) and self._queue.qsize() < self._max_frames:
             self._queue.put_nowait(frame)
 
