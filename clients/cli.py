@@ -32,7 +32,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     rep.add_argument("--token", help=f"the rep's bearer token (default: ${TOKEN_ENV})")
     rep.add_argument("--url", help=URL_HELP)
     rep.add_argument("--config", "-c", type=Path, default=None, help=CONFIG_HELP)
-    rep.add_argument("--auto-claim", action="store_true", help="claim every lead as it arrives")
+    rep.add_argument("--auto-claim", action="store_true",
+                     help="claim every lead as it arrives, and once more after a rejection's"
+                          " retry_after_ms")
     rep.add_argument("--msgpack", action="store_true", help="speak msgpack instead of JSON")
     rep.set_defaults(func=run_rep)
     pub = sub.add_parser("publish", help="publish one lead over HTTP")
