@@ -173,7 +173,14 @@ async def test_reconnects_are_reported_once_per_change(
     await server.start_server()
     token = AUTH.mint(Role.REP, "bob", team="north", ttl_s=600)
     url = f"ws://127.0.0.1:{port}/ws"
-    client = LeadGrabClient(url, token, on_status=lambda state, _: changes.append(state), **FAST)
+    out = io.StringIO()
+
+    def status(state: str, detail: str) -> None:
+        changes.append(state)
+        session.on_status(state, detail)
+
+    client = LeadGrabClient(url, token, on_status=status, **FAST)
+    session = RepSession(client, out=out)
     logged = LeadGrabClient(url, token, **FAST)  # the default: a log line per change
     caplog.set_level(logging.INFO, "clients.client")
     try:
@@ -187,6 +194,11 @@ async def test_reconnects_are_reported_once_per_change(
         await until(lambda: changes[-1] == "live", 10)
         assert changes == ["live", "lost", "live"]
         await asyncio.wait_for(logged.connect(), 10)
+        said = out.getvalue().splitlines()
+        assert len(said) == 2, said
+        assert said[0].startswith("connection lost (") and said[0].endswith(
+            f"; reconnecting to {url} ...")
+        assert said[1] == f"reconnected to {url}"
     finally:
         await client.aclose()
         await logged.aclose()
