@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 
 from tests.conftest import ROOT
 
-MAIN = "from server.cli import main; raise SystemExit(main())"
+MAIN = "from leadgrab.cli import main; raise SystemExit(main())"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-OURS = ("server", "clients", "loadtest")
+OURS = ("leadgrab", "server", "clients", "loadtest")
 
 
 def _source(module: str) -> Path | None:
@@ -64,7 +64,7 @@ def required_distributions() -> set[str]:
             for spec in project["dependencies"]}
 
 
-@pytest.mark.parametrize("entry", ["server.cli", "loadtest.cli"])
+@pytest.mark.parametrize("entry", ["leadgrab.cli", "loadtest.cli"])
 def test_a_plain_install_has_what_each_command_imports(entry: str) -> None:
     """`leadgrab-loadtest` crashed with ModuleNotFoundError: tqdm after `pip install .`."""
     owners, required = packages_distributions(), required_distributions()
