@@ -17,6 +17,7 @@ from typing import TypeAlias
 from aiohttp import web
 
 from server import app as application
+from server import supervisor
 from server.config import Config, ConfigError, load_config
 from server.floor.arbiter import Arbiter
 from server.floor.rules import effective_rep
@@ -60,6 +61,10 @@ def add_commands(sub: Commands) -> None:
     serve_cmd.add_argument("--host", help="listen address (default: server.host)")
     serve_cmd.add_argument("--port", type=int, help="listen port (default: server.port)")
     serve_cmd.add_argument("--redis-url", help="use this Redis instead of server.redis_url")
+    serve_cmd.add_argument("--workers", help="gateway processes on the port, or auto (one per "
+                           "core); default: server.workers")
+    serve_cmd.add_argument("--reuse-port", action="store_true",
+                           help="listen with SO_REUSEPORT (several servers share the port)")
     serve_cmd.set_defaults(func=serve)
     check = sub.add_parser("check-config", help="validate a config and print effective rules")
     check.add_argument("path", nargs="?", type=Path, default=Path("config.toml"))
@@ -74,6 +79,10 @@ def add_commands(sub: Commands) -> None:
     token_cmd.add_argument("--role", choices=[r.value for r in Role], default=None)
     token_cmd.add_argument("--name", default="cli", help="subject of a manager/integration token")
     token_cmd.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds")
+    token_cmd.add_argument("--link", action="store_true",
+                           help="with --rep: print a URL opening the rep console signed in")
+    token_cmd.add_argument("--base-url", help="the server as reps reach it (default: host and"
+                           " port from the config)")
     token_cmd.set_defaults(func=token)
 
 
@@ -152,22 +161,45 @@ def token(args: argparse.Namespace) -> int:
         rep = config.rep(args.rep)
         if rep is None:
             raise ConfigError(f"--rep: no rep {args.rep!r} in {args.config}")
-        print(authority.mint(Role.REP, rep.id, team=rep.team, ttl_s=args.ttl))
+        minted = authority.mint(Role.REP, rep.id, team=rep.team, ttl_s=args.ttl)
+        print(console_link(config, args.base_url, minted) if args.link else minted)
         return 0
+    if args.link:
+        raise ConfigError("--link opens the rep console: give --rep ID")
     if args.role is None or args.role == Role.REP:
         raise ConfigError("give --rep ID for a rep token, or --role manager|integration")
     print(authority.mint(Role(args.role), args.name, ttl_s=args.ttl))
     return 0
 
 
+def console_link(config: Config, base_url: str | None, token: str) -> str:
+    """The console URL with the token in the fragment (browsers never send it to the server)."""
+    host = config.server.host if config.server.host not in ("", "0.0.0.0", "::") else "localhost"
+    base = base_url or f"http://{host}:{config.server.port}"
+    return f"{base.rstrip('/')}/#token={token}"
+
+
 def serve(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    app = application.create_app(config, config_path=args.config, redis=args.redis_url)
     host = args.host or config.server.host
     port = args.port if args.port is not None else config.server.port
+    workers = _workers(args.workers or config.server.workers)
+    if workers > 1:
+        plan = supervisor.Plan(args.config, host, port or supervisor.free_port(host), workers,
+                               args.redis_url)
+        supervisor.supervise(config, plan)
+        return 0
+    app = application.create_app(config, config_path=args.config, redis=args.redis_url)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(_serve(app, host, port))
+        runner.run(_serve(app, host, port, args.reuse_port))
     return 0
+
+
+def _workers(setting: int | str) -> int:
+    text = str(setting)
+    if text != "auto" and not (text.isdigit() and int(text) > 0):
+        raise ConfigError(f"--workers: expected a positive number or auto, got {setting!r}")
+    return supervisor.worker_count(setting)
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -179,7 +211,7 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-async def _serve(app: web.Application, host: str, port: int) -> None:
+async def _serve(app: web.Application, host: str, port: int, reuse_port: bool = False) -> None:
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     stop = asyncio.Event()
@@ -188,7 +220,7 @@ async def _serve(app: web.Application, host: str, port: int) -> None:
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(application.reload(app)))
     try:
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
         await site.start()
         log.info("LeadGrab listening on http://%s:%d (WebSocket at /ws)", host, port)
         await stop.wait()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from typing import Any, NamedTuple
 
@@ -17,6 +18,11 @@ from server.store.backend import Client
 log = logging.getLogger(__name__)
 BLOCK_MS = 2000
 BATCH = 500
+# Redis answers blocked XREADs in the order they blocked: the gateway process that blocked first
+# would tend to read each entry first, keeping its reps ahead of the others' (a fan-out run with
+# two workers had its first receipts spread over half the reps only). A random pause before
+# blocking again reorders the processes; an entry that arrives meanwhile is read at its end.
+REJOIN_JITTER_S = 0.002
 
 
 class Tail:
@@ -38,12 +44,14 @@ class Tail:
             try:
                 if self.last == "$":
                     await self.start()
-                await self.read_once()
+                if await self.read_once():
+                    await asyncio.sleep(random.uniform(0, REJOIN_JITTER_S))
             except backend.FAULTS as exc:
                 log.warning("tail of %s interrupted: %s", self.stream, exc)
                 await asyncio.sleep(0.5)
 
-    async def read_once(self) -> None:
+    async def read_once(self) -> bool:
+        """Read and deliver what is new (waiting up to BLOCK_MS); False if nothing came."""
         replies: Any = await self.redis.xread({self.stream: self.last}, count=BATCH,
                                               block=BLOCK_MS)
         for _stream, entries in replies:
@@ -54,6 +62,7 @@ class Tail:
                     self.last = seq
                     offers += self.dispatch(seq, fields)
             self.count(offers, time.perf_counter())
+        return bool(replies)
 
     def dispatch(self, seq: str, fields: dict[str, str]) -> list[Offered]:
         """Hand one entry to the hub; a lead offer is returned for counting."""
