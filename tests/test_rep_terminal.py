@@ -154,3 +154,19 @@ async def test_a_rival_s_win_stops_the_retry(
         ann.type("pool")
         await ann.said("pool: no open offers")
     assert ann.text.count("claim B2:") == 1, ann.text
+
+
+async def test_a_new_session_knows_what_the_rep_holds_and_whether_paused(
+    redis: Redis, redis_url: str, tmp_path: Path,
+) -> None:
+    async with floor(tmp_path, redis, redis_url, COOLDOWN_RULES) as gw:
+        await publish(gw, "H1", region="north")
+        status, body = await post(gw, "/api/leads/H1/claim", {}, gw.token("ann"))
+        assert (status, body["result"]) == (200, "won")
+        assert (await post(gw, "/api/reps/ann/pause", {}, manager(gw)))[0] == 200
+        async with on_pty("rep", "--url", gw.ws_url, "--token", gw.token("ann")) as ann:
+            await ann.said(r"connected as ann \(team north\): 1/5 open, 1/50 claimed today; "
+                           r"cooling down until .*; paused \(`resume` to get offers\)")
+            ann.type("mine")
+            await ann.said(r"mine: 1 held lead\(s\)")
+            await ann.said("  H1  since")
