@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import re
+import subprocess
 import sys
 import tomllib
-from importlib.metadata import packages_distributions
+from importlib.metadata import PackageNotFoundError, packages_distributions, requires
 from pathlib import Path
 
 import pytest
@@ -58,21 +60,59 @@ def _normal(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def required_distributions() -> set[str]:
+def _names(specs: list[str]) -> set[str]:
+    return {_normal(re.split(r"[\s<>=!;\[~]", spec, maxsplit=1)[0]) for spec in specs}
+
+
+def required_distributions(extra: str | None = None) -> set[str]:
+    """The distributions a plain install brings; with `extra`, also that extra's (and what
+    those need in turn, one level down: numpy comes with scipy)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return {_normal(re.split(r"[\s<>=!;\[~]", spec, maxsplit=1)[0])
-            for spec in project["dependencies"]}
+    names = _names(project["dependencies"])
+    if extra is None:
+        return names
+    extras = _names(project["optional-dependencies"][extra])
+    for name in list(extras):
+        with contextlib.suppress(PackageNotFoundError):
+            extras |= _names([r for r in requires(name) or [] if "extra ==" not in r])
+    return names | extras
 
 
-@pytest.mark.parametrize("entry", ["leadgrab.cli", "loadtest.cli"])
-def test_a_plain_install_has_what_each_command_imports(entry: str) -> None:
-    """`leadgrab-loadtest` crashed with ModuleNotFoundError: tqdm after `pip install .`."""
-    owners, required = packages_distributions(), required_distributions()
-    missing = {module: owners.get(module, ["?"]) for module in start_up_imports(entry)
-               if not {_normal(d) for d in owners.get(module, [])} & required}
-    assert not missing, f"{entry} imports these on start-up; pyproject lacks them: {missing}"
+def missing(entry: str, extra: str | None = None) -> dict[str, list[str]]:
+    owners, have = packages_distributions(), required_distributions(extra)
+    return {module: owners.get(module, ["?"]) for module in start_up_imports(entry)
+            if not {_normal(d) for d in owners.get(module, [])} & have}
+
+
+def test_a_plain_install_has_what_leadgrab_imports() -> None:
+    assert not missing("leadgrab.cli"), "pyproject's dependencies lack these"
+
+
+def test_the_load_tester_needs_only_the_plain_install_and_its_extra() -> None:
+    """`leadgrab-loadtest` crashed with ModuleNotFoundError: tqdm after `pip install .`: its
+    light needs are plain dependencies now, and whatever else it imports the extra brings."""
+    assert not {m for m in missing("loadtest.cli") if m in ("tqdm", "hdrh")}
+    assert not missing("loadtest.cli", "loadtest"), "the loadtest extra lacks these"
 
 
 def test_the_walk_sees_the_load_tester_s_needs() -> None:
     assert {"tqdm", "hdrh", "websockets"} <= start_up_imports("loadtest.cli")
     assert "matplotlib" not in start_up_imports("loadtest.cli")  # only with --png
+
+
+@pytest.mark.parametrize("absent", ["scipy", "tqdm"])
+def test_a_missing_module_is_one_line_naming_the_extra(absent: str) -> None:
+    probe = (f"import sys; sys.modules[{absent!r}] = None; "
+             "from leadgrab.loadtester import main; raise SystemExit(main(['--help']))")
+    ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         cwd=ROOT, timeout=60)
+    assert ran.returncode == 2 and ran.stdout == ""
+    assert ran.stderr == (f"leadgrab-loadtest: needs the module {absent!r}, which the load "
+                          "tester's extra installs: pip install 'leadgrab[loadtest]'\n")
+
+
+def test_with_everything_installed_it_runs() -> None:
+    ran = subprocess.run([sys.executable, "-c", "from leadgrab.loadtester import main; "
+                          "raise SystemExit(main(['--help']))"], capture_output=True, text=True,
+                         cwd=ROOT, timeout=60)
+    assert ran.returncode == 0 and "--scenario" in ran.stdout
