@@ -168,8 +168,11 @@ async def test_audit_search_pages_and_downloads(
     await page.fill("#audit-lead", "snap-3")
     await page.click("#audit-search")
     rows = page.locator("#audit tbody tr")
-    await expect(rows.first).to_contain_text("publish", timeout=WAIT_MS)
-    assert {t.split("\t")[2] for t in await rows.all_inner_texts()} == {"snap-3"}
+    await expect(page.locator("#audit-status")).to_have_text(re.compile(r"^\d+ entries$"),
+                                                             timeout=WAIT_MS)
+    await expect(rows.first).to_contain_text("publish")
+    leads = await rows.evaluate_all("rs => rs.map(r => r.cells[2].textContent)")
+    assert set(leads) == {"snap-3"}
     for fmt, needle in (("jsonl", '"lead":"snap-3"'), ("csv", "snap-3")):
         async with page.expect_download() as info:
             await page.click(f"#audit-{fmt}")
