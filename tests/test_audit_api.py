@@ -17,6 +17,7 @@ from server.floor.audit_log import AuditQuery
 from server.store import keys
 from server.store.store import Store
 from server.web.auth import Role
+from server.web.manager_api import typed
 from tests.conftest import Gateway
 from tests.test_fairness import fair_gateway, grab
 from tests.test_http import call
@@ -64,17 +65,18 @@ async def test_paging_is_complete_and_ordered(redis: Redis, redis_url: str,
     async with fair_gateway(redis, redis_url, tmp_path, None) as gw:
         everything = await fill(gw)
         got, count = await pages(gw, "team=north&limit=7")
-        assert got == everything and count == -(-len(everything) // 7)
+        assert got == typed(everything) and count == -(-len(everything) // 7)
         bob, _ = await pages(gw, "limit=5&rep=r1")
-        assert bob == [e for e in everything if e.get("rep") == "r1"] and len(bob) == 6
+        assert bob == typed([e for e in everything if e.get("rep") == "r1"]) and len(bob) == 6
         lead, _ = await pages(gw, "limit=2&lead=L3")
         assert [e["action"] for e in lead] == ["publish", "claim", "claim"]
         since, until = everything[5]["id"], everything[20]["id"]
         bounded, _ = await pages(gw, f"limit=4&since={since}&until={until}")
-        assert bounded == everything[5:21] == await stored(redis, since, until)
+        assert bounded == typed(everything[5:21])
+        assert everything[5:21] == await stored(redis, since, until)
         since_ms, until_ms = since.split("-")[0], until.split("-")[0]
         by_ms, _ = await pages(gw, f"since={since_ms}&until={until_ms}")
-        assert by_ms == await stored(redis, since_ms, until_ms) and len(by_ms) >= 16
+        assert by_ms == typed(await stored(redis, since_ms, until_ms)) and len(by_ms) >= 16
 
 
 async def test_a_page_stops_at_its_scan_budget_with_a_cursor(redis: Redis,
@@ -98,7 +100,8 @@ async def test_exports_parse_back_to_the_same_entries(redis: Redis, redis_url: s
         everything = await fill(gw, leads=4)
         token = gw.role_token(Role.MANAGER)
         status, text = await get_raw(gw, "/api/audit?format=jsonl&limit=1", token)
-        assert status == 200 and [json.loads(line) for line in text.splitlines()] == everything
+        assert status == 200
+        assert [json.loads(line) for line in text.splitlines()] == typed(everything)
         status, text = await get_raw(gw, "/api/audit?format=csv", token)
         rows = list(csv.DictReader(io.StringIO(text)))
         assert status == 200 and [audit_log.from_csv_row(r) for r in rows] == everything

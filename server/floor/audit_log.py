@@ -105,7 +105,7 @@ async def after(store: Store, team: str, entry_id: str, count: int) -> list[Entr
     return rows
 
 
-def jsonl(entries: list[dict[str, str]]) -> bytes:
+def jsonl(entries: list[dict[str, Any]]) -> bytes:
     """Entries as JSON Lines."""
     return "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in entries).encode()
 

@@ -11,6 +11,7 @@ from server import protocol
 from server.config import ConfigError, load_config
 from server.floor import claims as decision
 from server.floor.lead import LeadError, parse_lead
+from server.floor.resources import audit_entry, lead_resource, rep_of
 from server.protocol import ErrorCode
 from server.store.store import StoreError
 from server.web.appkeys import ARBITER, CONFIG_PATH, METRICS
@@ -71,10 +72,13 @@ async def get_lead(request: web.Request) -> web.Response:
     if who.role is Role.REP and request.query.get("team") not in (None, "", who.team):
         raise ApiError(403, ErrorCode.FORBIDDEN, "reps see their own team's leads only")
     team = team_param(request, who.team)
-    view = await request.app[ARBITER].lead_state(team, request.match_info["id"])
+    lead_id = request.match_info["id"]
+    view = await request.app[ARBITER].lead_state(team, lead_id)
     if not view:
         raise ApiError(404, ErrorCode.NOT_FOUND, "no such lead")
-    return web.json_response(view)
+    trail = [audit_entry(e.pop("id"), e) for e in view["audit"]]
+    return web.json_response({"lead": lead_resource(lead_id, team, view["lead"]),
+                              "audit": trail})
 
 
 async def get_rep(request: web.Request) -> web.Response:
@@ -83,10 +87,10 @@ async def get_rep(request: web.Request) -> web.Response:
     rep_id = request.match_info["id"]
     if who.role is Role.REP and who.subject != rep_id:
         raise ApiError(403, ErrorCode.FORBIDDEN, "a rep can only see its own state")
-    state = await request.app[ARBITER].rep_state(rep_id)
-    if not state:
+    rep = await rep_of(request.app[ARBITER], rep_id)
+    if rep is None:
         raise ApiError(404, ErrorCode.NOT_FOUND, "no such rep")
-    return web.json_response(state)
+    return web.json_response(rep)
 
 
 async def reload_config(request: web.Request) -> web.Response:

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from server.floor import audit_log
 from server.floor.audit_log import AuditQuery
+from server.floor.resources import audit_entry
 from server.floor.scoreboard import WINDOWS_MS, Report
 from server.protocol import ErrorCode
 from server.store.store import StoreError
@@ -26,9 +27,14 @@ BOUND = re.compile(r"^\d{1,15}(-\d{1,19})?$")  # ms since the epoch, or a stream
 ENTRY_ID = re.compile(r"^\d{1,15}-\d{1,19}$")
 AUDIT_PARAMS = ("team", "lead", "rep", "since", "until", "limit", "cursor", "format")
 EXPORTS: dict[str, tuple[str, Callable[[list[dict[str, str]]], bytes]]] = {
-    "jsonl": ("application/x-ndjson", audit_log.jsonl),
+    "jsonl": ("application/x-ndjson", lambda rows: audit_log.jsonl(typed(rows))),
     "csv": ("text/csv", audit_log.csv_rows),
 }
+
+
+def typed(rows: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """Stored audit rows ({id, **fields}) as typed audit entries."""
+    return [audit_entry(row["id"], {k: v for k, v in row.items() if k != "id"}) for row in rows]
 
 
 def _bad(param: str, message: str) -> ApiError:
@@ -121,7 +127,7 @@ async def get_audit(request: web.Request) -> web.StreamResponse:
     if fmt in EXPORTS:
         return await _export(request, query, fmt)
     page = await audit_log.page(request.app[ARBITER].store, query)
-    return web.json_response({"entries": page.entries, "next": page.next})
+    return web.json_response({"entries": typed(page.entries), "next": page.next})
 
 
 async def _export(request: web.Request, query: AuditQuery, fmt: str) -> web.StreamResponse:

@@ -48,24 +48,23 @@ class App {
   async details(leadId) {
     const found = await this.api(`/api/leads/${encodeURIComponent(leadId)}`);
     if (!found || !found.lead) return null;
-    const lead = found.lead;
-    let payload = null;
-    try {
-      payload = JSON.parse(lead.payload);
-    } catch {
-      payload = null;
-    }
-    return { payload, deadline_ms: Number(lead.deadline_ms) || 0, deadline_kind: lead.deadline_kind };
+    const lead = found.lead;  // the typed lead resource (GET /api/openapi.json: Lead)
+    const payload = {
+      lead_id: lead.id, team: lead.team, value: lead.value, priority: lead.priority,
+      region: lead.region, skills: lead.skills, mode: lead.mode, customer_id: lead.customer || "",
+      attrs: lead.attrs, window_ms: lead.window_ms,
+    };
+    const hold = (lead.deadlines || []).find((d) => d.applies_to === "hold");
+    return { payload, deadline_ms: hold ? hold.ms : 0, deadline_kind: hold ? hold.kind : undefined };
   }
 
   // Quota and cooldown after a decision that changed them (one read, not polling).
   async refreshStatus() {
     const state = await this.api(`/api/reps/${encodeURIComponent(this.me.rep)}`);
     if (state) {
-      const s = state.state || {};
-      this.me.open = (state.held || []).length;
-      this.me.today = s.day === this.me.day ? Number(s.day_count || 0) : 0;
-      this.coolUntil(Number(s.cooldown_until_ms || 0) ? this.local(Number(s.cooldown_until_ms)) : 0);
+      this.me.open = state.open_held;  // the typed rep resource (GET /api/openapi.json: Rep)
+      this.me.today = state.today;
+      this.coolUntil(state.cooldown_until_ms ? this.local(state.cooldown_until_ms) : 0);
     }
     this.renderStatus();
     return this.me;
