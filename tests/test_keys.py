@@ -10,11 +10,11 @@ import pytest
 from redis.crc import key_slot
 
 from server.store import keys
-from server.store.keys import Limits, ScriptCall
+from server.store.keys import Retention, ScriptCall
 from server.store.scripts import NAMES, lua_dir
 
 TEAMS = ["north", "team-2", "a.b", "T_9"]
-LIMITS = Limits(events_maxlen=10, audit_maxlen=20, request_ttl_ms=30)
+LIMITS = Retention(events_maxlen=10, audit_maxlen=20, request_ttl_ms=30)
 NOW = "1799053200000"
 DAY_ROWS = [("2027-01-04", 1_799_017_200_000), ("2027-01-05", 1_799_103_600_000)]
 REP_ROWS = [("alice", '{"max_open":2}', "[]"), ("bob", '{"max_open":3}', "[[1, 2]]"),

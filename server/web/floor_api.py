@@ -7,8 +7,8 @@ from typing import Any
 from aiohttp import web
 
 from server import protocol
+from server.contracts.results import Done
 from server.protocol import ErrorCode
-from server.store.operations import Done
 from server.web.appkeys import ARBITER
 from server.web.auth import Role
 from server.web.http_api import ApiError, json_body, principal
