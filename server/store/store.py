@@ -8,14 +8,14 @@ Redis client.
 from __future__ import annotations
 
 from server.store import backend
-from server.store.commands import Commands, parse_claim
+from server.store.commands import Commands
 from server.store.faults import StoreError, connect
 from server.store.keys import Retention
 from server.store.reads import Reads
 from server.store.session import NowOverride
 from server.store.streams import Backlog, Entry, StreamReads
 
-__all__ = ["Backlog", "Entry", "NowOverride", "Retention", "Store", "StoreError", "parse_claim"]
+__all__ = ["Backlog", "Entry", "NowOverride", "Retention", "Store", "StoreError"]
 
 
 class Store(Commands, Reads, StreamReads):
