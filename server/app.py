@@ -26,7 +26,7 @@ from server.store.embedded import EmbeddedRedis
 from server.store.event_reader import EventReader
 from server.store.keys import Retention
 from server.store.store import NowOverride, Store, StoreError
-from server.web import floor_api, http_api, manager_api, ws
+from server.web import errors, floor_api, http_api, manager_api, ws
 from server.web.appkeys import (
     ARBITER,
     AUTHORITY,
@@ -78,7 +78,7 @@ def create_app(config: Config, *, config_path: Path | None = None, redis: str | 
                registry: CollectorRegistry | None = None) -> web.Application:
     """Build the aiohttp application; Redis and background tasks start with it. `clock`
     overrides the scripts' time (tests): it answers ms, or None for Redis TIME."""
-    app = web.Application(middlewares=[http_api.errors],
+    app = web.Application(middlewares=[errors.errors],
                           client_max_size=config.server.max_frame_bytes)
     app[CONFIG] = config
     app[CONFIG_PATH] = config_path or Path("config.toml")

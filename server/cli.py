@@ -1,4 +1,4 @@
-"""The `leadgrab` command: serve, check-config, reload, token, rep and publish."""
+"""The server's commands of `leadgrab`: serve, check-config, reload and token."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeAlias
 
 from aiohttp import web
 
@@ -29,36 +30,55 @@ def _config_arg(parser: argparse.ArgumentParser) -> None:
                         help="path of config.toml (default: ./config.toml)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def build_parser(*more: Callable[[Commands], None]) -> argparse.ArgumentParser:
+    """The server's commands, plus those each of `more` registers (leadgrab.cli adds the
+    client's: the server never imports its clients)."""
     parser = argparse.ArgumentParser(prog="leadgrab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the server (embedded Redis unless a URL is set)")
-    _config_arg(serve)
-    serve.add_argument("--host", help="listen address (default: server.host)")
-    serve.add_argument("--port", type=int, help="listen port (default: server.port)")
-    serve.add_argument("--redis-url", help="use this Redis instead of server.redis_url")
-    check = sub.add_parser("check-config", help="validate a config and print effective rules")
-    check.add_argument("path", nargs="?", type=Path, default=Path("config.toml"))
-    reload = sub.add_parser("reload", help="apply the config's rules to Redis; servers follow")
-    _config_arg(reload)
-    reload.add_argument("--redis-url", help="Redis to load into (default: config, or embedded)")
-    token = sub.add_parser("token", help="mint a bearer token from the configured secret")
-    _config_arg(token)
-    token.add_argument("--rep", help="a rep token for this rep id")
-    token.add_argument("--role", choices=[r.value for r in Role], default=None)
-    token.add_argument("--name", default="cli", help="subject of a manager/integration token")
-    token.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds")
-    from clients import cli as client_cli
-
-    client_cli.add_commands(sub)
+    add_commands(sub)
+    for register in more:
+        register(sub)
     return parser
 
 
+def add_commands(sub: Commands) -> None:
+    """Register serve, check-config, reload and token."""
+    serve_cmd = sub.add_parser("serve", help="run the server (embedded Redis unless a URL is set)")
+    _config_arg(serve_cmd)
+    serve_cmd.add_argument("--host", help="listen address (default: server.host)")
+    serve_cmd.add_argument("--port", type=int, help="listen port (default: server.port)")
+    serve_cmd.add_argument("--redis-url", help="use this Redis instead of server.redis_url")
+    serve_cmd.set_defaults(func=serve)
+    check = sub.add_parser("check-config", help="validate a config and print effective rules")
+    check.add_argument("path", nargs="?", type=Path, default=Path("config.toml"))
+    check.set_defaults(func=check_config)
+    reload_cmd = sub.add_parser("reload", help="apply the config's rules to Redis; servers follow")
+    _config_arg(reload_cmd)
+    reload_cmd.add_argument("--redis-url", help="Redis to load into (default: config, or embedded)")
+    reload_cmd.set_defaults(func=reload)
+    token_cmd = sub.add_parser("token", help="mint a bearer token from the configured secret")
+    _config_arg(token_cmd)
+    token_cmd.add_argument("--rep", help="a rep token for this rep id")
+    token_cmd.add_argument("--role", choices=[r.value for r in Role], default=None)
+    token_cmd.add_argument("--name", default="cli", help="subject of a manager/integration token")
+    token_cmd.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds")
+    token_cmd.set_defaults(func=token)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """`leadgrab` with the server's commands only (the full command is leadgrab.cli.main)."""
+    return run(build_parser(), argv)
+
+
+def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
+    """Parse `argv`, run the command; a config or Redis fault is a message and an exit code."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    args = build_parser().parse_args(argv)
+    args = parser.parse_args(argv)
     try:
-        code = int(args.func(args)) if hasattr(args, "func") else _COMMANDS[args.command](args)
+        code = int(args.func(args))
         sys.stdout.flush()  # a reader that went away shows here, not at exit
         return code
     except ConfigError as exc:
@@ -167,6 +187,3 @@ async def _serve(app: web.Application, host: str, port: int) -> None:
     finally:
         with contextlib.suppress(Exception):
             await runner.cleanup()
-
-
-_COMMANDS = {"serve": serve, "check-config": check_config, "reload": reload, "token": token}

@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, TypeVar
+from typing import Protocol, TypeVar
 
-if TYPE_CHECKING:
-    from prometheus_client import Counter
-
-    from server.metrics import Metrics
+from prometheus_client import Counter, Gauge, Histogram
 
 RECENT_LEADS = 10_000  # offers (and early wins) remembered to time publish -> win
 K = TypeVar("K")
 V = TypeVar("V")
+
+
+class RepFamilies(Protocol):
+    """The rep-labelled metric families (server.metrics.Metrics holds them; declared here so
+    this module does not import the one that imports it)."""
+
+    rep_offers: Counter
+    rep_attempts: Counter
+    rep_wins: Counter
+    rep_losses: Counter
+    rep_rejections: Counter
+    rep_followup_misses: Counter
+    rep_win_seconds: Histogram
+
+    def per_rep(self) -> list[Counter | Gauge | Histogram]: ...
 
 
 class RepCounters:
@@ -23,7 +35,7 @@ class RepCounters:
     __slots__ = ("attempts", "losses", "m", "misses", "offers", "rejections", "rep", "team",
                  "wins")
 
-    def __init__(self, m: Metrics, team: str, rep: str) -> None:
+    def __init__(self, m: RepFamilies, team: str, rep: str) -> None:
         self.m, self.team, self.rep = m, team, rep
         self.offers = m.rep_offers.labels(team, rep)
         self.attempts = m.rep_attempts.labels(team, rep)
@@ -47,7 +59,7 @@ class RepSeries:
     of a large roster would multiply every series by its size (cardinality bound).
     """
 
-    def __init__(self, metrics: Metrics, label_max: int) -> None:
+    def __init__(self, metrics: RepFamilies, label_max: int) -> None:
         self.m = metrics
         self.label_max = label_max
         self.teams: dict[str, str] = {}  # rep -> team, for the reps that get series

@@ -16,11 +16,11 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import unused_port
 
-from server.cli import main
+from leadgrab.cli import main
 from server.web.auth import Role, TokenAuthority
 from tests.conftest import BASE_CONFIG, ROOT, SECRET, Gateway
 
-MAIN = "from server.cli import main; raise SystemExit(main())"
+MAIN = "from leadgrab.cli import main; raise SystemExit(main())"
 
 
 def write_config(folder: Path) -> Path:
@@ -161,3 +161,19 @@ async def test_rep_auto_claim_wins_against_a_served_process(
                 rep.send_signal(signal.SIGINT)
                 assert await asyncio.wait_for(rep.wait(), 5) == 0
     assert "lead AUTO1  value=75  region=north" in "".join(seen)
+
+
+def test_leadgrab_has_the_server_and_the_client_commands(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """leadgrab.cli composes both command sets; server.cli alone has the server's."""
+    from server import cli as server_cli
+
+    commands = ("serve", "check-config", "reload", "token", "rep", "publish")
+    for command in commands:
+        with pytest.raises(SystemExit) as done:
+            main([command, "--help"])
+        assert done.value.code == 0 and f"usage: leadgrab {command}" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        server_cli.main(["rep", "--help"])
+    assert "invalid choice: 'rep'" in capsys.readouterr().err

@@ -185,3 +185,17 @@ def readme_keys(heading: str) -> set[str]:
 def test_the_readme_documents_every_config_key_and_no_other(heading: str,
                                                              model: type[BaseModel]) -> None:
     assert readme_keys(heading) == set(model.model_fields)
+
+
+def test_rule_override_carries_every_rule_of_rule_set_and_no_other() -> None:
+    """A rule added to RuleSet but not to RuleOverride could not be set per tier or rep."""
+    from server.config import RuleOverride, RuleSet
+
+    base, override = RuleSet.__annotations__, RuleOverride.__annotations__
+    assert list(override) == list(base)
+    assert {name: f"{kind} | None" for name, kind in base.items()} == override
+    assert all(field.default is None for field in RuleOverride.model_fields.values())
+    every = RuleSet(max_open=1, max_daily=2, cooldown_after_claim_ms=3, penalty_cooldown_ms=4,
+                    max_claims_per_s=5, weight=2.0, followup_sla_ms=6, max_hold_ms=7,
+                    warn_before_ms=8, reclaim_lockout_ms=9, shifts=())
+    assert RuleOverride(**every.model_dump()).model_dump() == every.model_dump()

@@ -161,6 +161,7 @@ async def test_reload_applies_a_changed_config(redis: Any, redis_url: str,
         path.write_text("[teams.north]\nrules = { max_open = -1 }\n")
         status, reply = await call(gw, "POST", "/api/config/reload", manager(gw))
         assert status == 400 and "max_open" in reply["error"]["message"]
+        assert (reply["error"]["code"], reply["error"]["temporary"]) == ("invalid_config", False)
         assert await redis.hget(keys.rules("north"), "version") == "2"
 
 

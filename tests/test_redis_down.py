@@ -50,6 +50,7 @@ async def test_requests_fail_cleanly_while_redis_is_down_then_recover(tmp_path: 
                 status, body = await http(server, "POST", "/api/leads",
                                           {"id": "L2", "team": "north"}, integration)
                 assert (status, body["error"]["code"]) == (503, "unavailable")
+                assert body["error"]["temporary"] is True
                 await redis.start()  # same data folder and socket: the same URL
                 await asyncio.sleep(0.5)
                 assert (await http(server, "GET", "/healthz"))[0] == 200

@@ -1,5 +1,5 @@
-"""Only server/store/ talks to Redis: no other module of server/ or clients/ imports the driver,
-reaches for a client, or uses the store's private calls (an AST scan)."""
+"""Only server/store/ talks to Redis: no other module of server/, clients/ or leadgrab/
+imports the driver, reaches for a client, or uses the store's private calls (an AST scan)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SCANNED = ("server", "clients")
+SCANNED = ("server", "clients", "leadgrab")
 STORE = ROOT / "server" / "store"
 # the store's modules that hold or build a client; the rest (store, keys, scripts,
 # event_reader, faults, embedded) are its public face

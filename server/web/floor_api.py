@@ -11,7 +11,8 @@ from server.contracts.results import Done
 from server.protocol import ErrorCode
 from server.web.appkeys import ARBITER
 from server.web.auth import Role
-from server.web.http_api import ApiError, json_body, principal
+from server.web.errors import ApiError
+from server.web.requests import json_body, principal, team_param
 
 
 def _text(body: dict[str, Any], name: str, limit: int = 2000) -> str:
@@ -49,14 +50,6 @@ async def pause(request: web.Request) -> web.Response:
     return _done(await request.app[ARBITER].pause(rep_id, paused, actor))
 
 
-def _team(request: web.Request) -> str:
-    teams = list(request.app[ARBITER].config.teams)
-    team = request.query.get("team") or (teams[0] if len(teams) == 1 else "")
-    if team not in teams:
-        raise ApiError(400, ErrorCode.BAD_FIELD, "team: give ?team= with a configured team")
-    return team
-
-
 async def dispatch(request: web.Request) -> web.Response:
     """POST /api/leads/{id}/dispatch?team= — manager: {rep, force?, reason?} (派单/改派)."""
     who = principal(request, Role.MANAGER)
@@ -65,7 +58,7 @@ async def dispatch(request: web.Request) -> web.Response:
     if not rep or not isinstance(force, bool):
         raise ApiError(400, ErrorCode.BAD_FIELD, "rep: required; force: true or false")
     done = await request.app[ARBITER].dispatch(
-        _team(request), request.match_info["id"], rep, f"manager:{who.subject}",
+        team_param(request), request.match_info["id"], rep, f"manager:{who.subject}",
         force=force, reason=_text(body, "reason"))
     return _done(done)
 
@@ -74,7 +67,7 @@ async def withdraw(request: web.Request) -> web.Response:
     """POST /api/leads/{id}/withdraw?team= — manager: {reason?}; nobody may claim it after."""
     who = principal(request, Role.MANAGER)
     reason = _text(await json_body(request), "reason")
-    done = await request.app[ARBITER].withdraw(_team(request), request.match_info["id"],
+    done = await request.app[ARBITER].withdraw(team_param(request), request.match_info["id"],
                                                f"manager:{who.subject}", reason)
     return _done(done)
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import logging
 import uuid
-from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -15,51 +12,10 @@ from server.config import ConfigError, load_config
 from server.floor.lead import LeadError, parse_lead
 from server.protocol import ErrorCode
 from server.store.store import StoreError
-from server.web.appkeys import ARBITER, AUTHORITY, CLAIMS, CONFIG_PATH, METRICS
-from server.web.auth import AuthError, Principal, Role, parse_bearer
-
-log = logging.getLogger(__name__)
-MAX_BODY_BYTES = 64 * 1024
-
-
-class ApiError(Exception):
-    """An HTTP error, answered as `{"error": {"code", "message"}}` with its status."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-    def response(self) -> web.Response:
-        body = {"error": {"code": self.code, "message": self.message}}
-        return web.json_response(body, status=self.status)
-
-
-def principal(request: web.Request, *roles: Role) -> Principal:
-    """The caller's verified principal; 401 without a valid token, 403 for another role."""
-    try:
-        who = request.app[AUTHORITY].verify(parse_bearer(request.headers.get("Authorization")))
-    except AuthError as exc:
-        raise ApiError(401, ErrorCode.AUTH_FAILED, exc.message) from None
-    if who.role not in roles:
-        allowed = " or ".join(r.value for r in roles)
-        raise ApiError(403, ErrorCode.FORBIDDEN, f"this endpoint needs a {allowed} token")
-    return who
-
-
-async def json_body(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object body (empty allowed), size-limited."""
-    if request.content_length and request.content_length > MAX_BODY_BYTES:
-        raise ApiError(413, ErrorCode.TOO_LARGE, f"body over {MAX_BODY_BYTES} bytes")
-    raw = await request.read()
-    if not raw:
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise ApiError(400, ErrorCode.BAD_FRAME, "body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, ErrorCode.BAD_FRAME, "body must be a JSON object")
-    return body
+from server.web.appkeys import ARBITER, CLAIMS, CONFIG_PATH, METRICS
+from server.web.auth import Role
+from server.web.errors import ApiError
+from server.web.requests import json_body, principal, team_param
 
 
 async def publish_lead(request: web.Request) -> web.Response:
@@ -112,21 +68,13 @@ async def lead_action(request: web.Request) -> web.Response:
 async def get_lead(request: web.Request) -> web.Response:
     """GET /api/leads/{id}?team= — state and audit trail (manager, integration or team rep)."""
     who = principal(request, Role.MANAGER, Role.INTEGRATION, Role.REP)
-    arbiter = request.app[ARBITER]
-    team = request.query.get("team") or who.team or _only_team(request)
-    if who.role is Role.REP and team != who.team:
+    if who.role is Role.REP and request.query.get("team") not in (None, "", who.team):
         raise ApiError(403, ErrorCode.FORBIDDEN, "reps see their own team's leads only")
-    if team not in arbiter.config.teams:
-        raise ApiError(400, ErrorCode.BAD_FIELD, "team: give ?team= with a configured team")
-    view = await arbiter.lead_state(team, request.match_info["id"])
+    team = team_param(request, who.team)
+    view = await request.app[ARBITER].lead_state(team, request.match_info["id"])
     if not view:
-        raise ApiError(404, "not_found", "no such lead")
+        raise ApiError(404, ErrorCode.NOT_FOUND, "no such lead")
     return web.json_response(view)
-
-
-def _only_team(request: web.Request) -> str:
-    teams = list(request.app[ARBITER].config.teams)
-    return teams[0] if len(teams) == 1 else ""
 
 
 async def get_rep(request: web.Request) -> web.Response:
@@ -137,7 +85,7 @@ async def get_rep(request: web.Request) -> web.Response:
         raise ApiError(403, ErrorCode.FORBIDDEN, "a rep can only see its own state")
     state = await request.app[ARBITER].rep_state(rep_id)
     if not state:
-        raise ApiError(404, "not_found", "no such rep")
+        raise ApiError(404, ErrorCode.NOT_FOUND, "no such rep")
     return web.json_response(state)
 
 
@@ -147,7 +95,7 @@ async def reload_config(request: web.Request) -> web.Response:
     try:
         config = load_config(request.app[CONFIG_PATH])
     except ConfigError as exc:
-        raise ApiError(400, "invalid_config", str(exc)) from None
+        raise ApiError(400, ErrorCode.INVALID_CONFIG, str(exc)) from None
     loads = await request.app[ARBITER].apply_rules(config)
     return web.json_response({"teams": {x.team: {"version": x.version, "changed": x.changed}
                                         for x in loads}})
@@ -166,31 +114,6 @@ async def metrics(request: web.Request) -> web.Response:
     """GET /metrics — Prometheus text exposition."""
     body = generate_latest(request.app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-@web.middleware
-async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Every failure becomes a JSON error with a fitting status; never a stack trace."""
-    try:
-        response: web.StreamResponse = await handler(request)
-        return response
-    except ApiError as exc:
-        return exc.response()
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        return ApiError(exc.status, _http_code(exc.status), exc.reason).response()
-    except StoreError:
-        request.app[METRICS].redis_errors.inc()
-        return ApiError(503, ErrorCode.UNAVAILABLE, "Redis is unavailable; retry later").response()
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return ApiError(500, ErrorCode.INTERNAL, "internal error").response()
-
-
-def _http_code(status: int) -> str:
-    names = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
-    return names.get(status, "bad_request")
 
 
 def add_routes(app: web.Application) -> None:

@@ -17,7 +17,8 @@ from server.protocol import ErrorCode
 from server.store.store import StoreError
 from server.web.appkeys import ARBITER, METRICS, SCOREBOARD
 from server.web.auth import Role
-from server.web.http_api import ApiError, principal
+from server.web.errors import ApiError
+from server.web.requests import principal, team_param
 
 log = logging.getLogger(__name__)
 LIMIT_MAX = 1000
@@ -40,20 +41,11 @@ def _only_known(request: web.Request, known: Collection[str]) -> None:
             raise _bad(name, f"unknown parameter (expected: {', '.join(known)})")
 
 
-def _team(request: web.Request) -> str:
-    """The `team` parameter; optional when only one team is configured."""
-    teams = list(request.app[ARBITER].config.teams)
-    team = request.query.get("team") or (teams[0] if len(teams) == 1 else "")
-    if team not in teams:
-        raise _bad("team", f"expected one of: {', '.join(teams)} (got {team!r})")
-    return team
-
-
 async def get_fairness(request: web.Request) -> web.Response:
     """GET /api/fairness?team=&window=1h|24h — per-rep and team figures from the audit."""
     principal(request, Role.MANAGER)
     _only_known(request, ("team", "window"))
-    team = _team(request)
+    team = team_param(request)
     window = request.query.get("window", "24h")
     if window not in WINDOWS_MS:
         raise _bad("window", f"expected one of: {', '.join(WINDOWS_MS)} (got {window!r})")
@@ -111,7 +103,7 @@ def _filter(request: web.Request, name: str) -> str | None:
 def audit_query(request: web.Request) -> AuditQuery:
     """The audit query a request asks for; 400 naming the first bad parameter."""
     _only_known(request, AUDIT_PARAMS)
-    team = _team(request)
+    team = team_param(request)
     since, until = _bound(request, "since"), _bound(request, "until")
     if since and until and _order(until, True) < _order(since, False):
         raise _bad("until", f"must not be before since ({until!r} < {since!r})")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import struct
 import time
 
 from aiohttp import WSMsgType, web
@@ -13,7 +12,7 @@ from aiohttp import WSMsgType, web
 from server import protocol
 from server.contracts.results import ActionResult
 from server.fanout import catchup as feed
-from server.fanout.connection import Connection, Wire
+from server.fanout.connection import Connection
 from server.floor.roster import Member
 from server.protocol import (
     Claim,
@@ -31,53 +30,9 @@ from server.protocol import (
 from server.store.store import StoreError
 from server.web.appkeys import ARBITER, AUTHORITY, CLAIMS, CONFIG, HUB, METRICS, SOCKETS
 from server.web.auth import AuthError, Principal, Role
+from server.web.socket_sink import CLOSE_TIMEOUT_S, SocketSink
 
 log = logging.getLogger(__name__)
-WRITE_HIGH_WATER = 64 * 1024  # above it, frames wait in the connection's bounded queue
-CLOSE_TIMEOUT_S = 2.0  # a peer that does not complete the close handshake by then is cut off
-
-
-class SocketSink:
-    """Adapts an aiohttp WebSocketResponse to the hub's Sink."""
-
-    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None = None,
-                 ) -> None:
-        self.ws = ws
-        self.transport = transport
-
-    def prepare(self, data: Wire) -> bytes:
-        """A complete unmasked server WebSocket frame (FIN set, text or binary, no compression)."""
-        payload, opcode = (data.encode(), 0x1) if isinstance(data, str) else (data, 0x2)
-        size = len(payload)
-        if size < 126:
-            header = bytes((0x80 | opcode, size))
-        elif size < 65536:
-            header = struct.pack("!BBH", 0x80 | opcode, 126, size)
-        else:
-            header = struct.pack("!BBQ", 0x80 | opcode, 127, size)
-        return header + payload
-
-    def write_now(self, prepared: bytes) -> bool:
-        """Write the prepared frame if the socket's buffer is below the high-water mark."""
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return False
-        if transport.get_write_buffer_size() > WRITE_HIGH_WATER:
-            return False
-        transport.write(prepared)
-        return True
-
-    async def send(self, data: Wire) -> None:
-        if isinstance(data, bytes):
-            await self.ws.send_bytes(data)
-        else:
-            await self.ws.send_str(data)
-
-    async def close(self, code: int, message: str) -> None:
-        """Close; abort the transport if a stalled reader keeps the close frame from going out."""
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(CLOSE_TIMEOUT_S):
-                await self.ws.close(code=code, message=message.encode()[:120])
 
 
 def origin_allowed(request: web.Request) -> bool:

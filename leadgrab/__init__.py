@@ -1,0 +1,1 @@
+"""The `leadgrab` command, composed above the server and its clients."""

@@ -1,0 +1,110 @@
+"""Frames a client sends: validated pydantic models, and `decode_client`."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from server.protocol.codec import parse, show
+from server.protocol.codes import Codec, ErrorCode, Frame, ProtocolError
+
+_LEAD_ID = "a non-empty string of at most 128 characters"
+_STREAM_ID = 'a stream entry id such as "1700000000000-0", or null'
+
+
+class _ClientFrame(BaseModel):
+    """Strict about the fields it knows, silent about the ones it does not (forward compatible)."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+    TYPE: ClassVar[str]
+
+    def to_wire(self) -> Frame:
+        """The frame as a map ready for `encode` (used by the Python client)."""
+        return {"type": self.TYPE, **self.model_dump(exclude_none=True)}
+
+
+class Hello(_ClientFrame):
+    TYPE: ClassVar[str] = "hello"
+    # repr=False keeps bearer tokens out of logs and tracebacks.
+    token: str = Field(
+        min_length=1,
+        max_length=4096,
+        repr=False,
+        description="a non-empty token string of at most 4096 characters",
+    )
+    resume: str | None = Field(default=None, pattern=r"^\d{1,20}-\d{1,20}$", description=_STREAM_ID)
+
+
+class Claim(_ClientFrame):
+    TYPE: ClassVar[str] = "claim"
+    req_id: str = Field(
+        min_length=1, max_length=64, description="a non-empty string of at most 64 characters"
+    )
+    lead_id: str = Field(min_length=1, max_length=128, description=_LEAD_ID)
+    rep: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="the claiming rep's id (a non-empty string of at most 64 characters), or null",
+    )
+
+
+class Followup(_ClientFrame):
+    TYPE: ClassVar[str] = "followup"
+    lead_id: str = Field(min_length=1, max_length=128, description=_LEAD_ID)
+    note: str | None = Field(
+        default=None, max_length=2000, description="a string of at most 2000 characters, or null"
+    )
+
+
+class Release(_ClientFrame):
+    TYPE: ClassVar[str] = "release"
+    lead_id: str = Field(min_length=1, max_length=128, description=_LEAD_ID)
+
+
+class Close(_ClientFrame):
+    TYPE: ClassVar[str] = "close"
+    lead_id: str = Field(min_length=1, max_length=128, description=_LEAD_ID)
+    outcome: Literal["won", "lost"] = Field(description='"won" or "lost"')
+
+
+class Pause(_ClientFrame):
+    TYPE: ClassVar[str] = "pause"
+
+
+class Resume(_ClientFrame):
+    TYPE: ClassVar[str] = "resume"
+
+
+ClientFrame = Hello | Claim | Followup | Release | Close | Pause | Resume
+_CLIENT_FRAMES: dict[str, type[ClientFrame]] = {
+    model.TYPE: model for model in (Hello, Claim, Followup, Release, Close, Pause, Resume)
+}
+
+
+def decode_client(data: str | bytes, codec: Codec) -> ClientFrame:
+    """Parse and validate one client frame; raises ProtocolError naming what is wrong."""
+    raw = parse(data, codec)
+    model = _CLIENT_FRAMES.get(raw["type"])
+    if model is None:
+        known = ", ".join(sorted(_CLIENT_FRAMES))
+        raise ProtocolError(
+            ErrorCode.UNKNOWN_TYPE, f"unknown type {show(raw['type'])}; expected one of {known}"
+        )
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise _field_error(model, exc) from None
+
+
+def _field_error(model: type[ClientFrame], exc: ValidationError) -> ProtocolError:
+    problem = exc.errors(include_url=False)[0]
+    name = str(problem["loc"][0]) if problem["loc"] else "?"
+    field = model.model_fields.get(name)
+    expected = field.description if field and field.description else problem["msg"]
+    where = f"{model.TYPE}.{name}"
+    if problem["type"] == "missing":
+        return ProtocolError(ErrorCode.BAD_FIELD, f"{where}: missing; expected {expected}")
+    got = show(problem["input"])
+    return ProtocolError(ErrorCode.BAD_FIELD, f"{where}: expected {expected}, got {got}")

@@ -1,0 +1,83 @@
+"""Frame serialisation: the only place that knows the JSON and msgpack framing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import msgpack
+
+from server.protocol.codes import (
+    SUBPROTOCOL_JSON,
+    SUBPROTOCOL_MSGPACK,
+    Codec,
+    ErrorCode,
+    Frame,
+    ProtocolError,
+)
+
+
+def encode(frame: Mapping[str, Any], codec: Codec) -> str | bytes:
+    """Serialise a frame: compact JSON text, or msgpack bytes. Encode a broadcast once per codec."""
+    if codec == Codec.JSON:
+        return json.dumps(frame, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    packed: bytes = msgpack.packb(frame, use_bin_type=True)
+    return packed
+
+
+def decode_server(data: str | bytes, codec: Codec) -> Frame:
+    """Parse one server frame (for clients): a map with a string `type`, otherwise untouched."""
+    return parse(data, codec)
+
+
+def parse(data: str | bytes, codec: Codec) -> Frame:
+    value = _load_json(data) if codec == Codec.JSON else _load_msgpack(data)
+    if not isinstance(value, dict):
+        got = type(value).__name__
+        raise ProtocolError(ErrorCode.BAD_FRAME, f"a frame must be a map with a type, got {got}")
+    if not isinstance(value.get("type"), str):
+        got = show(value["type"]) if "type" in value else "nothing"
+        raise ProtocolError(
+            ErrorCode.BAD_FIELD, f"frame.type: expected a string naming the message, got {got}"
+        )
+    return value
+
+
+def _load_json(data: str | bytes) -> Any:
+    if not isinstance(data, str):
+        raise ProtocolError(
+            ErrorCode.BAD_FRAME, f"{SUBPROTOCOL_JSON} carries text frames, got a binary frame"
+        )
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(ErrorCode.BAD_FRAME, f"malformed JSON: {_reason(exc)}") from None
+
+
+def _load_msgpack(data: str | bytes) -> Any:
+    if not isinstance(data, bytes | bytearray):
+        raise ProtocolError(
+            ErrorCode.BAD_FRAME, f"{SUBPROTOCOL_MSGPACK} carries binary frames, got a text frame"
+        )
+    try:
+        return msgpack.unpackb(data, raw=False)
+    except (ValueError, TypeError, RecursionError, msgpack.UnpackException) as exc:
+        raise ProtocolError(ErrorCode.BAD_FRAME, f"malformed msgpack: {_reason(exc)}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def show(value: object) -> str:
+    """A short, JSON-looking rendering of a bad value for an error message."""
+    if isinstance(value, str) and len(value) > 40:
+        return f"a string of {len(value)} characters"
+    if isinstance(value, bytes | bytearray):
+        return "binary data"
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return f"a value of type {type(value).__name__}"
+    return text if len(text) <= 60 else f"{text[:57]}..."
