@@ -1,5 +1,5 @@
 """Script statuses: what the Lua scripts return first and server.contracts.statuses.Status
-are one set; the store and domain compare statuses by the enum, never by a bare string."""
+are one set; the store, domain, fan-out and web compare statuses by the enum, never a string."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # A reply table whose first field is a literal: return {'ok', ...}
 RETURNED = re.compile(r"\breturn\s*\{\s*'([a-z_]+)'")
 LUA = sorted(lua_dir().glob("*.lua")) + sorted((lua_dir() / "lib").glob("*.lua"))
-# Layers that receive script replies: a status there is a Status, not a string literal
-TYPED = ("server/store", "server/floor", "server/fanout")
+# Layers that see script replies: a status there is a Status, not a string literal
+TYPED = ("server/store", "server/floor", "server/fanout", "server/web")
 
 
 def returned(lines: list[tuple[int, str]]) -> set[str]:
@@ -66,7 +66,7 @@ def test_the_literal_finder_sees_comparisons(tmp_path: Path) -> None:
                                          (4, "stale")]
 
 
-def test_no_bare_status_strings_in_store_floor_or_fanout() -> None:
+def test_no_bare_status_strings_in_the_server_layers() -> None:
     bare = {str(path.relative_to(ROOT)): found
             for folder in TYPED for path in sorted((ROOT / folder).glob("*.py"))
             if (found := compared_literals(path))}
