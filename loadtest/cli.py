@@ -49,6 +49,9 @@ def _target_flags(aim: argparse._ArgumentGroup) -> None:
                           " fresh secret, for `leadgrab serve`; then aim with --url --secret")
     aim.add_argument("--server-loop", choices=["asyncio", "uvloop"], default="asyncio",
                      help="event loop of the spawned server (an experiment; default asyncio)")
+    aim.add_argument("--server-workers", type=int, default=1, metavar="N",
+                     help="gateway processes of the spawned server (`leadgrab serve --workers"
+                          " N`); CPU figures sum them")
     aim.add_argument("--server-command", type=shlex.split,
                      help="spawn this instead of `leadgrab` (`serve --config ...` is appended)"
                           " to benchmark a variant")
@@ -102,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _write_config(args.write_config, scenario.reps, scenario.arbitration())
     options = Options(args.url, args.secret, args.team, args.redis_url, args.server_pid,
                       args.workdir, args.profile_server, args.quiet, args.server_loop,
-                      args.server_command)
+                      args.server_command, args.server_workers)
     try:
         result = machine.run_async(execute(scenario, options))
     except (PoolError, TargetError, OSError) as exc:

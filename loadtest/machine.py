@@ -66,10 +66,10 @@ class CpuWindow:
         self.server, self.workers = server, workers
         self.started = (time.monotonic(), _machine_ticks(), self._ticks())
 
-    def _ticks(self) -> tuple[int | None, int | None]:
+    def _ticks(self) -> tuple[int | None, int | None, int | None]:
         loads = [_process_ticks(pid) for pid in self.workers]
         workers = sum(t for t in loads if t is not None) if self.workers else None
-        return _process_ticks(self.server), workers
+        return server_ticks(self.server), workers, server_ticks(self.server, kernel=True)
 
     def result(self) -> dict[str, float | None]:
         """Busy percentages since the window opened: the machine's of all cores, the server's
@@ -81,8 +81,10 @@ class CpuWindow:
         shares = [None if a is None or b is None else
                   100 * (a - b) / os.sysconf("SC_CLK_TCK") / elapsed
                   for a, b in zip(after, before, strict=True)]
+        seconds = [None if s is None else round(s / 100 * elapsed, 3) for s in shares]
         return {"machine_busy_pct": _round(machine), "server_cpu_pct": _round(shares[0]),
-                "workers_cpu_pct": _round(shares[1])}
+                "workers_cpu_pct": _round(shares[1]), "server_cpu_s": seconds[0],
+                "server_kernel_s": seconds[2], "window_s": round(elapsed, 3)}
 
 
 def _round(value: float | None) -> float | None:
@@ -99,15 +101,43 @@ def _machine_ticks() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-def _process_ticks(pid: int | None) -> int | None:
-    """utime + stime of a process, in clock ticks."""
+def _process_ticks(pid: int | None, kernel: bool = False) -> int | None:
+    """utime + stime of a process (stime alone if `kernel`: syscalls), in clock ticks."""
     if pid is None:
         return None
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
-    return int(fields[11]) + int(fields[12])
+    return int(fields[12]) if kernel else int(fields[11]) + int(fields[12])
+
+
+def server_ticks(pid: int | None, kernel: bool = False) -> int | None:
+    """CPU ticks of a server and its children (the workers of `leadgrab serve --workers N`),
+    without an embedded redis-server: the gateway's cost, not Redis's. A worker that died
+    during the window loses its ticks (its supervisor would count them only once reaped)."""
+    own = _process_ticks(pid, kernel)
+    if pid is None or own is None:
+        return own
+    for child in _children(pid):
+        if _comm(child) != "redis-server":
+            own += server_ticks(child, kernel) or 0
+    return own
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        return [int(c) for t in tasks for c in (t / "children").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def cpu_model() -> str:

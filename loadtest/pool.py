@@ -10,9 +10,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from tqdm import tqdm
-
-from loadtest import worker
+from loadtest import progress, worker
 from loadtest.tally import Tally
 from loadtest.worker import WorkerPlan
 
@@ -25,7 +23,7 @@ class PoolError(Exception):
 
 
 class Pool:
-    """Worker processes driven through one phase, with a progress bar on stderr."""
+    """Worker processes driven through one phase, with progress on stderr."""
 
     def __init__(self, plans: list[WorkerPlan], label: str, quiet: bool = False) -> None:
         ctx = mp.get_context("spawn")
@@ -124,6 +122,5 @@ class Pool:
                 raise PoolError(f"{self.label}: worker {n} exited with {proc.exitcode} "
                                 f"while {doing}")
 
-    def _bar(self, total: float, unit: str) -> tqdm[Any]:
-        return tqdm(total=total, unit=unit, desc=f"{self.label}", disable=self.quiet,
-                    leave=False, dynamic_ncols=True, mininterval=0.25)
+    def _bar(self, total: float, unit: str) -> Any:
+        return progress.bar(self.label, total, unit, self.quiet)

@@ -126,7 +126,8 @@ class RepClient:
         crowd.tally.fanout.record_us(latency_us)
         seen = crowd.tally.lead(frame["lead_id"])
         seen.receipts += 1
-        seen.first_us = min(seen.first_us, latency_us)
+        if latency_us < seen.first_us:
+            seen.first_us, seen.first_rep = latency_us, self.rep
         seen.last_us = max(seen.last_us, latency_us)
         if "window_ms" in frame:
             crowd.windows[frame["lead_id"]] = int(frame["window_ms"])

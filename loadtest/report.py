@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from loadtest import fairness
+from loadtest import cost, fairness
 from loadtest.audit import AuditView
 from loadtest.histogram import Latency
 from loadtest.invariant import Verdict
@@ -45,6 +45,8 @@ def build(data: RunData) -> dict[str, Any]:
         "invariants": data.verdict.to_dict(), "ceilings": data.ceilings, "server": data.server,
         "wins_per_rep": fairness.wins_per_rep(data.tally),
         "fairness": fairness.section(data.tally, data.scenario), "window": _window(data),
+        "cost": cost.section(data.scenario.kind, data.server, data.tally,
+                             data.tally.claim.count / data.measured_s if data.measured_s else 0),
     }
     result["ratios"] = ratios(result)
     result["targets"] = targets(data.scenario, result)
@@ -92,7 +94,7 @@ def _fanout(data: RunData) -> dict[str, Any]:
             "missed": max(0, expected - t.fanout.count), "latency_ms": t.fanout.summary(),
             "first_rep_ms": first.summary(), "last_rep_ms": last.summary(),
             "curve_ms": t.fanout.curve(),
-            "last_rep_curve_ms": last.curve()}
+            "last_rep_curve_ms": last.curve(), "first_spread": cost.first_spread(t)}
 
 
 def _publish(publisher: Publisher | None, seconds: float) -> dict[str, Any]:
@@ -119,6 +121,8 @@ RATIOS = (  # name, figure, ceiling, higher is better for the figure
     ("claims_vs_redis_set_nx", "claims/per_s", "ceilings/redis_set_nx/ops_per_s"),
     ("claim_script_vs_redis_set_nx", "ceilings/claim_script/ops_per_s",
      "ceilings/redis_set_nx/ops_per_s"),
+    ("cpu_per_claim_vs_echo_message", "cost/cpu_us_per_claim",
+     "ceilings/echo/cpu_us_per_message"),
 )
 
 

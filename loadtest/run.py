@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from loadtest import audit, ceiling, echo, invariant, machine, profiler, report, target
+from loadtest import audit, ceiling, cost, echo, invariant, machine, profiler, report, target
 from loadtest.contention import Contention, lead_id
 from loadtest.pool import Pool
 from loadtest.publisher import Publisher
@@ -41,6 +41,7 @@ class Options:
     quiet: bool = False
     server_loop: str = "asyncio"
     server_command: list[str] | None = None
+    server_workers: int = 1
 
 
 async def execute(scenario: Scenario, options: Options) -> dict[str, Any]:
@@ -74,7 +75,7 @@ async def _target(scenario: Scenario, options: Options) -> AsyncIterator[Target]
         folder.mkdir(parents=True, exist_ok=True)
         command = options.server_command or target.server_command(options.server_loop)
         async with target.spawned(scenario.reps, scenario.arbitration(), folder, options.redis_url,
-                                  command) as aim:
+                                  command, options.server_workers) as aim:
             yield aim
 
 
@@ -95,15 +96,26 @@ async def _echo(scenario: Scenario, run_id: str, quiet: bool) -> dict[str, Any]:
     """The transport ceiling: the same clients and loop against a plain echo server."""
     reps = [(i, f"e{i}", "") for i in range(scenario.reps)]
     leads = [lead_id(run_id + "e", i) for i in range(scenario.bench_leads)]
-    async with echo.running() as (url, _):
+    async with echo.running() as (url, pid):
         plans = plans_for(scenario, url, reps, run_id, "echo", leads)
         async with Pool(plans, "echo", quiet) as pool:
             await pool.connect(scenario.connect_timeout_s)
-            await pool.run(scenario.warmup_s + scenario.duration_s)
+            running = asyncio.ensure_future(pool.run(scenario.warmup_s + scenario.duration_s))
+            window = await _after_warmup(scenario.warmup_s, pid, pool)
+            await running
+            used = window.result()
             tally = await pool.collect()
-    return {"clients": tally.connected, "per_s": round(tally.claim.count / scenario.duration_s, 1),
+    per_s = round(tally.claim.count / scenario.duration_s, 1)
+    return {"clients": tally.connected, "per_s": per_s,
             "latency_ms": tally.claim.summary(), "curve_ms": tally.claim.curve(),
-            "errors": dict(tally.errors)}
+            "errors": dict(tally.errors), **cost.per_rate(used, per_s, "message")}
+
+
+async def _after_warmup(warmup_s: float, pid: int | None, pool: Pool) -> machine.CpuWindow:
+    """A CPU window opened once the warm-up (bench, echo) is over: it covers the measured
+    claims, not the first wins whose lead_taken fans out to every rep."""
+    await asyncio.sleep(warmup_s)
+    return machine.CpuWindow(pid, pool.pids())
 
 
 def plans_for(scenario: Scenario, url: str, reps: list[tuple[int, str, str]], run_id: str,
@@ -132,7 +144,8 @@ async def _main(scenario: Scenario, aim: Target, run_id: str, options: Options) 
     _per_connection(server, tally.connected, aim)
     where = {"url": aim.http_url, "spawned": options.url is None,
              "server_loop": options.server_loop if options.url is None else None,
-             "server_command": options.server_command}
+             "server_command": options.server_command,
+             "server_workers": options.server_workers if options.url is None else None}
     live = publisher if scenario.kind == "live" else None
     return RunData(scenario, run_id, "", {}, where, tally, scenario.duration_s, connect_s,
                    verdict, live, server=server, audit=view)
@@ -146,9 +159,10 @@ async def _phase(scenario: Scenario, aim: Target, pool: Pool, publisher: Publish
     connect_s = time.monotonic() - started
     await asyncio.sleep(SETTLE_CONNECT_S)
     server["rss_kb_after"] = _rss(aim)
-    window = machine.CpuWindow(aim.server_pid, pool.pids())
-    await asyncio.gather(_drive(scenario, pool, publisher), profiler.record(
+    driving = asyncio.gather(_drive(scenario, pool, publisher), profiler.record(
         aim.server_pid, _warmup(scenario), scenario.duration_s, options.profile))
+    window = await _after_warmup(_warmup(scenario), aim.server_pid, pool)
+    await driving
     server.update(window.result())
     server["rss_kb_end"] = _rss(aim)
     return connect_s

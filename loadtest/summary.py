@@ -18,7 +18,12 @@ COMPARED = (
     "ceilings/claim_script/ops_per_s", "ceilings/echo/per_s", "ceilings/echo/latency_ms/p99",
     "ratios/claims_vs_echo_throughput/ratio", "ratios/claim_p99_vs_echo_p99/ratio",
     "ratios/claims_vs_claim_script/ratio", "server/rss_kb_per_connection",
-    "invariants/violations",
+    "invariants/violations", "cost/cpu_us_per_claim", "cost/cpu_us_per_frame",
+    "cost/kernel_us_per_claim", "cost/kernel_us_per_frame",
+    "ceilings/echo/cpu_us_per_message", "ratios/cpu_per_claim_vs_echo_message/ratio",
+    "fanout/first_spread/top_share", "fanout/first_spread/chi2_p",
+    "fanout/first_spread/top_p", "server/server_cpu_pct",
+    "server/machine_busy_pct",
 )
 
 
@@ -49,9 +54,38 @@ def text(result: dict[str, Any]) -> str:
         lines += [f"fan-out, every receipt: {_lat(f['latency_ms'])}",
                   f"fan-out, first rep per lead: {_lat(f['first_rep_ms'])}",
                   f"fan-out, last rep per lead: {_lat(f['last_rep_ms'])}, missed {f['missed']}"]
-    lines += _fairness_lines(result) + _window_lines(result)
-    lines += _ceiling_lines(result) + _server_lines(result) + _verdict_lines(result)
+    lines += _spread_lines(f) + _fairness_lines(result) + _window_lines(result)
+    lines += _ceiling_lines(result) + _cost_lines(result) + _server_lines(result)
+    lines += _verdict_lines(result)
     return "\n".join(lines)
+
+
+def _spread_lines(fanout: dict[str, Any]) -> list[str]:
+    spread = fanout.get("first_spread") or {}
+    if "top_share" not in spread:
+        return []
+    top_p = f", p of so large a top share = {spread['top_p']}" if "top_p" in spread else ""
+    return [f"first receipt: {spread['top_rep']} was first for {spread['top_share']:.1%} of "
+            f"{spread['leads']} leads (fair share {spread['fair_share']:.1%} of "
+            f"{spread['reps']} reps); chi-square vs uniform p = {spread['chi2_p']} "
+            f"({spread['chi2_method']}){top_p}"]
+
+
+def _cost_lines(result: dict[str, Any]) -> list[str]:
+    c, echo = result.get("cost") or {}, result["ceilings"].get("echo") or {}
+    lines = []
+    if c.get("cpu_us_per_claim") is not None:
+        lines.append(f"cost: server CPU {c['cpu_us_per_claim']} µs per claim, of which kernel "
+                     f"{c['kernel_us_per_claim']} ({c['server_cpu_s']} s in {c['window_s']} s "
+                     f"after the warm-up, all workers)")
+    if echo.get("cpu_us_per_message") is not None:
+        lines.append(f"cost: echo server CPU {echo['cpu_us_per_message']} µs per echo message, "
+                     f"of which kernel {echo['kernel_us_per_message']}")
+    if c.get("cpu_us_per_frame") is not None:
+        lines.append(f"cost: server CPU {c['cpu_us_per_frame']} µs per delivered frame, of which"
+                     f" kernel {c['kernel_us_per_frame']} ({c['server_cpu_s']} s for "
+                     f"{c['frames']} frames, all workers)")
+    return lines
 
 
 def _fairness_lines(result: dict[str, Any]) -> list[str]:

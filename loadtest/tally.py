@@ -16,6 +16,7 @@ class LeadSeen:
 
     receipts: int = 0
     first_us: float = float("inf")
+    first_rep: str = ""  # who received it first (wall-clock receipt times, all workers)
     last_us: float = 0.0
     winners: list[str] = field(default_factory=list)
     lost: int = 0
@@ -23,6 +24,8 @@ class LeadSeen:
 
     def add(self, other: LeadSeen) -> None:
         self.receipts += other.receipts
+        if other.first_us < self.first_us:
+            self.first_rep = other.first_rep
         self.first_us = min(self.first_us, other.first_us)
         self.last_us = max(self.last_us, other.last_us)
         self.winners += other.winners

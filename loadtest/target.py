@@ -59,13 +59,14 @@ class Target:
 @contextlib.asynccontextmanager
 async def spawned(reps: int, how: serverconfig.Arbitration, workdir: Path,
                   redis_url: str | None = None,
-                  command: list[str] | None = None) -> AsyncIterator[Target]:
+                  command: list[str] | None = None, workers: int = 1) -> AsyncIterator[Target]:
     """A `leadgrab serve` child on a free port with a generated config and its own Redis."""
     async with _redis(workdir, redis_url) as url:
         port, secret = free_port(), serverconfig.new_secret()
         config = workdir / "config.toml"
         config.write_text(serverconfig.render(reps, how, port, workdir / "data", secret))
-        proc = _start(command or server_command(), config, port, url, workdir / "server.log")
+        proc = _start(command or server_command(), config, port, url, workdir / "server.log",
+                      workers)
         try:
             http_url = f"http://127.0.0.1:{port}"
             await _wait_ready(proc, http_url, workdir / "server.log")
@@ -102,9 +103,9 @@ def server_command(loop: str = "asyncio") -> list[str]:
 
 
 def _start(command: list[str], config: Path, port: int, redis_url: str,
-           log: Path) -> subprocess.Popen[bytes]:
+           log: Path, workers: int = 1) -> subprocess.Popen[bytes]:
     argv = [*command, "serve", "--config", str(config), "--port", str(port),
-            "--redis-url", redis_url]
+            "--redis-url", redis_url, *(["--workers", str(workers)] if workers > 1 else [])]
     with log.open("ab") as out:
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                 preexec_fn=_child_setup, cwd=config.parent)

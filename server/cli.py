@@ -16,6 +16,7 @@ from typing import TypeAlias
 from aiohttp import web
 
 from server import app as application
+from server import supervisor
 from server.config import Config, ConfigError, load_config
 from server.floor.arbiter import Arbiter
 from server.floor.rules import effective_rep
@@ -51,6 +52,10 @@ def add_commands(sub: Commands) -> None:
     serve_cmd.add_argument("--host", help="listen address (default: server.host)")
     serve_cmd.add_argument("--port", type=int, help="listen port (default: server.port)")
     serve_cmd.add_argument("--redis-url", help="use this Redis instead of server.redis_url")
+    serve_cmd.add_argument("--workers", help="gateway processes on the port, or auto (one per "
+                           "core); default: server.workers")
+    serve_cmd.add_argument("--reuse-port", action="store_true",
+                           help="listen with SO_REUSEPORT (several servers share the port)")
     serve_cmd.set_defaults(func=serve)
     check = sub.add_parser("check-config", help="validate a config and print effective rules")
     check.add_argument("path", nargs="?", type=Path, default=Path("config.toml"))
@@ -153,12 +158,25 @@ def token(args: argparse.Namespace) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    app = application.create_app(config, config_path=args.config, redis=args.redis_url)
     host = args.host or config.server.host
     port = args.port if args.port is not None else config.server.port
+    workers = _workers(args.workers or config.server.workers)
+    if workers > 1:
+        plan = supervisor.Plan(args.config, host, port or supervisor.free_port(host), workers,
+                               args.redis_url)
+        supervisor.supervise(config, plan)
+        return 0
+    app = application.create_app(config, config_path=args.config, redis=args.redis_url)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(_serve(app, host, port))
+        runner.run(_serve(app, host, port, args.reuse_port))
     return 0
+
+
+def _workers(setting: int | str) -> int:
+    text = str(setting)
+    if text != "auto" and not (text.isdigit() and int(text) > 0):
+        raise ConfigError(f"--workers: expected a positive number or auto, got {setting!r}")
+    return supervisor.worker_count(setting)
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -170,7 +188,7 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-async def _serve(app: web.Application, host: str, port: int) -> None:
+async def _serve(app: web.Application, host: str, port: int, reuse_port: bool = False) -> None:
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     stop = asyncio.Event()
@@ -179,7 +197,7 @@ async def _serve(app: web.Application, host: str, port: int) -> None:
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(application.reload(app)))
     try:
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
         await site.start()
         log.info("LeadGrab listening on http://%s:%d (WebSocket at /ws)", host, port)
         await stop.wait()

@@ -182,6 +182,7 @@ class ServerConfig(_Frozen):
     idempotency_ttl_s: Positive = 86400
     lead_retention_s: NonNegative = 30 * 86400
     metrics_rep_label_max: NonNegative = 200
+    workers: Positive | Literal["auto"] = 1  # gateway processes on the port; auto: one per core
 
 
 class Config(_Frozen):

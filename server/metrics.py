@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from collections.abc import Iterable
+from typing import Any, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from server.rep_series import RepSeries
 
 LATENCY_BUCKETS_S = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+# `leadgrab serve --workers N`: each worker writes its series to files in this folder
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# gauges every worker sets alike from Redis: the latest write wins
+LATEST: Literal["livemostrecent"] = "livemostrecent"
 WIN_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0)
 
 
@@ -37,7 +45,7 @@ class Metrics:
                                 "(written or queued), from the moment this process read it.",
                                 buckets=LATENCY_BUCKETS_S, registry=r)
         self.connected = Gauge("leadgrab_connected_reps", "Authenticated WebSocket connections.",
-                               registry=r)
+                               registry=r, multiprocess_mode="livesum")
         self.disconnects = Counter("leadgrab_disconnects_total",
                                    "Connections the server closed, by close code.", ["code"],
                                    registry=r)
@@ -51,6 +59,8 @@ class Metrics:
         self._per_team(r)
         self.reps = RepSeries(self, rep_label_max)
         self._claim_counters: dict[tuple[str, str, str], Any] = {}
+        if registry is None and os.environ.get(MULTIPROC_ENV):
+            self.registry = workers_view(self)  # /metrics: every worker's series summed
 
     def claim_decided(self, result: str, reason: str, transport: str) -> None:
         """Count one claim in leadgrab_claims_total (label children looked up once each)."""
@@ -79,7 +89,7 @@ class Metrics:
                                       [*who, "reason"], registry=r)
         self.rep_open = Gauge("leadgrab_rep_open_leads",
                               "Leads the rep holds now (read from Redis every ~15 s).",
-                              who, registry=r)
+                              who, registry=r, multiprocess_mode=LATEST)
         self.rep_followup_misses = Counter(
             "leadgrab_rep_followup_misses_total",
             "Leads taken back from the rep for a missed follow-up deadline (or a hold past "
@@ -102,21 +112,45 @@ class Metrics:
         among = "among eligible (active, rostered) reps, over the window"
         self.team_jain = Gauge("leadgrab_team_jain_index",
                                f"Jain's fairness index of wins {among} (1 = equal).",
-                               by, registry=r)
+                               by, registry=r, multiprocess_mode=LATEST)
         self.team_gini = Gauge("leadgrab_team_gini_coefficient",
                                f"Gini coefficient of wins {among} (0 = equal).",
-                               by, registry=r)
+                               by, registry=r, multiprocess_mode=LATEST)
         self.team_top10 = Gauge("leadgrab_team_top10_win_share",
                                 f"Share of wins taken by the top 10 % of reps {among}.",
-                                by, registry=r)
+                                by, registry=r, multiprocess_mode=LATEST)
         self.team_speed = Gauge("leadgrab_team_speed_decided_share",
                                 "Share of fcfs contests (a win with a loser) decided by under "
                                 "50 ms between the win and the first loss, over the window.",
-                                by, registry=r)
+                                by, registry=r, multiprocess_mode=LATEST)
         self.team_contests = Gauge("leadgrab_team_contests",
                                    "fcfs contests (a win with at least one loser) in the window.",
-                                   by, registry=r)
-        self.team_wins = Gauge("leadgrab_team_wins", f"Wins {among}.", by, registry=r)
+                                   by, registry=r, multiprocess_mode=LATEST)
+        self.team_wins = Gauge("leadgrab_team_wins", f"Wins {among}.", by, registry=r,
+                               multiprocess_mode=LATEST)
         self.fairness_scan = Gauge("leadgrab_fairness_scan_entries",
                                    "Audit entries the 24 h fairness figures count.",
-                                   ["team"], registry=r)
+                                   ["team"], registry=r, multiprocess_mode=LATEST)
+
+
+class _WorkersCollector:
+    """Every worker's series from the multiprocess folder, summed; the per-rep series left
+    out while the roster is above the label cap (files keep what a clear() dropped)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+        self.files = MultiProcessCollector(None)  # type: ignore[no-untyped-call]
+
+    def collect(self) -> Iterable[Metric]:
+        per_rep = {series._name for series in self.metrics.per_rep()}
+        capped = not self.metrics.reps.teams
+        for family in self.files.collect():  # type: ignore[no-untyped-call]
+            if not (capped and family.name in per_rep):
+                yield family
+
+
+def workers_view(metrics: Metrics) -> CollectorRegistry:
+    """The registry /metrics exposes in multiprocess mode (one coherent set across workers)."""
+    view = CollectorRegistry(auto_describe=False)
+    view.register(_WorkersCollector(metrics))
+    return view

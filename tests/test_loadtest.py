@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import sys
 import time
@@ -16,12 +17,13 @@ import pytest
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestServer
 
-from loadtest import summary
+from loadtest import progress, summary
 from loadtest.contention import Contention, lead_id, lead_index
+from loadtest.cost import first_spread
 from loadtest.fairness import jain
 from loadtest.invariant import check_audit, check_clients
 from loadtest.scenario import ReactionGroup, ScenarioError, load, parse_reaction
-from loadtest.tally import LeadSeen
+from loadtest.tally import LeadSeen, Tally
 from loadtest.window import Provisional, WindowTally
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,6 +89,10 @@ async def test_live_run_reports_latencies_and_holds_the_invariant(
     assert {"redis_set_nx", "claim_script"} <= set(result["ceilings"])
     assert "claims_vs_claim_script" in result["ratios"]
     assert result["server"]["rss_kb_per_connection"] is not None
+    assert result["cost"]["frames"] == 200 and result["cost"]["cpu_us_per_frame"] > 0
+    spread = result["fanout"]["first_spread"]
+    assert spread["leads"] == 10 and spread["reps"] == 20 and 0 < spread["top_share"] <= 1
+    assert 0 <= spread["chi2_p"] <= 1 and "first receipt:" in output
 
 
 WINDOW = """
@@ -145,6 +151,41 @@ async def test_bench_is_measured_against_the_echo_ceiling(tmp_path: Path, redis_
     assert result["claims"]["per_s"] > 0
     assert result["invariants"]["ok"] and result["invariants"]["audit_leads_won"] == 50
     assert "ratio claims_vs_echo_throughput" in output
+    assert echo["cpu_us_per_message"] > 0 and result["cost"]["cpu_us_per_claim"] > 0
+    assert result["ratios"]["cpu_per_claim_vs_echo_message"]["ratio"] > 0
+    assert "µs per claim" in output and "µs per echo message" in output
+
+
+async def test_cpu_of_every_server_worker_is_summed(tmp_path: Path, redis_url: str) -> None:
+    out_json = tmp_path / "result.json"
+    code, output = await run_cli(
+        "--scenario", str(scenario_file(tmp_path, 'kind = "bench"\nceilings = []\n')),
+        "--duration", "1", "--server-workers", "2", "--redis-url", redis_url,
+        "--json", str(out_json))
+    assert code == 0, output
+    result = json.loads(out_json.read_text())
+    assert result["target"]["server_workers"] == 2 and result["invariants"]["ok"]
+    # the supervisor idles while its workers decide the claims: without them the figure is ~0
+    assert result["cost"]["cpu_us_per_claim"] > 20
+
+
+def test_first_spread_names_the_favourite() -> None:
+    tally = Tally(connected=4)
+    for n in range(40):
+        tally.lead(f"L{n}").first_rep = "r1" if n % 2 else f"r{n % 4}"
+    spread = first_spread(tally)
+    assert spread["top_rep"] == "r1" and spread["top_share"] == 0.5
+    assert spread["fair_share"] == 0.25 and spread["chi2_p"] < 0.001
+
+
+def test_progress_to_a_pipe_is_plain_lines() -> None:
+    out = io.StringIO()
+    with progress.Lines("bench", 10, "s", out) as lines:
+        for n in range(100):
+            lines.n = n / 10
+            lines.set_postfix(claims=n)
+    text = out.getvalue()
+    assert "\r" not in text and text.count("\n") == 1 and "bench: 9.9/10 s" in text
 
 
 # --------------------------------------------------------------- a server that breaks the rule

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from typing import NamedTuple
 
@@ -17,6 +18,11 @@ from server.store.store import StoreError
 log = logging.getLogger(__name__)
 BLOCK_MS = 2000
 BATCH = 500
+# Redis answers blocked XREADs in the order they blocked: the gateway process that blocked first
+# would tend to read each entry first, keeping its reps ahead of the others' (a fan-out run with
+# two workers had its first receipts spread over half the reps only). A random pause before
+# blocking again reorders the processes; an entry that arrives meanwhile is read at its end.
+REJOIN_JITTER_S = 0.002
 
 
 class Tail:
@@ -36,15 +42,17 @@ class Tail:
             try:
                 if self.last == "$":
                     await self.start()
-                await self.read_once()
+                if await self.read_once():
+                    await asyncio.sleep(random.uniform(0, REJOIN_JITTER_S))
             except StoreError as exc:
                 log.warning("tail of team %s interrupted: %s", self.team, exc)
                 await asyncio.sleep(0.5)
 
-    async def read_once(self) -> None:
+    async def read_once(self) -> bool:
+        """Read and deliver what is new (waiting up to BLOCK_MS); False if nothing came."""
         entries = await self.reader.read(self.team, self.last, BATCH, BLOCK_MS)
         if not entries:
-            return
+            return False
         offers: list[Offered] = []
         # entries read together (a backlog) reach each socket with one write
         with self.hub.coalesced(self.team, len(entries) > 1):
@@ -52,6 +60,7 @@ class Tail:
                 self.last = seq
                 offers += self.dispatch(seq, fields)
         self.count(offers, time.perf_counter())
+        return True
 
     def dispatch(self, seq: str, fields: dict[str, str]) -> list[Offered]:
         """Hand one entry to the hub; a lead offer is returned for counting."""
