@@ -9,6 +9,7 @@ KEYS[2]  lg:{team}:timers           zset: due timers
 KEYS[3]  lg:{team}:events           stream: offers and decisions
 KEYS[4]  lg:{team}:audit            stream: audit trail
 KEYS[5]  lg:{team}:trail:<lead_id>  list: this lead's audit entry ids
+KEYS[6]  lg:{team}:rules            hash: the rules version (for the audit entry)
 
 ARGV[1]  now override in ms ('' = Redis TIME; tests only)
 ARGV[2]  timer member
@@ -58,6 +59,6 @@ local seq = emit(events_key, events_maxlen, EVENT.LEAD, {'lead_id', lead_id,
   'payload', lead[2], 'published_ms', lead[5], 'audience', encoded})
 audit(audit_key, audit_maxlen, {
   action = ACTION.OFFER, lead = lead_id, actor = 'system', result = 'ok', seq = seq,
-  audience = encoded, ts = now,
+  audience = encoded, rules_version = redis.call('HGET', KEYS[6], 'version') or '0', ts = now,
 }, trail_key)
 return {'offered', seq}

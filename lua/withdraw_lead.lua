@@ -8,6 +8,7 @@ KEYS[5]  lg:{team}:audit            stream: audit trail
 KEYS[6]  lg:{team}:events           stream: offers and decisions
 KEYS[7]  lg:{team}:trail:<lead_id>  list: this lead's audit entry ids
 KEYS[8]  lg:{team}:cand:<lead_id>   hash: claim-window candidates (told it closed)
+KEYS[9]  lg:{team}:rules            hash: the rules version (for the audit entry)
 
 ARGV[1]  now override in ms ('' = Redis TIME; tests only)
 ARGV[2]  lead id
@@ -65,7 +66,7 @@ emit(events_key, events_maxlen, EVENT.WITHDRAWN, {'lead_id', lead_id, 'rep', hol
   'by', actor, 'reason', why})
 audit(audit_key, audit_maxlen, {
   action = ACTION.WITHDRAW, lead = lead_id, rep = holder, actor = actor, result = 'ok',
-  reason = why, ts = now,
+  reason = why, rules_version = redis.call('HGET', KEYS[9], 'version') or '0', ts = now,
 }, trail_key)
 retire(ARGV[9], lead_key, trail_key, cand_key)
 return {'ok', holder}

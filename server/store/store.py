@@ -12,10 +12,10 @@ from server.store.commands import Commands
 from server.store.faults import StoreError, connect
 from server.store.keys import Retention
 from server.store.reads import Reads
-from server.store.session import NowOverride
+from server.store.session import NowOverride, SeedOverride
 from server.store.streams import Backlog, Entry, StreamReads
 
-__all__ = ["Backlog", "Entry", "NowOverride", "Retention", "Store", "StoreError"]
+__all__ = ["Backlog", "Entry", "NowOverride", "Retention", "SeedOverride", "Store", "StoreError"]
 
 
 class Store(Commands, Reads, StreamReads):
