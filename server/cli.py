@@ -20,6 +20,7 @@ from server import supervisor
 from server.config import Config, ConfigError, load_config
 from server.floor.arbiter import Arbiter
 from server.floor.rules import effective_rep
+from server.replay import command as replay_command
 from server.store.store import Store, StoreError
 from server.web.auth import Role, TokenAuthority, load_or_create_secret
 
@@ -46,7 +47,7 @@ def build_parser(*more: Callable[[Commands], None]) -> argparse.ArgumentParser:
 
 
 def add_commands(sub: Commands) -> None:
-    """Register serve, check-config, reload and token."""
+    """Register serve, check-config, reload, token and replay."""
     serve_cmd = sub.add_parser("serve", help="run the server (embedded Redis unless a URL is set)")
     _config_arg(serve_cmd)
     serve_cmd.add_argument("--host", help="listen address (default: server.host)")
@@ -75,6 +76,7 @@ def add_commands(sub: Commands) -> None:
     token_cmd.add_argument("--base-url", help="the server as reps reach it (default: host and"
                            " port from the config)")
     token_cmd.set_defaults(func=token)
+    replay_command.register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -74,3 +74,10 @@ class Reads(Session):
             self._redis.zrangebyscore(keys.timers(team), "-inf", now_ms, start=0, num=limit))
         return due
 
+    async def timer_schedule(self, team: str, until_ms: int,
+                             limit: int) -> list[tuple[str, int]]:
+        """(member, due ms) of the team's timers due by `until_ms`, oldest first."""
+        due = await self._call(self._redis.zrangebyscore(
+            keys.timers(team), "-inf", until_ms, start=0, num=limit, withscores=True))
+        return [(member, int(score)) for member, score in due]
+

@@ -23,6 +23,7 @@ class Store(Commands, Reads, StreamReads):
 
     @classmethod
     async def open(cls, url: str, retention: Retention, now_override: NowOverride | None = None,
-                   max_connections: int = backend.POOL_CONNECTIONS) -> Store:
+                   max_connections: int = backend.POOL_CONNECTIONS,
+                   seed_override: SeedOverride | None = None) -> Store:
         """A store on a new client for `url` (a server or a cluster); StoreError if down."""
-        return cls(await connect(url, max_connections), retention, now_override)
+        return cls(await connect(url, max_connections), retention, now_override, seed_override)
