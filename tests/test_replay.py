@@ -1,32 +1,137 @@
-"""Replay: audits of the scenario tests re-derive every decision; what-if under new rules."""
+"""Replay: the scenario tests' audits re-derive every decision; what-if under new rules."""
 
 from __future__ import annotations
 
+import json
 import random
 
 from redis.asyncio import Redis
 
+from server.config import Config, parse_config
 from server.floor.arbiter import Arbiter
+from server.floor.lead import NewLead
+from server.floor.timers import Timers
+from server.replay.comparison import compare
+from server.replay.record import record
+from server.replay.replayer import replay
 from server.replay.runs import exact, whatif
 from server.store import keys
 from server.store.store import Store
 from tests.clock import ManualClock
 from tests.test_working_day import END_MS, Floor, day_config, local_ms, make_leads
 
-
 async def recorded(redis: Redis, team: str = "north") -> list[dict[str, str]]:
     return [{"id": i, **f} for i, f in await redis.xrange(keys.audit(team))]
 
 
-async def test_a_working_day_replays_exactly(store: Store, clock: ManualClock,
-                                             redis: Redis) -> None:
-    rng, config = random.Random(20270105), day_config()
+async def working_day(store: Store, clock: ManualClock, redis: Redis,
+                      config: Config) -> list[dict[str, str]]:
+    rng = random.Random(20270105)
     clock.now_ms = local_ms(5, 30)
     arbiter = Arbiter(store, config)
     await arbiter.apply_rules(config)
-    floor = Floor(arbiter, redis, clock, rng, make_leads(rng))
-    await floor.run(END_MS)
-    entries = await recorded(redis)
+    await Floor(arbiter, redis, clock, rng, make_leads(rng)).run(END_MS)
+    return await recorded(redis)
+
+
+def window_day() -> Config:
+    text = day_config().model_dump_json()
+    body = json.loads(text)
+    team = body["teams"]["north"]
+    team.update(assign_policy="least_loaded", mode="window", window_ms=30_000,
+                window_policy="lottery",
+                bands=[{"min_value": 500, "mode": "window", "window_policy": "least_loaded"},
+                       {"min_value": 5000, "mode": "fcfs"}])
+    return Config.model_validate(body)
+
+
+async def test_a_working_day_replays_exactly(store: Store, clock: ManualClock,
+                                             redis: Redis) -> None:
+    entries = await working_day(store, clock, redis, day_config())
     comparison, seconds = await exact(entries)
-    print(comparison.text()[:3000], len(entries), seconds)
-    assert comparison.matched == comparison.total and not comparison.mismatches
+    assert comparison.total > 5000 and seconds < 60
+    assert comparison.matched == comparison.total and not comparison.mismatches, \
+        comparison.text()[:2000]
+
+
+async def test_a_day_of_windows_and_least_loaded_draws_replays_exactly(
+        store: Store, clock: ManualClock, redis: Redis) -> None:
+    entries = await working_day(store, clock, redis, window_day())
+    actions = {(e["action"], e.get("policy", "")) for e in entries}
+    assert {("settle", "lottery"), ("settle", "least_loaded"),
+            ("auto_assign", "least_loaded")} <= actions
+    ties = [e for e in entries if e["action"] == "auto_assign" and e["result"] == "ok"
+            and len({c["open"] for c in json.loads(e["contenders"])}) == 1
+            and len(json.loads(e["contenders"])) > 1]
+    assert ties  # the recorded contenders and loads show tied draws that the seed decided
+    comparison, _ = await exact(entries)
+    assert comparison.matched == comparison.total and not comparison.mismatches, \
+        comparison.text()[:2000]
+    # the same config as a what-if decides exactly as the exact replay
+    run = await replay(record(entries), "north", window_day())
+    same = compare(record(entries).entries, run.entries)
+    assert same.matched == same.total and not same.mismatches, same.text()[:2000]
+
+
+async def test_a_tampered_claim_time_shows_exactly_the_decisions_that_follow(
+        store: Store, clock: ManualClock, config: Config, redis: Redis) -> None:
+    arbiter = Arbiter(store, config)
+    await arbiter.apply_rules(config)
+    start = clock.now_ms
+    for lead in ("L1", "L2"):
+        await arbiter.publish(NewLead(id=lead, team="north"), "crm")
+    for at, rep, lead in ((100, "alice", "L1"), (200, "bob", "L1"), (300, "bob", "L2")):
+        clock.now_ms = start + at
+        await arbiter.claim(rep, lead, f"{rep}-{lead}")
+    entries = await recorded(redis)
+    assert (await exact(entries))[0].mismatches == []
+    alice = next(e for e in entries if e.get("rep") == "alice")
+    alice["ts"] = str(start + 250)  # alice now claims after bob
+    comparison, _ = await exact(entries)
+    found = {(m.lead, m.rep, m.recorded.result if m.recorded else None,
+              m.replayed.result if m.replayed else None,
+              m.replayed.reason if m.replayed else None) for m in comparison.mismatches}
+    assert found == {("L1", "alice", "won", "lost", ""), ("L1", "bob", "lost", "won", ""),
+                     ("L2", "bob", "won", "rejected", "cooldown")}
+    assert comparison.matched == comparison.total - 3
+    assert "lead L2 rep bob: recorded claim bob won, replayed claim bob rejected (cooldown)" \
+        in comparison.text()
+
+
+FAIR = """
+[teams.north]
+timezone = "UTC"
+rules = { max_open = 1000, max_daily = 1000, cooldown_after_claim_ms = 0, penalty_cooldown_ms = 0 }
+""" + "".join(f'[[reps]]\nid = "r{n:02}"\nteam = "north"\n' for n in range(20))
+
+
+async def test_window_lottery_over_an_fcfs_day_won_by_five_fast_reps_raises_jain(
+        store: Store, clock: ManualClock, redis: Redis) -> None:
+    """The fairness experiment of docs/benchmarks.md as a what-if: 20 reps claim every lead,
+    r00-r04 within 0-1 ms, the others within 30-60 ms; 300 leads, one every 40 ms."""
+    config, rng = parse_config(FAIR), random.Random(5)
+    arbiter = Arbiter(store, config)
+    await arbiter.apply_rules(config)
+    start = clock.now_ms or 0
+    claims = []
+    for n in range(300):
+        at = start + 40 * n
+        claims.append((at, -1, "", f"L{n:03}"))
+        claims += [(at + rng.randint(*((0, 1) if r < 5 else (30, 60))), r, f"r{r:02}",
+                    f"L{n:03}") for r in range(20)]
+    for at, _, rep, lead in sorted(claims):
+        clock.now_ms = at
+        if rep:
+            await arbiter.claim(rep, lead, f"{lead}-{rep}")
+        else:
+            await arbiter.publish(NewLead(id=lead, team="north"), "crm")
+    entries = await recorded(redis)
+    window = parse_config(FAIR.replace('timezone = "UTC"', 'timezone = "UTC"\nmode = "window"'
+                                       '\nwindow_ms = 200\nwindow_policy = "lottery"'))
+    report = await whatif(entries, window)
+    before, after = report.recorded.team, report.new.team
+    assert before["wins"] == after["wins"] == 300
+    assert sum(report.recorded.reps[f"r{r:02}"].wins for r in range(5)) == 300
+    assert before["jain"] < 0.26 and after["jain"] > 0.9, (before["jain"], after["jain"])
+    assert before["speed_decided_share"] == 1.0 and after["speed_decided_share"] is None
+    print(f"Jain fcfs {before['jain']:.3f} -> window+lottery {after['jain']:.3f}")

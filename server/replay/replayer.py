@@ -164,6 +164,8 @@ class Driver:
                 heapq.heappush(queue, retry)
         last = self.record.steps[-1]
         await self.fire_until(last.ts, last.pos + 1)
+        if self.config is not None:  # windows the new rules opened near the end still close
+            await self.fire_until(2**62, 0, only=TimerKind.SETTLE)
 
     async def load_version(self, version: int) -> None:
         """Load a recorded rules version as load_rules.lua kept it."""
@@ -179,13 +181,16 @@ class Driver:
         await self.arbiter.refresh_roster()
         self.version = version
 
-    async def fire_until(self, ts: int, pos: int) -> None:
-        """Fire every timer whose firing comes before the input at (ts, pos)."""
+    async def fire_until(self, ts: int, pos: int, only: TimerKind | None = None) -> None:
+        """Fire every timer (of one kind, if given) whose firing comes before the input at
+        (ts, pos)."""
         done: set[tuple[str, int]] = set()
         while True:
             best: tuple[tuple[int, int], str, int] | None = None
             for member, due in await self.store.timer_schedule(self.team, ts, 1000):
-                at = self._when(member, due)
+                at, kind = self._when(member, due), self._kind(member)
+                if only is not None and (kind is None or kind[1] is not only):
+                    continue
                 if (member, due) not in done and at < (ts, pos) and (best is None or at < best[0]):
                     best = (at, member, due)
             if best is None:
