@@ -26,7 +26,7 @@ from server.store.embedded import EmbeddedRedis
 from server.store.event_reader import EventReader
 from server.store.keys import Retention
 from server.store.store import NowOverride, Store, StoreError
-from server.web import console, errors, floor_api, http_api, manager_api, ws
+from server.web import console, errors, floor_api, http_api, manager_api, whatif_api, ws
 from server.web.appkeys import (
     ARBITER,
     AUTHORITY,
@@ -92,6 +92,7 @@ def create_app(config: Config, *, config_path: Path | None = None, redis: str | 
     app.router.add_get("/ws", ws.handle)
     http_api.add_routes(app)
     manager_api.add_routes(app)
+    whatif_api.add_routes(app)
     floor_api.add_routes(app)
     console.add_routes(app)
     return app

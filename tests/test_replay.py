@@ -10,7 +10,6 @@ from redis.asyncio import Redis
 from server.config import Config, parse_config
 from server.floor.arbiter import Arbiter
 from server.floor.lead import NewLead
-from server.floor.timers import Timers
 from server.replay.comparison import compare
 from server.replay.record import record
 from server.replay.replayer import replay
@@ -19,6 +18,7 @@ from server.store import keys
 from server.store.store import Store
 from tests.clock import ManualClock
 from tests.test_working_day import END_MS, Floor, day_config, local_ms, make_leads
+
 
 async def recorded(redis: Redis, team: str = "north") -> list[dict[str, str]]:
     return [{"id": i, **f} for i, f in await redis.xrange(keys.audit(team))]

@@ -132,7 +132,8 @@ class Driver:
         first = self._first_version()
         settings = json.loads(self._rules(first))["team"]
         stages = (settings.get("release") or {}).get("stages") or ()
-        tiers = {tier: {} for stage in stages for tier in stage["tiers"] if tier != "*"}
+        tiers: dict[str, dict[str, object]] = {
+            tier: {} for stage in stages for tier in stage["tiers"] if tier != "*"}
         return Config.model_validate({"teams": {self.team: settings}, "tiers": tiers})
 
     def _first_version(self) -> int:

@@ -26,3 +26,4 @@ SCOREBOARD = web.AppKey("scoreboard", Scoreboard)
 METRICS = web.AppKey("metrics", Metrics)
 AUTHORITY = web.AppKey("authority", TokenAuthority)
 SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
+WHATIF_RUNNING: web.AppKey[set[str]] = web.AppKey("whatif_running")  # teams with a what-if
