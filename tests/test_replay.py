@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
+import sys
+from pathlib import Path
 
 from redis.asyncio import Redis
 
@@ -17,6 +20,8 @@ from server.replay.runs import exact, whatif
 from server.store import keys
 from server.store.store import Store
 from tests.clock import ManualClock
+from tests.conftest import BASE_CONFIG
+from tests.test_loadtest import ROOT, run_cli
 from tests.test_working_day import END_MS, Floor, day_config, local_ms, make_leads
 
 
@@ -135,3 +140,57 @@ async def test_window_lottery_over_an_fcfs_day_won_by_five_fast_reps_raises_jain
     assert before["jain"] < 0.26 and after["jain"] > 0.9, (before["jain"], after["jain"])
     assert before["speed_decided_share"] == 1.0 and after["speed_decided_share"] is None
     print(f"Jain fcfs {before['jain']:.3f} -> window+lottery {after['jain']:.3f}")
+
+
+async def test_a_load_test_run_of_contention_replays_exactly(redis: Redis, redis_url: str,
+                                                             tmp_path: Path) -> None:
+    """contention.toml at a reduced size and rate (real clock, real WebSockets, 2 workers)."""
+    code, output = await run_cli(
+        "--scenario", str(ROOT / "loadtest" / "scenarios" / "contention.toml"),
+        "--reps", "60", "--rate", "10", "--duration", "2", "--ceilings", "none",
+        "--redis-url", redis_url, "--workdir", str(tmp_path))
+    assert code == 0, output
+    entries = await recorded(redis, "lt")
+    claims = [e for e in entries if e["action"] == "claim"]
+    assert len(claims) > 100 and {e["result"] for e in claims} >= {"won", "lost"}
+    comparison, _ = await exact(entries)
+    assert comparison.matched == comparison.total and not comparison.mismatches, \
+        comparison.text()[:2000]
+
+
+async def leadgrab(*args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "leadgrab"), *args, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
+
+
+async def test_the_command_replays_an_export_and_reports_a_what_if(
+        store: Store, clock: ManualClock, config: Config, redis: Redis, tmp_path: Path) -> None:
+    arbiter = Arbiter(store, config)
+    await arbiter.apply_rules(config)
+    for n in range(4):
+        await arbiter.publish(NewLead(id=f"L{n}", team="north"), "crm")
+        for rep in ("alice", "bob"):
+            clock.advance(700)
+            await arbiter.claim(rep, f"L{n}", f"{rep}{n}")
+    audit = tmp_path / "audit.jsonl"
+    audit.write_text("".join(json.dumps(e) + "\n" for e in await recorded(redis)))
+    code, out = await leadgrab("replay", str(audit))
+    assert code == 0 and "decisions matched: 12 / 12 (100.00 %)" in out, out
+    new = tmp_path / "new.toml"
+    new.write_text(BASE_CONFIG.replace("max_daily = 5", "max_daily = 1"))
+    html, png = tmp_path / "r.html", tmp_path / "r.png"
+    code, out = await leadgrab("replay", str(audit), "--config", str(new), "--html", str(html),
+                               "--png", str(png))
+    assert code == 0 and "rejected quota_daily" in out and "reps do not react" in out, out
+    assert "<svg" in html.read_text() and png.stat().st_size > 1000
+    code, out = await leadgrab("replay", str(audit), "--config", str(new), "--json")
+    assert json.loads(out)["new"]["team"]["rejections"]["quota_daily"] > 0
+    audit.write_text(audit.read_text().replace('"result": "won"', '"result": "lost"', 1))
+    code, out = await leadgrab("replay", str(audit))
+    assert code == 1 and "decisions matched: 11 / 12" in out, out
+    code, out = await leadgrab("replay", str(tmp_path / "missing.jsonl"))
+    assert code == 2 and "replay:" in out and "Traceback" not in out
