@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import heapq
 import json
@@ -30,6 +31,8 @@ RETENTION = Retention(events_maxlen=1000, audit_maxlen=100_000_000, request_ttl_
 MAX_LAG_MS = 10_000  # a recorded timer firing this long after its due time still matches it
 RETRIES = 3  # --retry-rejected: retries of one rejected attempt at most
 PAGE = 10_000
+SCHEDULE_PAGE = 32
+HOLDER_ACTS = frozenset({A.FOLLOWUP, A.CLOSE, A.RELEASE})
 
 
 @dataclass(slots=True)
@@ -127,6 +130,8 @@ class Driver:
         self.fired = record.fired()
         self.version = -1
         self.inputs = 0
+        # no timer fires before this (ts, pos) unless a script adds one (None: look again)
+        self.quiet_until: tuple[int, int] | None = None
 
     def _base_config(self) -> Config:
         first = self._first_version()
@@ -184,17 +189,24 @@ class Driver:
 
     async def fire_until(self, ts: int, pos: int, only: TimerKind | None = None) -> None:
         """Fire every timer (of one kind, if given) whose firing comes before the input at
-        (ts, pos)."""
+        (ts, pos). Skipped while the last look showed nothing due that soon and nothing since
+        could have added a timer."""
+        if only is None and self.quiet_until is not None and (ts, pos) < self.quiet_until:
+            return
         done: set[tuple[str, int]] = set()
         while True:
+            timers, first = await self._schedule(ts)
             best: tuple[tuple[int, int], str, int] | None = None
-            for member, due in await self.store.timer_schedule(self.team, ts, 1000):
+            for member, due in timers:
                 at, kind = self._when(member, due), self._kind(member)
-                if only is not None and (kind is None or kind[1] is not only):
+                if (member, due) in done or (only is not None and (kind is None
+                                                                   or kind[1] is not only)):
                     continue
-                if (member, due) not in done and at < (ts, pos) and (best is None or at < best[0]):
+                first = min(first, at)
+                if at < (ts, pos) and (best is None or at < best[0]):
                     best = (at, member, due)
             if best is None:
+                self.quiet_until = None if done or only else first
                 return
             (at_ms, _), member, due = best
             done.add((member, due))
@@ -202,12 +214,19 @@ class Driver:
             self.clock.now_ms = max(self.clock.now_ms, at_ms)
             await self.timers.fire_member(self.team, member)
 
-    def _kind(self, member: str) -> tuple[str, TimerKind] | None:
-        try:
-            timer = parse(member)
-        except TimerMemberError:
-            return None
-        return timer.lead_id, timer.kind
+    async def _schedule(self, ts: int) -> tuple[list[tuple[str, int]], tuple[int, int]]:
+        """The earliest timers (every one due by `ts` if there are more), and the earliest
+        firing any timer not among them can have."""
+        timers = await self.store.timer_schedule(self.team, 2**62, SCHEDULE_PAGE)
+        if len(timers) < SCHEDULE_PAGE:
+            return timers, (2**62, 0)
+        if timers[-1][1] > ts:
+            return timers, (timers[-1][1], -1)
+        return await self.store.timer_schedule(self.team, ts, 10**7), (ts + 1, -1)
+
+    @staticmethod
+    def _kind(member: str) -> tuple[str, TimerKind] | None:
+        return _timer_key(member)
 
     def _when(self, member: str, due: int) -> tuple[int, int]:
         """When the record says this timer fired: its first recorded firing at or after the
@@ -228,11 +247,13 @@ class Driver:
         f, action = item.fields, item.fields[AuditField.ACTION]
         if self.config is None:
             await self._recorded_rules(action, f)
+        quiet, self.quiet_until = self.quiet_until, None  # a claim may keep it (see claim)
         if action == A.RULES_LOADED:
             return None
         self.inputs += 1
         if action == A.CLAIM:
-            return await self.claim(item, f.get(AuditField.REP, ""), f.get(AuditField.LEAD, ""))
+            return await self.claim(item, f.get(AuditField.REP, ""), f.get(AuditField.LEAD, ""),
+                                    quiet)
         await self._act(action, f)
         return None
 
@@ -243,6 +264,8 @@ class Driver:
 
     async def _act(self, action: str, f: Fields) -> None:
         lead, rep = f.get(AuditField.LEAD, ""), f.get(AuditField.REP, "")
+        if self.config is not None and action in HOLDER_ACTS:
+            rep = await self._holder(lead) or rep
         actor, reason = f.get(AuditField.ACTOR, ""), f.get(AuditField.REASON, "")
         if action == A.PUBLISH:
             await self.arbiter.publish(_lead(f), actor)
@@ -260,17 +283,36 @@ class Driver:
         elif action in (A.PAUSE, A.RESUME):
             await self.arbiter.pause(rep, action == A.PAUSE, actor)
 
-    async def claim(self, item: Pending, rep: str, lead: str) -> Pending | None:
-        """A claim attempt; with retry_rejected, a rejection that names a wait is tried
-        again after it (a new request id), up to RETRIES times."""
+    async def _holder(self, lead: str) -> str:
+        """Who holds the lead in this replay (what-if: the holder's follow-ups, closes and
+        releases follow the lead, whoever holds it under the new rules)."""
+        return (await self.store.lead_fields(self.team, lead)).get("holder", "")
+
+    async def claim(self, item: Pending, rep: str, lead: str,
+                    quiet: tuple[int, int] | None) -> Pending | None:
+        """A claim attempt (a lost or rejected one added no timer: `quiet` still holds);
+        with retry_rejected, a rejection that names a wait is tried again after it (a new
+        request id), up to RETRIES times."""
         req = item.fields.get(AuditField.REQ, "")
         done = await self.arbiter.claim(rep, lead, req)
+        if done.result in (Outcome.LOST, Outcome.REJECTED):
+            self.quiet_until = quiet
         wait = done.retry_after_ms or 0
         if not (self.retry and done.result is Outcome.REJECTED and wait
                 and item.attempt < RETRIES):
             return None
         again = {**item.fields, AuditField.REQ.value: f"{req}~retry{item.attempt + 1}"}
         return Pending(item.ts + wait, item.pos, item.attempt + 1, again)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _timer_key(member: str) -> tuple[str, TimerKind] | None:
+    """(lead id, kind) of a timer member; None outside the grammar."""
+    try:
+        timer = parse(member)
+    except TimerMemberError:
+        return None
+    return timer.lead_id, timer.kind
 
 
 def _lead(f: Fields) -> NewLead:

@@ -22,8 +22,9 @@ LIMITS = (
     "(publishes, claim attempts, follow-ups, releases, closes, pauses, dispatches) happens at "
     "its recorded time; an attempt the new rules reject is not retried unless "
     "--retry-rejected models a retry after retry_after_ms (at most 3), and nobody attempts "
-    "a lead they did not attempt in the record. Follow-ups and closes of a lead the rep does "
-    "not hold under the new rules do nothing."
+    "a lead they did not attempt in the record. A recorded follow-up, close or release of a "
+    "lead is made by whoever holds that lead under the new rules at that time (nothing if "
+    "nobody does)."
 )
 
 
@@ -94,7 +95,7 @@ def _team(entries: list[tuple[str, Fields]], eligible: Collection[str],
         "leads": len(published), "offers": offers,
         "untaken": sum(1 for lead in published if lead not in first_taken),
         "fallback_assignments": fallbacks, "rejections": dict(sorted(rejections.items())),
-        "first_claim_ms_p50": statistics.median(delays) if delays else None,
+        "first_claim_ms_p50": round(statistics.median(delays)) if delays else None,
         "first_claim_ms_p90": delays[int(0.9 * (len(delays) - 1))] if delays else None,
     }
 
