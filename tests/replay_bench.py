@@ -19,8 +19,9 @@ from server.config import parse_config
 from server.floor.arbiter import Arbiter
 from server.floor.lead import NewLead
 from server.replay.record import read_jsonl, record
-from server.replay.replayer import Clock, private_redis, replay
+from server.replay.replayer import replay
 from server.replay.runs import team_of
+from server.replay.sandbox import Clock, private_redis
 from server.store.store import Retention, Store
 
 SECONDS = 5.0

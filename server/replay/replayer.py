@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import heapq
 import json
-import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from server.config import Config, TeamConfig
 from server.contracts.audit_fields import AuditAction, AuditField
@@ -22,8 +17,8 @@ from server.floor.lead import NewLead
 from server.floor.rules import local_midnights
 from server.floor.timers import Timers
 from server.replay.record import Fields, Record, RecordError
+from server.replay.sandbox import Clock, Seeds, private_redis
 from server.shifts import intervals
-from server.store.embedded import EmbeddedRedis
 from server.store.store import Retention, Store
 
 A = AuditAction
@@ -36,30 +31,6 @@ HOLDER_ACTS = frozenset({A.FOLLOWUP, A.CLOSE, A.RELEASE})
 
 
 @dataclass(slots=True)
-class Clock:
-    """The scripts' "now" during a replay (the store's now override)."""
-
-    now_ms: int = 0
-
-    def __call__(self) -> int:
-        return self.now_ms
-
-
-@dataclass(slots=True)
-class Seeds:
-    """The draw seeds: the recorded ones per lead in order, then one derived from the clock."""
-
-    recorded: dict[str, list[str]]
-    clock: Clock
-
-    def __call__(self, _team: str, lead_id: str) -> str:
-        left = self.recorded.get(lead_id)
-        if left:
-            return left.pop(0)
-        return hashlib.sha1(f"{lead_id}:{self.clock.now_ms}".encode()).hexdigest()
-
-
-@dataclass(slots=True)
 class Run:
     """What a replay produced: its own audit, the roster at the end, and how long it took."""
 
@@ -67,14 +38,6 @@ class Run:
     roster: list[str]
     inputs: int
     seconds: float
-
-
-@asynccontextmanager
-async def private_redis() -> AsyncIterator[str]:
-    """A throwaway redis-server (no persistence) in a temporary folder."""
-    with tempfile.TemporaryDirectory(prefix="lg-replay-") as folder:
-        async with EmbeddedRedis(Path(folder), appendonly=False) as url:
-            yield url
 
 
 async def replay(record: Record, team: str, config: Config | None = None,
