@@ -8,15 +8,16 @@ import random
 import sys
 from pathlib import Path
 
+import pytest
 from redis.asyncio import Redis
 
 from server.config import Config, parse_config
 from server.floor.arbiter import Arbiter
 from server.floor.lead import NewLead
 from server.replay.comparison import compare
-from server.replay.record import record
+from server.replay.record import RecordError, record
 from server.replay.replayer import replay
-from server.replay.runs import exact, whatif
+from server.replay.runs import exact, from_redis, whatif
 from server.store import keys
 from server.store.store import Store
 from tests.clock import ManualClock
@@ -194,3 +195,19 @@ async def test_the_command_replays_an_export_and_reports_a_what_if(
     assert code == 1 and "decisions matched: 11 / 12" in out, out
     code, out = await leadgrab("replay", str(tmp_path / "missing.jsonl"))
     assert code == 2 and "replay:" in out and "Traceback" not in out
+
+
+async def test_an_export_without_its_rules_loaded_entry_needs_the_kept_history(
+        store: Store, clock: ManualClock, config: Config, redis: Redis, redis_url: str) -> None:
+    arbiter = Arbiter(store, config)
+    await arbiter.apply_rules(config)
+    await arbiter.publish(NewLead(id="L1", team="north"), "crm")
+    clock.advance(10)
+    await arbiter.claim("bob", "L1", "b1")
+    entries, history = await from_redis(redis_url, "north")
+    assert list(history) == [1] and json.loads(history[1])["reps"]["bob"]["max_open"] == 2
+    later = [e for e in entries if e["action"] != "rules_loaded"]
+    with pytest.raises(RecordError, match="rules version 1 is neither in the audit"):
+        await exact(later)
+    comparison, _ = await exact(later, history)
+    assert (comparison.matched, comparison.total) == (2, 2)
