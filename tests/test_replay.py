@@ -54,6 +54,10 @@ def window_day() -> Config:
 async def test_a_working_day_replays_exactly(store: Store, clock: ManualClock,
                                              redis: Redis) -> None:
     entries = await working_day(store, clock, redis, day_config())
+    unversioned = {e["action"] for e in entries if e.get("rules_version", "0") == "0"}
+    assert unversioned == set()  # publish, assign, offer, followup, withdraw, pause, resume too
+    assert {"publish", "assign", "offer", "followup", "withdraw", "pause", "resume"} <= {
+        e["action"] for e in entries}
     comparison, seconds = await exact(entries)
     assert comparison.total > 5000 and seconds < 60
     assert comparison.matched == comparison.total and not comparison.mismatches, \
