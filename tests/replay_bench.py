@@ -1,18 +1,22 @@
 """Benchmark (by hand, not in the suite): audit entries replayed per second against the claim
 script's own throughput, measured in the same run on the same kind of private Redis.
 
-    flock /tmp/leadgrab-bench.lock .venv/bin/python -m tests.replay_bench DAY.jsonl
+    flock /tmp/leadgrab-bench.lock .venv/bin/python -m tests.replay_bench [DAY.jsonl]
 
-DAY.jsonl: an audit export (e.g. the working day of tests/test_working_day.py).
+DAY.jsonl: an audit export; without one, the working day of tests/test_working_day.py is
+simulated first (on its own private Redis) and its audit replayed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import random
 import sys
 import time
 from pathlib import Path
+
+from redis.asyncio import Redis
 
 from loadtest import ceiling, serverconfig
 from server.config import parse_config
@@ -23,6 +27,9 @@ from server.replay.replayer import replay
 from server.replay.runs import team_of
 from server.replay.sandbox import Clock, private_redis
 from server.store.store import Retention, Store
+from tests.clock import ManualClock
+from tests.conftest import LIMITS
+from tests.test_working_day import END_MS, Floor, day_config, local_ms, make_leads
 
 SECONDS = 5.0
 REPS = 20
@@ -53,8 +60,23 @@ async def claims(url: str) -> dict[str, float]:
     return {"sequential_per_s": round(sequential), "pipelined_per_s": piped["ops_per_s"]}
 
 
-async def main(path: str) -> None:
-    entries = read_jsonl(Path(path).read_text().splitlines())
+async def working_day() -> list[dict[str, str]]:
+    """The audit of tests/test_working_day.py's simulated day."""
+    async with private_redis() as url:
+        clock = ManualClock(local_ms(5, 30))
+        redis = Redis.from_url(url, decode_responses=True)
+        store = Store(redis, LIMITS, clock)
+        config, rng = day_config(), random.Random(20270105)
+        arbiter = Arbiter(store, config)
+        await arbiter.apply_rules(config)
+        await Floor(arbiter, redis, clock, rng, make_leads(rng)).run(END_MS)
+        rows = await store.audit_range("north", "-", "+", 10**7)
+        await store.aclose()
+    return [{"id": entry_id, **fields} for entry_id, fields in rows]
+
+
+async def main(path: str | None) -> None:
+    entries = read_jsonl(Path(path).read_text().splitlines()) if path else await working_day()
     rec = record(entries)
     async with private_redis() as url:
         script = await claims(url)
@@ -70,4 +92,4 @@ async def main(path: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else None))
