@@ -28,6 +28,8 @@ RETRIES = 3  # --retry-rejected: retries of one rejected attempt at most
 PAGE = 10_000
 SCHEDULE_PAGE = 32
 HOLDER_ACTS = frozenset({A.FOLLOWUP, A.CLOSE, A.RELEASE})
+# inputs whose scripts only ever remove timers (so nothing can fall due sooner after them)
+ADD_NO_TIMER = frozenset({A.CLOSE, A.RELEASE, A.WITHDRAW, A.PAUSE, A.RESUME})
 
 
 @dataclass(slots=True)
@@ -169,7 +171,7 @@ class Driver:
                 if at < (ts, pos) and (best is None or at < best[0]):
                     best = (at, member, due)
             if best is None:
-                self.quiet_until = None if done or only else first
+                self.quiet_until = None if only else first
                 return
             (at_ms, _), member, due = best
             done.add((member, due))
@@ -218,6 +220,8 @@ class Driver:
             return await self.claim(item, f.get(AuditField.REP, ""), f.get(AuditField.LEAD, ""),
                                     quiet)
         await self._act(action, f)
+        if action in ADD_NO_TIMER:
+            self.quiet_until = quiet
         return None
 
     async def _recorded_rules(self, action: str, f: Fields) -> None:
