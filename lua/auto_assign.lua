@@ -48,6 +48,7 @@ local rules_key, days_key, lead_key, timers_key = KEYS[1], KEYS[2], KEYS[3], KEY
 local audit_key, events_key, trail_key, cust_key, rr_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local now = clock_ms(ARGV[1])
 local lead_id, policy, cid, audit_maxlen, events_maxlen = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local seed_override = ARGV[7]
 local member = 'auto:' .. lead_id
 
 local pending = not_due(timers_key, member, now)
@@ -80,7 +81,7 @@ for i = 8, #ARGV do
   end
 end
 
-local seed, u = draw_seed(lead_id, ARGV[7])
+local seed, u = draw_seed(lead_id, seed_override)
 local chosen = nil
 if #contenders > 0 and policy == 'round_robin' then
   chosen = next_after(contenders, redis.call('GET', rr_key) or '')

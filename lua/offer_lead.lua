@@ -26,6 +26,7 @@ Emits    events entry type=lead with the audience; audit entry action=offer.
 -- @include "lib/timer.lua"
 
 local lead_key, timers_key, events_key, audit_key, trail_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local rules_key = KEYS[6]
 local now = clock_ms(ARGV[1])
 local member, lead_id, events_maxlen, audit_maxlen = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 
@@ -59,6 +60,6 @@ local seq = emit(events_key, events_maxlen, EVENT.LEAD, {'lead_id', lead_id,
   'payload', lead[2], 'published_ms', lead[5], 'audience', encoded})
 audit(audit_key, audit_maxlen, {
   action = ACTION.OFFER, lead = lead_id, actor = 'system', result = 'ok', seq = seq,
-  audience = encoded, rules_version = redis.call('HGET', KEYS[6], 'version') or '0', ts = now,
+  audience = encoded, rules_version = redis.call('HGET', rules_key, 'version') or '0', ts = now,
 }, trail_key)
 return {'offered', seq}

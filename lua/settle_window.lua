@@ -49,9 +49,8 @@ local rules_key, days_key, lead_key, cand_key = KEYS[1], KEYS[2], KEYS[3], KEYS[
 local timers_key, audit_key, events_key, trail_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local now = clock_ms(ARGV[1])
 local lead_id, audit_maxlen, events_maxlen, cid = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local cust_key = KEYS[9]
+local cust_key, seed_override = KEYS[9], ARGV[6]
 local reps = {}
-local seed_override = ARGV[6]
 for i = 7, #ARGV do
   reps[#reps + 1] = ARGV[i]
 end

@@ -34,6 +34,7 @@ Emits    events entries type=settled (candidates of an open window: rejected, cl
 
 local lead_key, held_key, timers_key, cust_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local audit_key, events_key, trail_key, cand_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local rules_key = KEYS[9]
 local now = clock_ms(ARGV[1])
 local lead_id, actor, why, expected, cid = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local audit_maxlen, events_maxlen = ARGV[7], ARGV[8]
@@ -66,7 +67,7 @@ emit(events_key, events_maxlen, EVENT.WITHDRAWN, {'lead_id', lead_id, 'rep', hol
   'by', actor, 'reason', why})
 audit(audit_key, audit_maxlen, {
   action = ACTION.WITHDRAW, lead = lead_id, rep = holder, actor = actor, result = 'ok',
-  reason = why, rules_version = redis.call('HGET', KEYS[9], 'version') or '0', ts = now,
+  reason = why, rules_version = redis.call('HGET', rules_key, 'version') or '0', ts = now,
 }, trail_key)
 retire(ARGV[9], lead_key, trail_key, cand_key)
 return {'ok', holder}
