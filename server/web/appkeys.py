@@ -8,6 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from server.config import Config
+from server.fanout.board_feed import BoardFeed
 from server.fanout.hub import Hub
 from server.floor.arbiter import Arbiter
 from server.floor.claims import Claims
@@ -26,4 +27,5 @@ SCOREBOARD = web.AppKey("scoreboard", Scoreboard)
 METRICS = web.AppKey("metrics", Metrics)
 AUTHORITY = web.AppKey("authority", TokenAuthority)
 SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
+BOARD_FEED = web.AppKey("board_feed", BoardFeed)
 WHATIF_RUNNING: web.AppKey[set[str]] = web.AppKey("whatif_running")  # teams with a what-if
