@@ -25,7 +25,7 @@ from server.protocol import CloseCode
 from server.store.embedded import EmbeddedRedis
 from server.store.keys import Limits
 from server.store.store import ManualClock, Store, StoreError, connect
-from server.web import errors, floor_api, http_api, manager_api, ws
+from server.web import errors, floor_api, http_api, manager_api, refusals, ws
 from server.web.appkeys import (
     ARBITER,
     AUTHORITY,
@@ -75,7 +75,8 @@ def create_app(config: Config, *, config_path: Path | None = None, redis: str | 
                clock: ManualClock | None = None,
                registry: CollectorRegistry | None = None) -> web.Application:
     """Build the aiohttp application; Redis and background tasks start with it."""
-    app = web.Application(middlewares=[errors.errors],
+    refusals.install()
+    app = web.Application(middlewares=[errors.errors, refusals.path_ids],
                           client_max_size=config.server.max_frame_bytes)
     app[CONFIG] = config
     app[CONFIG_PATH] = config_path or Path("config.toml")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from aiohttp import web
@@ -16,7 +17,9 @@ from server.store.store import StoreError
 from server.web.appkeys import ARBITER, CONFIG_PATH, METRICS
 from server.web.auth import Role
 from server.web.errors import ApiError
-from server.web.requests import json_body, principal, team_param
+from server.web.requests import json_body, principal, req_id, team_param
+
+log = logging.getLogger(__name__)
 
 
 async def publish_lead(request: web.Request) -> web.Response:
@@ -41,11 +44,10 @@ async def claim_lead(request: web.Request) -> web.Response:
     body = await json_body(request)
     if body.get("rep", who.subject) != who.subject:
         raise ApiError(403, ErrorCode.FORBIDDEN, "a rep can only claim as itself")
-    req_id = body.get("req_id") or request.headers.get("Idempotency-Key") or uuid.uuid4().hex
-    if not isinstance(req_id, str) or len(req_id) > 64:
-        raise ApiError(400, ErrorCode.BAD_FIELD, "req_id: expected a string of at most 64 chars")
+    req = req_id(body.get("req_id") or request.headers.get("Idempotency-Key")
+                 or uuid.uuid4().hex)
     result = await decision.decide(request.app, who.team or "", who.subject,
-                                   request.match_info["id"], req_id, "http")
+                                   request.match_info["id"], req, "http")
     return web.json_response(decision.frame(result))
 
 
@@ -107,7 +109,10 @@ async def healthz(request: web.Request) -> web.Response:
     try:
         await arbiter.store.answering(list(arbiter.config.teams))
     except StoreError as exc:
-        return web.json_response({"status": "unavailable", "redis": str(exc)}, status=503)
+        log.warning("health check: %s", exc)  # the socket path or URL stays in the log
+        return web.json_response({"status": "unavailable",
+                                  "redis": "not answering" if exc.temporary else "error"},
+                                 status=503)
     return web.json_response({"status": "ok"})
 
 
