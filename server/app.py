@@ -25,7 +25,7 @@ from server.protocol import CloseCode
 from server.store.embedded import EmbeddedRedis
 from server.store.keys import Limits
 from server.store.store import ManualClock, Store, StoreError, connect
-from server.web import errors, floor_api, http_api, manager_api, refusals, ws
+from server.web import console, errors, floor_api, http_api, manager_api, refusals, ws
 from server.web.appkeys import (
     ARBITER,
     AUTHORITY,
@@ -91,6 +91,7 @@ def create_app(config: Config, *, config_path: Path | None = None, redis: str | 
     http_api.add_routes(app)
     manager_api.add_routes(app)
     floor_api.add_routes(app)
+    console.add_routes(app)
     return app
 
 

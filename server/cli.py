@@ -70,6 +70,10 @@ def add_commands(sub: Commands) -> None:
     token_cmd.add_argument("--role", choices=[r.value for r in Role], default=None)
     token_cmd.add_argument("--name", default="cli", help="subject of a manager/integration token")
     token_cmd.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds")
+    token_cmd.add_argument("--link", action="store_true",
+                           help="with --rep: print a URL opening the rep console signed in")
+    token_cmd.add_argument("--base-url", help="the server as reps reach it (default: host and"
+                           " port from the config)")
     token_cmd.set_defaults(func=token)
 
 
@@ -148,12 +152,22 @@ def token(args: argparse.Namespace) -> int:
         rep = config.rep(args.rep)
         if rep is None:
             raise ConfigError(f"--rep: no rep {args.rep!r} in {args.config}")
-        print(authority.mint(Role.REP, rep.id, team=rep.team, ttl_s=args.ttl))
+        minted = authority.mint(Role.REP, rep.id, team=rep.team, ttl_s=args.ttl)
+        print(console_link(config, args.base_url, minted) if args.link else minted)
         return 0
+    if args.link:
+        raise ConfigError("--link opens the rep console: give --rep ID")
     if args.role is None or args.role == Role.REP:
         raise ConfigError("give --rep ID for a rep token, or --role manager|integration")
     print(authority.mint(Role(args.role), args.name, ttl_s=args.ttl))
     return 0
+
+
+def console_link(config: Config, base_url: str | None, token: str) -> str:
+    """The console URL with the token in the fragment (browsers never send it to the server)."""
+    host = config.server.host if config.server.host not in ("", "0.0.0.0", "::") else "localhost"
+    base = base_url or f"http://{host}:{config.server.port}"
+    return f"{base.rstrip('/')}/#token={token}"
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from server import protocol
 from server.fanout.deliveries import Delivery, deliveries
@@ -10,6 +11,7 @@ from server.fanout.hub import seq_key
 from server.floor.arbiter import Arbiter
 from server.floor.roster import Member
 from server.protocol import Frame
+from server.shifts import intervals
 from server.store import keys
 
 PAGE = 1000
@@ -36,8 +38,26 @@ async def welcome(arbiter: Arbiter, member: Member) -> Frame:
         "today": int(fields.get("day_count", 0)) if fields.get("day") == day else 0,
     }
     cooldown = int(fields.get("cooldown_until_ms", 0)) or None
-    return protocol.welcome(member.id, member.team, now_ms, quota, cooldown,
-                            arbiter.roster.versions.get(member.team, 0))
+    frame = protocol.welcome(member.id, member.team, now_ms, quota, cooldown,
+                             arbiter.roster.versions.get(member.team, 0))
+    # added fields (v1 allows them): what a console shows before any other frame arrives
+    frame.update(held=list(state.get("held", [])), paused=fields.get("paused") == "1",
+                 timezone=member.timezone, shift=shift_state(member, now_ms))
+    return frame
+
+
+def shift_state(member: Member, now_ms: int) -> dict[str, Any] | None:
+    """On shift or not, and until when (the current shift's end or the next one's start);
+    None when the rep has no shifts (always on)."""
+    specs = tuple(member.limits.get("shifts") or ())
+    if not specs:
+        return None
+    spans = intervals(specs, member.timezone, now_ms, 1, 8)
+    current = next((end for start, end in spans if start <= now_ms < end), None)
+    if current is not None:
+        return {"on": True, "until_ms": current}
+    upcoming = next((start for start, _ in spans if start > now_ms), None)
+    return {"on": False, "until_ms": upcoming}
 
 
 async def missed(arbiter: Arbiter, team: str, resume: str) -> Missed:

@@ -37,9 +37,12 @@ log = logging.getLogger(__name__)
 
 
 def origin_allowed(request: web.Request) -> bool:
-    """Browsers send Origin: it must be allow-listed. Non-browser clients send none."""
+    """Browsers send Origin: the server's own (the rep console) or an allow-listed one.
+    Non-browser clients send none."""
     origin = request.headers.get("Origin")
-    return origin is None or origin in request.app[CONFIG].server.allowed_origins
+    if origin is None or origin in request.app[CONFIG].server.allowed_origins:
+        return True
+    return origin == f"{request.scheme}://{request.host}"
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
