@@ -121,10 +121,10 @@ def serving() -> Iterator[Server]:
         with log.open("wb") as out:
             cmd = [sys.executable, "-c", "from leadgrab.cli import main; main()", "serve",
                    "-c", str(config)]
-            env = dict(os.environ)
-            if os.environ.get("HOSTILE_SERVER_SRC"):  # e.g. an unpacked `git archive main`
-                env["PYTHONPATH"] = os.environ["HOSTILE_SERVER_SRC"]
-            process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+            # another checkout's server (e.g. an unpacked `git archive main`): run from its
+            # folder, which then comes first on the server's sys.path
+            src = os.environ.get("HOSTILE_SERVER_SRC") or None
+            process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=src)
         server = Server(port, folder / "data", process, log)
         try:
             _wait_ready(server)
