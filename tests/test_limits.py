@@ -105,6 +105,24 @@ async def test_hostile_frames_get_error_frames(gateway: Gateway, codec: Codec,
     assert "Traceback" not in caplog.text and "Error handling request" not in caplog.text
 
 
+async def test_a_bug_behind_a_frame_is_an_internal_error_frame(
+        gateway: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever fails behind a frame, the socket gets an error frame and stays usable."""
+    from server.web.appkeys import ARBITER
+
+    async def broken(*_: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(gateway.app[ARBITER], "release", broken)
+    async with connect(gateway) as peer:
+        await peer.recv_type("welcome")
+        await peer.send({"type": "release", "lead_id": "L1"})
+        error = await peer.recv_type("error")
+        assert (error["code"], error["message"]) == ("internal", "internal error")
+        await peer.send({"type": "pause"})
+        assert (await peer.recv_type("action_result"))["ok"] is True
+
+
 async def test_a_deeply_nested_json_body_is_a_400(gateway: Gateway) -> None:
     body = b'{"note":' + b"[" * 1000 + b"]" * 1000 + b"}"
     for depth_body in (body, b"[" * 50_000):
