@@ -387,14 +387,18 @@ def rss_run(server: Server, count: int, id_chars: int) -> dict[str, Any]:
     before = server.rss_mb()
     statuses: Counter[int] = Counter()
     started = time.monotonic()
+    curve = []
     for n in range(count):
+        if n % 10_000 == 0:
+            curve.append(round(server.rss_mb(), 1))
         lead = f"{n:012d}" + "x" * (id_chars - 12)
         action = "release" if n % 2 else "claim"
         statuses[_request(server, "POST", f"/api/leads/{lead}/{action}", b"{}", token,
                           conn)[0]] += 1
     return {"requests": count, "id_chars": id_chars, "seconds": round(
         time.monotonic() - started, 1), "rss_before_mb": round(before, 1),
-        "rss_after_mb": round(server.rss_mb(), 1), "statuses": dict(statuses),
+        "rss_after_mb": round(server.rss_mb(), 1), "rss_every_10k_mb": curve,
+        "statuses": dict(statuses),
         "redis_used_mb": round(server.redis().info("memory")["used_memory"] / 2**20, 1)}
 
 

@@ -205,6 +205,18 @@ async def test_frames_obey_the_same_limits(gateway: Gateway, frame: dict[str, An
         assert error["code"] == "bad_field" and error["message"].startswith(field)
 
 
+async def test_requests_on_unknown_leads_are_not_remembered(gateway: Gateway) -> None:
+    """The gateway keeps no per-lead memory for leads that do not exist (RSS stays flat)."""
+    from server.web.appkeys import ARBITER
+
+    for n in range(20):
+        lead = f"{n:012d}" + "x" * 116
+        for action in ("claim", "release"):
+            await call(gateway, "POST", f"/api/leads/{lead}/{action}", b"{}",
+                       gateway.token("alice"))
+    assert not [key for key in gateway.app[ARBITER].store.customers if key[1].endswith("x")]
+
+
 def test_long_arguments_are_not_remembered() -> None:
     """The packer's cache keeps short, repeating arguments only: maximal ids pass through."""
     batch._BULK.clear()

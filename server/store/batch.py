@@ -19,7 +19,7 @@ from server.store.backend import Client
 from server.store.keys import ScriptCall
 
 MAX_BATCH = 256
-BULK_MEMORY = 50_000  # packed arguments remembered (≈ 10 MB at most)
+BULK_MEMORY = 10_000  # packed arguments remembered (≈ 2 MB at most)
 BULK_MAX_CHARS = 64  # longer arguments (maximal ids) are packed every time, not remembered
 _BULK: dict[str, bytes] = {}
 

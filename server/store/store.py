@@ -128,6 +128,9 @@ class Store:
 
     def remember_customer(self, team: str, lead_id: str, customer_id: str) -> None:
         """Cache a lead's customer id so a claim needs no extra read (bounded LRU)."""
+        if not customer_id:  # "" is what a miss answers: keep nothing (unknown leads, too)
+            self.customers.pop((team, lead_id), None)
+            return
         self.customers[(team, lead_id)] = customer_id
         self.customers.move_to_end((team, lead_id))
         while len(self.customers) > CUSTOMER_CACHE:
