@@ -129,7 +129,7 @@ async def test_a_deeply_nested_json_body_is_a_400(gateway: Gateway) -> None:
         status, ctype, answer = await call(gateway, "POST", "/api/leads/L1/followup",
                                            depth_body, gateway.token("alice"))
         assert (status, ctype) == (400, "application/json")
-        assert answer["error"]["code"] in ("bad_frame", "bad_field")
+        assert answer["error"]["code"] in ("bad_json", "bad_field")
 
 
 async def test_malformed_http_gets_json_and_a_warning(gateway: Gateway,

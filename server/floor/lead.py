@@ -32,14 +32,15 @@ class LeadError(ValueError):
 class NewLead(BaseModel):
     """A lead to publish. `id` makes publishing idempotent; one is generated if absent."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `"value": "5000"` or `"priority": true` is refused, not quietly converted
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     id: LeadId = Field(default_factory=lambda: uuid.uuid4().hex)
     team: Annotated[str, Field(pattern=REP_ID)]
     value: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
     priority: Annotated[int, Field(ge=0, le=9)] = 0
     region: Annotated[str, Field(max_length=LABEL_CHARS, pattern=TEXT)] = ""
-    skills: Annotated[tuple[Label, ...], Field(max_length=16)] = ()
+    skills: Annotated[tuple[Label, ...], Field(max_length=16, strict=False)] = ()
     customer_id: Annotated[str, Field(max_length=CUSTOMER_CHARS, pattern=TEXT)] = ""
     attrs: dict[Label, Scalar] = {}
 
@@ -70,12 +71,19 @@ def parse_lead(raw: Any) -> NewLead:
         first = exc.errors(include_url=False)[0]
         loc = [str(p) for p in first["loc"]]
         if loc[:1] == ["attrs"] and len(loc) > 2:  # a union's branch: name the whole choice
-            message = _ATTR_VALUE
-            loc = loc[:2]
+            message, loc = _ATTR_VALUE, loc[:2]
+        elif first["type"] == "string_pattern_mismatch":
+            message = _PATTERNS.get(loc[0] if loc else "", _TEXT_RULE)
         else:
-            message = _PATTERNS.get(loc[0] if loc else "", _TEXT_RULE) \
-                if first["type"] == "string_pattern_mismatch" else first["msg"]
+            message = first["msg"].replace("valid tuple", "valid array")
+        if first["type"] != "missing":
+            message += f" (got {_shown(first['input'])})"
         raise LeadError(f"{'.'.join(loc) or 'lead'}: {message}") from None
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 _TEXT_RULE = "expected text without control characters (tab and line breaks allowed)"
