@@ -26,7 +26,7 @@ from server.store.keeper import kept
 from server.store.keys import Limits
 from server.store.persistence import warn_if_lossy
 from server.store.store import ManualClock, Store, StoreError, connect
-from server.web import console, errors, floor_api, http_api, manager_api, refusals, ws
+from server.web import board_api, console, errors, floor_api, http_api, manager_api, refusals, ws
 from server.web.appkeys import (
     ARBITER,
     AUTHORITY,
@@ -95,6 +95,7 @@ def create_app(config: Config, *, config_path: Path | None = None, redis: str | 
     manager_api.add_routes(app)
     floor_api.add_routes(app)
     console.add_routes(app)
+    board_api.add_routes(app)
     return app
 
 
