@@ -44,9 +44,11 @@ def held(team: str, rep: str) -> str:
     return _key(team, "held", rep)
 
 
-def request(team: str, rep: str, req_id: str) -> str:
-    """String: the stored result of a claim request, for idempotent retries."""
-    return _key(team, "req", rep, req_id)
+def request(team: str, rep: str, req_id: str, lead_id: str) -> str:
+    """String: the stored result of a claim request, for idempotent retries. A req_id counts
+    per lead: the same one on another lead is another request (never that lead's answer).
+    Rep and req ids hold no ':', so the key names one (rep, req_id, lead) alone."""
+    return _key(team, "req", rep, req_id, lead_id)
 
 
 def trail(team: str, lead_id: str) -> str:
@@ -156,7 +158,7 @@ def claim_call(team: str, rep: str, lead_id: str, req_id: str, retention: Retent
     """claim_lead.lua: decide one claim."""
     keys = [
         rules(team), days(team), lead(team, lead_id), rep_state(team, rep), held(team, rep),
-        request(team, rep, req_id), audit(team), events(team), trail(team, lead_id),
+        request(team, rep, req_id, lead_id), audit(team), events(team), trail(team, lead_id),
         candidates(team, lead_id), timers(team), rate(team, rep), lockout(team, rep),
         customer(team, customer_id), shift(team, rep),
     ]

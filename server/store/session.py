@@ -104,6 +104,9 @@ class Session:
 
     def _remember_customer(self, team: str, lead_id: str, customer_id: str) -> None:
         """Cache a lead's customer id so a claim needs no extra read (bounded LRU)."""
+        if not customer_id:  # "" is what a miss answers: keep nothing (unknown leads, too)
+            self._customers.pop((team, lead_id), None)
+            return
         self._customers[(team, lead_id)] = customer_id
         self._customers.move_to_end((team, lead_id))
         while len(self._customers) > CUSTOMER_CACHE:
