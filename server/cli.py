@@ -21,8 +21,9 @@ from server import supervisor
 from server.config import Config, ConfigError, load_config
 from server.floor.arbiter import Arbiter
 from server.floor.rules import effective_rep
+from server.replay import command as replay_command
 from server.store.embedded import EmbeddedRedisError
-from server.store.store import Store, StoreError, connect
+from server.store.store import Store, StoreError
 from server.web.auth import SECRET_FILE_NAME, Role, TokenAuthority, load_or_create_secret
 
 log = logging.getLogger("leadgrab")
@@ -57,7 +58,7 @@ def _version() -> str:
 
 
 def add_commands(sub: Commands) -> None:
-    """Register serve, check-config, reload and token."""
+    """Register serve, check-config, reload, token and replay."""
     serve_cmd = sub.add_parser("serve", help="run the server (embedded Redis unless a URL is set)")
     _config_arg(serve_cmd)
     serve_cmd.add_argument("--host", help="listen address (default: server.host)")
@@ -88,6 +89,7 @@ def add_commands(sub: Commands) -> None:
     token_cmd.add_argument("--teams", help="with --role manager: only these teams (a,b);"
                            " default: every team")
     token_cmd.set_defaults(func=token)
+    replay_command.register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -143,14 +145,14 @@ def reload(args: argparse.Namespace) -> int:
     url = _redis_for_cli(config, args.redis_url)
 
     async def apply() -> None:
-        redis = await connect(url, 4)
+        store = await Store.open(url, application.retention(config), max_connections=4)
         try:
-            arbiter = Arbiter(Store(redis, application.limits(config)), config)
+            arbiter = Arbiter(store, config)
             for load in await arbiter.apply_rules(config):
                 state = "updated" if load.changed else "unchanged"
                 print(f"team {load.team}: rules version {load.version} ({state})")
         finally:
-            await redis.aclose()
+            await store.aclose()
 
     asyncio.run(apply())
     return 0

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import jsonschema
 
+from server.contracts.audit_fields import AuditField
 from server.floor.resources import lead_resource
 from server.web.openapi import document, schema
 from tests.conftest import Gateway
@@ -128,6 +129,11 @@ def test_a_held_lead_shows_the_deadline_that_applies() -> None:
     assert lead["deadlines"] == [{"applies_to": "hold", "kind": "followup", "ms": 1795916899625,
                                   "at": "2026-11-29T01:48:19.625Z"}]
     assert lead["value"] == 10.5 and lead["published_ms"] is None
+
+
+def test_every_audit_field_is_in_the_schema() -> None:
+    documented = set(document()["components"]["schemas"]["AuditEntry"]["properties"])
+    assert {field.value for field in AuditField} - documented == set()
 
 
 def test_the_leak_check_catches_the_string_form() -> None:

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from server.contracts.audit_fields import AuditField as F
 from server.floor.roster import Member
-from server.store import keys
 
 if TYPE_CHECKING:
     from server.floor.arbiter import Arbiter
@@ -21,7 +20,7 @@ LEAD_TIMES = ("published_ms", "claimed_ms", "followed_up_ms", "closed_ms", "with
 PUBLIC_FIELDS = ("priority", "region", "customer_id")
 # How each audit field is typed; a field not named here stays a string.
 AUDIT_INTS = frozenset({F.TS, F.RETRY_AFTER_MS, F.RULES_VERSION, F.SEQ, F.DEADLINE_MS})
-AUDIT_JSON = frozenset({F.CONTENDERS, F.AUDIENCE})
+AUDIT_JSON = frozenset({F.CONTENDERS, F.AUDIENCE, F.PAYLOAD, F.RULES})
 
 
 def iso(ms: int) -> str:
@@ -98,9 +97,7 @@ async def rep_of(arbiter: Arbiter, rep_id: str) -> dict[str, Any] | None:
     if member is None:
         return None
     stored = await arbiter.rep_state(rep_id)
-    presence = await arbiter.store.call(arbiter.store.redis.hgetall(keys.presence(member.team)))
-    online = sum(max(int(n), 0) for conn, n in presence.items()
-                 if conn.rpartition("|")[0] == rep_id)
+    online = await arbiter.store.rep_connections(member.team, rep_id)
     now_ms = await arbiter.now_ms()
     return rep_resource(member, stored["state"], stored["held"], online=online, now_ms=now_ms,
                         today=await arbiter.local_day(member.team, now_ms),

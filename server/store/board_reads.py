@@ -21,7 +21,7 @@ class BoardReads:
 
     async def last_ids(self, team: str) -> dict[str, str]:
         """The newest audit and presence entry ids ('0-0' for an empty stream)."""
-        async with self.store.pipeline() as pipe:
+        async with self.store._pipeline() as pipe:
             pipe.xrevrange(keys.audit(team), count=1)
             pipe.xrevrange(keys.presence_log(team), count=1)
             audit, presence = await pipe.execute()
@@ -33,7 +33,7 @@ class BoardReads:
         """Audit and presence entries after `cursor` (one slot: both keys share the tag)."""
         names = {keys.audit(team): "audit", keys.presence_log(team): "presence"}
         streams: dict[Any, Any] = {key: cursor[name] for key, name in names.items()}
-        reply = await self.store.call(self.store.redis.xread(streams, count=count,
+        reply = await self.store._call(self.store._redis.xread(streams, count=count,
                                                              block=block_ms))
         found: dict[str, list[Entry]] = {"audit": [], "presence": []}
         for key, rows in _pairs(reply):
@@ -42,21 +42,21 @@ class BoardReads:
 
     async def oldest(self, team: str) -> str | None:
         """The oldest audit entry id still in the stream."""
-        rows = await self.store.call(self.store.redis.xrange(keys.audit(team), count=1))
+        rows = await self.store._call(self.store._redis.xrange(keys.audit(team), count=1))
         return rows[0][0] if rows else None
 
     async def recent(self, team: str, count: int, presence: bool = False,
                      until: str = "+") -> list[Entry]:
         """The newest `count` audit (or presence) entries up to `until`, oldest first."""
         key = keys.presence_log(team) if presence else keys.audit(team)
-        rows: list[Entry] = await self.store.call(
-            self.store.redis.xrevrange(key, max=until, count=count))
+        rows: list[Entry] = await self.store._call(
+            self.store._redis.xrevrange(key, max=until, count=count))
         return rows[::-1]
 
     async def leads(self, team: str, lead_ids: Iterable[str]) -> dict[str, dict[str, str]]:
         """Each lead's stored hash ({} when gone)."""
         ids = sorted(set(lead_ids))
-        async with self.store.pipeline() as pipe:
+        async with self.store._pipeline() as pipe:
             for lead_id in ids:
                 pipe.hgetall(keys.lead(team, lead_id))
             rows = await pipe.execute()
@@ -65,7 +65,7 @@ class BoardReads:
     async def reps(self, team: str, reps: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Each rep's state hash and the leads it holds."""
         ids = sorted(set(reps))
-        async with self.store.pipeline() as pipe:
+        async with self.store._pipeline() as pipe:
             for rep in ids:
                 pipe.hgetall(keys.rep_state(team, rep))
                 pipe.smembers(keys.held(team, rep))
@@ -75,7 +75,7 @@ class BoardReads:
 
     async def online(self, team: str) -> dict[str, int]:
         """Open sockets per rep over every server process."""
-        raw = await self.store.call(self.store.redis.hgetall(keys.presence(team)))
+        raw = await self.store._call(self.store._redis.hgetall(keys.presence(team)))
         counts: dict[str, int] = {}
         for field, value in raw.items():
             rep = field.rpartition("|")[0]
@@ -91,7 +91,7 @@ class BoardReads:
                                now_ms: int) -> None:
         """Count a socket opened (+1) or closed (-1) and log the change for the feed."""
         field = f"{rep}|{instance}"
-        async with self.store.pipeline() as pipe:
+        async with self.store._pipeline() as pipe:
             pipe.hincrby(keys.presence(team), field, delta)
             pipe.xadd(keys.presence_log(team),
                       {"action": "connected" if delta > 0 else "disconnected", "rep": rep,
@@ -101,10 +101,10 @@ class BoardReads:
 
     async def forget_instance(self, team: str, instance: str) -> None:
         """Drop a stopping process's presence counts."""
-        raw = await self.store.call(self.store.redis.hkeys(keys.presence(team)))
+        raw = await self.store._call(self.store._redis.hkeys(keys.presence(team)))
         mine = [f for f in raw if f.endswith("|" + instance)]
         if mine:
-            await self.store.call(self.store.redis.hdel(keys.presence(team), *mine))
+            await self.store._call(self.store._redis.hdel(keys.presence(team), *mine))
 
 
 def _pairs(reply: Any) -> list[tuple[str, list[Entry]]]:

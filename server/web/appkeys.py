@@ -11,6 +11,7 @@ from server.config import Config
 from server.fanout.board_feed import BoardFeed
 from server.fanout.hub import Hub
 from server.floor.arbiter import Arbiter
+from server.floor.claims import Claims
 from server.floor.scoreboard import Scoreboard
 from server.floor.timers import Timers
 from server.metrics import Metrics
@@ -19,6 +20,7 @@ from server.web.auth import TokenAuthority
 CONFIG = web.AppKey("config", Config)
 CONFIG_PATH = web.AppKey("config_path", Path)
 ARBITER = web.AppKey("arbiter", Arbiter)
+CLAIMS = web.AppKey("claims", Claims)
 TIMERS = web.AppKey("timers", Timers)
 HUB = web.AppKey("hub", Hub)
 SCOREBOARD = web.AppKey("scoreboard", Scoreboard)
@@ -26,3 +28,4 @@ METRICS = web.AppKey("metrics", Metrics)
 AUTHORITY = web.AppKey("authority", TokenAuthority)
 SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
 BOARD_FEED = web.AppKey("board_feed", BoardFeed)
+WHATIF_RUNNING: web.AppKey[set[str]] = web.AppKey("whatif_running")  # teams with a what-if

@@ -15,6 +15,7 @@ from server.floor.audit_log import AuditQuery
 from server.floor.resources import audit_entry
 from server.floor.scoreboard import WINDOWS_MS, Report
 from server.protocol import ErrorCode
+from server.protocol.limits import LEAD_ID_RULE, REP_ID_RULE, is_lead_id, is_rep_id
 from server.store.store import StoreError
 from server.web.appkeys import ARBITER, METRICS, SCOREBOARD
 from server.web.auth import Role
@@ -101,8 +102,9 @@ def _start(request: web.Request, since: str | None) -> str:
 
 def _filter(request: web.Request, name: str) -> str | None:
     value = request.query.get(name)
-    if value is not None and not 0 < len(value) <= 128:
-        raise _bad(name, "expected 1 to 128 characters")
+    valid = is_lead_id if name == "lead" else is_rep_id
+    if value is not None and not valid(value):
+        raise _bad(name, f"expected {LEAD_ID_RULE if name == 'lead' else REP_ID_RULE}")
     return value
 
 
@@ -126,7 +128,7 @@ async def get_audit(request: web.Request) -> web.StreamResponse:
         raise _bad("format", f"expected json, jsonl or csv (got {fmt!r})")
     if fmt in EXPORTS:
         return await _export(request, query, fmt)
-    page = await audit_log.page(request.app[ARBITER].store, query)
+    page = await audit_log.page(request.app[ARBITER], query)
     return web.json_response({"entries": typed(page.entries), "next": page.next})
 
 
@@ -140,7 +142,7 @@ async def _export(request: web.Request, query: AuditQuery, fmt: str) -> web.Stre
     if fmt == "csv":
         await resp.write(audit_log.csv_rows([], header=True))
     try:
-        async for batch in audit_log.export(request.app[ARBITER].store, query):
+        async for batch in audit_log.export(request.app[ARBITER], query):
             await resp.write(encode(batch))
     except StoreError as exc:
         request.app[METRICS].redis_errors.inc()

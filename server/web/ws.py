@@ -13,7 +13,6 @@ from server import protocol
 from server.contracts.results import ActionResult
 from server.fanout import catchup as feed
 from server.fanout.connection import Connection
-from server.floor import claims as decision
 from server.floor.roster import Member
 from server.protocol import (
     Claim,
@@ -29,12 +28,22 @@ from server.protocol import (
     Resume,
 )
 from server.store.store import StoreError
-from server.web.appkeys import ARBITER, AUTHORITY, BOARD_FEED, CONFIG, HUB, METRICS, SOCKETS
+from server.web.appkeys import (
+    ARBITER,
+    AUTHORITY,
+    BOARD_FEED,
+    CLAIMS,
+    CONFIG,
+    HUB,
+    METRICS,
+    SOCKETS,
+)
 from server.web.auth import AuthError, Principal, Role
 from server.web.socket_sink import CLOSE_TIMEOUT_S, SocketSink
 
 log = logging.getLogger(__name__)
 HEARTBEAT_LOST = "1006"  # the disconnects label of a peer that stopped answering pings
+INTERNAL_ERROR = 1011  # RFC 6455: the server met a condition it did not expect
 
 
 def origin_allowed(request: web.Request) -> bool:
@@ -61,6 +70,9 @@ async def handle(request: web.Request) -> web.StreamResponse:
         hello = await _await_hello(request, ws, codec)
         if hello is not None:
             await _session(request, ws, codec, *hello)
+    except Exception:  # a bug: logged, and a close frame, never an HTTP 500 into the socket
+        log.exception("WebSocket session failed")
+        await SocketSink(ws).close(INTERNAL_ERROR, "internal error")
     finally:
         request.app[SOCKETS].discard(ws)
     return ws
@@ -184,6 +196,9 @@ async def _read_loop(request: web.Request, ws: web.WebSocketResponse, conn: Conn
             metrics.redis_errors.inc()
             log.warning("request from %s failed: %s", conn.rep, exc)
             conn.send_frame(_unavailable(frame))
+        except Exception:  # a bug: logged with its traceback; the frame is answered
+            log.exception("frame from %s failed", conn.rep)
+            conn.send_frame(protocol.error(ErrorCode.INTERNAL, "internal error"))
     if ws.close_code == CloseCode.MESSAGE_TOO_BIG:
         metrics.protocol_errors.labels(ErrorCode.TOO_LARGE).inc()
     if isinstance(ws.exception(), TimeoutError) and not conn.closed.is_set():
@@ -216,9 +231,10 @@ async def _dispatch(request: web.Request, conn: Connection, frame: protocol.Clie
 async def _claim(request: web.Request, conn: Connection, frame: Claim) -> None:
     if frame.rep is not None and frame.rep != conn.rep:
         raise ProtocolError(ErrorCode.FORBIDDEN, "a rep can only claim as itself")
-    result = await decision.decide(request.app, conn.team, conn.rep, frame.lead_id,
-                                   frame.req_id, "ws")
-    conn.send_frame(decision.frame(result))
+    result = await request.app[CLAIMS].decide(conn.team, conn.rep, frame.lead_id,
+                                              frame.req_id, "ws")
+    conn.send_frame(protocol.claim_result(result.req_id, result.lead_id, result.result,
+                                          result.reason, result.retry_after_ms))
 
 
 def _unavailable(frame: protocol.ClientFrame | None) -> protocol.Frame:
