@@ -8,6 +8,7 @@ KEYS[5]  lg:{team}:audit            stream: audit trail
 KEYS[6]  lg:{team}:events           stream: offers and decisions
 KEYS[7]  lg:{team}:trail:<lead_id>  list: this lead's audit entry ids
 KEYS[8]  lg:{team}:cand:<lead_id>   hash: claim-window candidates (told it closed)
+KEYS[9]  lg:{team}:pool             zset: open leads, scored by when they (re)opened (ms)
 
 ARGV[1]  now override in ms ('' = Redis TIME; tests only)
 ARGV[2]  lead id
@@ -61,6 +62,7 @@ if stages ~= '' then
   end
 end
 redis.call('HSET', lead_key, 'state', 'withdrawn', 'holder', '', 'withdrawn_ms', now)
+redis.call('ZREM', KEYS[9], lead_id)
 emit(events_key, events_maxlen, EVENT.WITHDRAWN, {'lead_id', lead_id, 'rep', holder,
   'by', actor, 'reason', why})
 audit(audit_key, audit_maxlen, {
