@@ -1,4 +1,4 @@
-"""What a connecting rep is owed: their welcome state and the stream entries they missed."""
+"""What a connecting rep is owed: their welcome state, the open pool, or the entries they missed."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from server import protocol
 from server.fanout.deliveries import Delivery, deliveries
 from server.fanout.hub import seq_key
 from server.floor.arbiter import Arbiter
+from server.floor.pool import PoolLead, scan, seen_by
 from server.floor.roster import Member
 from server.protocol import Frame
 from server.shifts import intervals
@@ -74,3 +75,30 @@ async def missed(arbiter: Arbiter, team: str, resume: str) -> Missed:
         entries += [(seq, items) for seq, f in rows if (items := deliveries(f, seq))]
         after = rows[-1][0]
     return Missed(entries, gap, first)
+
+
+async def snapshot(arbiter: Arbiter, member: Member, bound: int) -> list[Frame]:
+    """The open leads `member` may see, newest first, up to `bound`: `lead` frames marked
+    `snapshot`, with `opens_ms` when the lead is not yet offered to the rep's tier. None for
+    a paused or off-shift rep (live offers skip them too)."""
+    now_ms = await arbiter.now_ms()
+    state = await arbiter.rep_state(member.id)
+    if state.get("state", {}).get("paused") == "1" or not member.on_shift(now_ms):
+        return []
+    opening: dict[str, int] = {}
+
+    def keep(lead: PoolLead) -> bool:
+        opens = seen_by(member, lead, now_ms)
+        if opens is not None:
+            opening[lead.lead_id] = opens
+        return opens is not None
+
+    leads, _ = await scan(arbiter.store, member.team, keep, bound)
+    frames = []
+    for lead in leads:
+        frame = protocol.lead(lead.payload())
+        frame["snapshot"] = True
+        if opening[lead.lead_id] > now_ms:
+            frame["opens_ms"] = opening[lead.lead_id]
+        frames.append(frame)
+    return frames

@@ -1,0 +1,96 @@
+"""The public pool (公海): which open leads a rep may see, from when, and pages of it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from server.floor.roster import Member
+from server.store import pool_reads
+from server.store.store import Store
+
+PAGE = 200  # index entries read per round trip
+SCAN_MAX = 5000  # index entries one request may read before it returns a cursor
+
+
+@dataclass(frozen=True, slots=True)
+class PoolLead:
+    """An open lead as stored: its hash and when it (re)opened."""
+
+    lead_id: str
+    opened_ms: int
+    fields: Mapping[str, str]
+
+    def payload(self) -> dict[str, Any]:
+        """The public fields a rep receives, with its offer seq and publish time."""
+        body: dict[str, Any] = json.loads(self.fields.get("payload") or "{}")
+        body.update(seq=self.fields.get("seq", ""),
+                    published_ms=int(self.fields.get("published_ms") or 0))
+        return body
+
+
+def opens_at(fields: Mapping[str, str], member: Member, now_ms: int) -> int | None:
+    """When this open lead is offered to `member` (≤ now: already), or None if never: the
+    owner window first, then the release stages that name the rep's tier (or '*'); mirrors
+    publish_lead.lua and offer_lead.lua. Eligibility (region, skills) is checked apart."""
+    owner = fields.get("owner", "")
+    owner_until = int(fields.get("owner_until_ms") or 0)
+    if owner and member.id == owner:
+        return now_ms
+    stages = json.loads(fields.get("stages") or "null") or []
+    if not stages:
+        return max(owner_until, now_ms) if owner else now_ms
+    base = int(fields.get("release_base_ms") or fields.get("published_ms") or 0)
+    times = [base + int(s.get("after_ms", 0)) for s in stages
+             if member.tier in s.get("tiers", []) or "*" in s.get("tiers", [])]
+    return max(min(times), now_ms) if times else None
+
+
+def seen_by(member: Member, lead: PoolLead, now_ms: int) -> int | None:
+    """When `member` may see this open lead (see opens_at), or None: same filter as offers."""
+    payload = json.loads(lead.fields.get("payload") or "{}")
+    if not member.may_receive(str(payload.get("region", "")), payload.get("skills") or ()):
+        return None
+    return opens_at(lead.fields, member, now_ms)
+
+
+Keep = Callable[[PoolLead], bool]
+
+
+async def scan(store: Store, team: str, keep: Keep, limit: int,
+               after: tuple[int, str] | None = None) -> tuple[list[PoolLead], str | None]:
+    """Open leads newest first that `keep` admits, up to `limit`, after the cursor; and the
+    cursor of the next page (None at the end). Reads at most SCAN_MAX index entries, so a
+    rare filter on a large pool returns fewer leads and a cursor to go on with."""
+    found: list[PoolLead] = []
+    read = 0
+    while len(found) < limit and read < SCAN_MAX:
+        page = await pool_reads.open_page(store, team, after, PAGE)
+        if not page:
+            return found, None
+        read += len(page)
+        rows = await pool_reads.lead_rows(store, team, [lead_id for lead_id, _ in page])
+        for (lead_id, opened), fields in zip(page, rows, strict=True):
+            after = (opened, lead_id)
+            lead = PoolLead(lead_id, opened, fields)
+            if fields.get("state") in ("open", "window") and keep(lead):
+                found.append(lead)
+                if len(found) == limit:
+                    return found, cursor(after)
+        if len(page) < PAGE:
+            return found, None
+    return found, cursor(after) if after else None
+
+
+def cursor(after: tuple[int, str]) -> str:
+    return f"{after[0]}:{after[1]}"
+
+
+def parse_cursor(raw: str) -> tuple[int, str]:
+    """'<opened ms>:<lead id>' as given in next_cursor; ValueError otherwise."""
+    ms, sep, lead_id = raw.partition(":")
+    if not sep or not ms.isdigit() or not lead_id:
+        raise ValueError("expected the next_cursor of a previous page")
+    return int(ms), lead_id
