@@ -26,7 +26,7 @@ from server.store.keeper import kept
 from server.store.keys import Limits
 from server.store.persistence import warn_if_lossy
 from server.store.store import ManualClock, Store, StoreError, connect
-from server.web import console, errors, floor_api, http_api, manager_api, ws
+from server.web import console, errors, floor_api, http_api, leads_api, manager_api, ws
 from server.web.appkeys import (
     ARBITER,
     AUTHORITY,
@@ -91,6 +91,7 @@ def create_app(config: Config, *, config_path: Path | None = None, redis: str | 
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/ws", ws.handle)
     http_api.add_routes(app)
+    leads_api.add_routes(app)
     manager_api.add_routes(app)
     floor_api.add_routes(app)
     console.add_routes(app)

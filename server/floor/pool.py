@@ -94,3 +94,76 @@ def parse_cursor(raw: str) -> tuple[int, str]:
     if not sep or not ms.isdigit() or not lead_id:
         raise ValueError("expected the next_cursor of a previous page")
     return int(ms), lead_id
+
+
+@dataclass(frozen=True, slots=True)
+class LeadQuery:
+    """GET /api/leads filters: each one optional; `older_than_ms` counts from opening."""
+
+    team: str
+    state: str = "open"  # open | held (held: managers only)
+    region: str | None = None
+    skill: str | None = None
+    min_value: float | None = None
+    priority: int | None = None
+    older_than_ms: int | None = None
+    customer: str | None = None
+    limit: int = 50
+    cursor: str | None = None
+
+    def admits(self, lead: PoolLead, now_ms: int) -> bool:
+        """Whether the lead passes every filter given."""
+        p: dict[str, Any] = json.loads(lead.fields.get("payload") or "{}")
+        return ((self.region is None or p.get("region", "") == self.region)
+                and (self.skill is None or self.skill in (p.get("skills") or ()))
+                and (self.min_value is None or float(p.get("value", 0)) >= self.min_value)
+                and (self.priority is None or int(p.get("priority", 0)) == self.priority)
+                and (self.older_than_ms is None or lead.opened_ms <= now_ms - self.older_than_ms)
+                and (self.customer is None or p.get("customer_id", "") == self.customer))
+
+
+def listed(lead: PoolLead, opens_ms: int | None, now_ms: int, manager: bool) -> dict[str, Any]:
+    """One lead as GET /api/leads shows it (holder and deadline for managers only)."""
+    body = lead.payload()
+    body.update(state=lead.fields.get("state", ""), opened_ms=lead.opened_ms)
+    if opens_ms is not None and opens_ms > now_ms:
+        body["opens_ms"] = opens_ms
+    if manager:
+        body.update(holder=lead.fields.get("holder", ""),
+                    claimed_ms=int(lead.fields.get("claimed_ms") or 0) or None,
+                    deadline_ms=int(lead.fields.get("deadline_ms") or 0) or None)
+    return body
+
+
+async def browse(store: Store, query: LeadQuery, viewer: Member | None, reps: list[str],
+                 now_ms: int) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the team's leads for a rep (`viewer`: open leads they may see) or a manager
+    (None: open or held, `reps` being the team's roster), and the next page's cursor."""
+    if query.state == "held":
+        return await _held(store, query, reps, now_ms)
+    opening: dict[str, int | None] = {}
+
+    def keep(lead: PoolLead) -> bool:
+        if not query.admits(lead, now_ms):
+            return False
+        opening[lead.lead_id] = seen_by(viewer, lead, now_ms) if viewer else None
+        return viewer is None or opening[lead.lead_id] is not None
+
+    after = parse_cursor(query.cursor) if query.cursor else None
+    leads, nxt = await scan(store, query.team, keep, query.limit, after)
+    return [listed(lead, opening[lead.lead_id], now_ms, viewer is None) for lead in leads], nxt
+
+
+async def _held(store: Store, query: LeadQuery, reps: list[str],
+                now_ms: int) -> tuple[list[dict[str, Any]], str | None]:
+    """Held leads by id (bounded by the roster's max_open), after the cursor id."""
+    ids = [i for i in await pool_reads.held_ids(store, query.team, reps)
+           if query.cursor is None or i > query.cursor]
+    rows = await pool_reads.lead_rows(store, query.team, ids)
+    leads = [PoolLead(i, int(f.get("published_ms") or 0), f) for i, f in zip(ids, rows, strict=True)
+             if f.get("state") == "held"]
+    page = [lead for lead in leads if query.admits(lead, now_ms)][:query.limit + 1]
+    more = len(page) > query.limit
+    page = page[:query.limit]
+    return ([listed(lead, None, now_ms, True) for lead in page],
+            page[-1].lead_id if more else None)
