@@ -21,7 +21,7 @@ async def decide(app: web.Application, team: str, rep: str, lead_id: str, req_id
     elapsed_s = time.perf_counter() - started
     metrics = app[METRICS]
     metrics.claim_seconds.observe(elapsed_s)
-    metrics.claim_decided(result.result, result.reason or "", transport)
+    metrics.claim_decided(result.result, result.reason or "", transport, team)
     metrics.reps.claimed(rep, result.lead_id, result.result, result.reason)
     if result.result is Outcome.PENDING:
         # the window's end was computed mid-call (Redis time): half the call is behind us
