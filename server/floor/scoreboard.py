@@ -13,7 +13,6 @@ from server.floor import audit_log
 from server.floor.arbiter import Arbiter
 from server.floor.fairness import Contests, Counts, Entry, Fairness, count_entry, entry_ms, figures
 from server.metrics import Metrics
-
 from server.store import keys, pool_reads
 from server.store.store import StoreError
 
