@@ -155,6 +155,7 @@ async def _drain(conn: Connection, writer: asyncio.Task[None]) -> None:
 async def _start(request: web.Request, conn: Connection, member: Member, hello: Hello) -> None:
     arbiter, hub = request.app[ARBITER], request.app[HUB]
     conn.send_frame(await feed.welcome(arbiter, member))
+    hub.limits[conn] = dict(member.limits)
     if hello.resume is None:
         await _send_pool(conn, await feed.snapshot(arbiter, member,
                                                    request.app[CONFIG].server.pool_snapshot_max))
