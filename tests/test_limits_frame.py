@@ -48,7 +48,7 @@ async def test_a_reload_reaches_connected_reps_within_a_second(redis: Any, redis
 async def test_sighup_with_an_invalid_config_is_logged_once(redis: Any, redis_url: str,
                                                             tmp_path: Path) -> None:
     config = write_config(tmp_path)
-    with serve(config, redis_url) as (proc, base):
+    with serve(config, redis_url) as (proc, _base):
         log = next(tmp_path.glob("serve-*.log"))
         config.write_text(config.read_text().replace("max_daily = 5", "max_daily = -1"))
         proc.send_signal(signal.SIGHUP)
