@@ -17,6 +17,8 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
+from clients.errors import SessionClosed, Unavailable, Unreachable
+from clients.pending import Pending
 from server.protocol import (
     CloseCode,
     Codec,
@@ -27,6 +29,8 @@ from server.protocol import (
     should_reconnect,
 )
 
+__all__ = ["LeadGrabClient", "SessionClosed", "StatusHook", "Unavailable", "Unreachable"]
+
 log = logging.getLogger(__name__)
 STREAM_FRAMES = frozenset({"lead", "lead_taken"})
 WELCOME_TIMEOUT_S = 10.0
@@ -35,15 +39,7 @@ _RETRYABLE = (OSError, TimeoutError, ConnectionClosed, InvalidHandshake)
 TokenSource = Callable[[], Awaitable[str]]  # asked for a token before each connection
 
 
-class SessionClosed(Exception):
-    """The server ended the session for good (refused token, protocol error): do not retry.
-
-    `code` is the WebSocket close code, or the HTTP status of a refused upgrade.
-    """
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(f"server closed the session with {code}: {reason or 'no reason given'}")
-        self.code, self.reason = code, reason
+StatusHook = Callable[[str, str], None]  # (state "lost" | "live", detail) on each change
 
 
 class LeadGrabClient:
@@ -57,18 +53,25 @@ class LeadGrabClient:
     `token` is a rep token, or an async callable asked for one before every connection: with
     a callable, a session whose token expires (close 4001 after `welcome`) reconnects with a
     new token and resumes; with a plain token it ends with SessionClosed.
+
+    A claim the server answers with `error unavailable` raises Unavailable (with the req_id
+    to retry). Connection state changes go to `on_status` once each (default: logged), not
+    once per reconnect attempt; with `fail_fast`, a first connection that fails raises
+    Unreachable instead of retrying.
     """
 
     def __init__(self, url: str, token: str | TokenSource, *, codec: Codec = Codec.JSON,
                  resume: str | None = None, backoff_base_s: float = 0.2,
-                 backoff_cap_s: float = 10.0, max_frames: int = 1024) -> None:
+                 backoff_cap_s: float = 10.0, max_frames: int = 1024,
+                 on_status: StatusHook | None = None, fail_fast: bool = False) -> None:
         self.url, self.codec, self.last_seq = url, codec, resume
+        self._on_status, self._fail_fast = on_status or _log_status, fail_fast
+        self._state = "new"  # "live" after a welcome, "lost" while reconnecting
         self.welcome: Frame | None = None
         self._token = token
         self._base_s, self._cap_s, self._max_frames = backoff_base_s, backoff_cap_s, max_frames
         self._queue: asyncio.Queue[Frame | BaseException | None] = asyncio.Queue()
-        self._claims: dict[str, tuple[Frame, asyncio.Future[Frame]]] = {}
-        self._actions: dict[tuple[str, str], list[asyncio.Future[Frame]]] = {}
+        self._pending = Pending()
         self._ws: ClientConnection | None = None
         self._live = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -133,15 +136,13 @@ class LeadGrabClient:
         """
         self._start()
         req_id = req_id or self.new_req_id()
-        entry = self._claims.get(req_id)
+        frame, future, new = self._pending.claim(req_id, lead_id)
         try:
-            if entry is None:
-                frame = {"type": "claim", "req_id": req_id, "lead_id": lead_id}
-                entry = self._claims[req_id] = (frame, asyncio.get_running_loop().create_future())
+            if new:
                 await self._send(frame)
-            return await entry[1]
+            return await future
         finally:
-            self._claims.pop(req_id, None)
+            self._pending.claims.pop(req_id, None)
 
     async def release(self, lead_id: str) -> Frame:
         """Give back a held lead; returns its `action_result`."""
@@ -151,6 +152,18 @@ class LeadGrabClient:
         """Record the sales outcome ("won" or "lost") of a held lead; returns `action_result`."""
         return await self._act({"type": "close", "lead_id": lead_id, "outcome": outcome})
 
+    async def followup(self, lead_id: str, note: str | None = None) -> Frame:
+        """Record progress on a held lead; its `action_result` carries the next `deadline_ms`."""
+        return await self._act({"type": "followup", "lead_id": lead_id, "note": note})
+
+    async def pause(self) -> Frame:
+        """Go out of office: no offers, claims rejected `not_open`; returns `action_result`."""
+        return await self._act({"type": "pause"})
+
+    async def resume(self) -> Frame:
+        """Come back on the floor; returns `action_result`."""
+        return await self._act({"type": "resume"})
+
     async def aclose(self) -> None:
         """Stop the session: close the socket, end `frames()`, fail unanswered requests."""
         self._closed = True
@@ -159,7 +172,7 @@ class LeadGrabClient:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._queue.put_nowait(None)
-        self._fail(self._failure or ConnectionError("the client is closed"))
+        self._pending.fail(self._failure or ConnectionError("the client is closed"))
 
     # ------------------------------------------------------------------------ requests
 
@@ -185,47 +198,19 @@ class LeadGrabClient:
         return True
 
     async def _act(self, frame: Frame) -> Frame:
-        """Send a release or close once and await its `action_result`.
+        """Send a release, close, followup, pause or resume once and await its `action_result`.
 
         Not resent after a reconnect (it is not idempotent): a lost connection raises
-        ConnectionError, and the caller checks the lead's state.
+        ConnectionError, and the caller checks the lead's state. An `error unavailable`
+        raises Unavailable: the server answers one connection's requests in order, and a
+        claim's error names its req_id, so one without answers the oldest action.
         """
         await self.connect()
-        future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
-        waiting = self._actions.setdefault((frame["type"], frame["lead_id"]), [])
-        waiting.append(future)
+        future = self._pending.action(frame)
         if not await self._send(frame):
-            with contextlib.suppress(ValueError):
-                waiting.remove(future)
+            self._pending.forget(frame, future)
             raise ConnectionError("connection lost; check the lead's state and retry")
         return await future
-
-    def _resolve(self, frame: Frame) -> None:
-        """Hand a claim or action answer to the request waiting for it."""
-        if frame["type"] == "claim_result" and frame.get("result") != "pending":
-            entry = self._claims.get(str(frame.get("req_id")))
-            if entry is not None and not entry[1].done():
-                entry[1].set_result(frame)
-        elif frame["type"] == "action_result":
-            waiting = self._actions.get((str(frame.get("action")), str(frame.get("lead_id"))))
-            if waiting:
-                future = waiting.pop(0)
-                if not future.done():
-                    future.set_result(frame)
-
-    def _fail(self, exc: BaseException) -> None:
-        """Fail every request still waiting (the session is over)."""
-        self._fail_actions(exc)
-        for _, future in self._claims.values():
-            if not future.done():
-                future.set_exception(exc)
-
-    def _fail_actions(self, exc: BaseException) -> None:
-        for waiting in self._actions.values():
-            for future in waiting:
-                if not future.done():
-                    future.set_exception(exc)
-        self._actions.clear()
 
     # ------------------------------------------------------------------------ connection
 
@@ -236,7 +221,7 @@ class LeadGrabClient:
         except Exception as exc:
             self._failure = exc
             self._queue.put_nowait(exc)
-            self._fail(exc)
+            self._pending.fail(exc)
 
     async def _loop(self) -> None:
         """Connect, pump frames, and reconnect with backoff until refused for good."""
@@ -251,13 +236,14 @@ class LeadGrabClient:
                     welcome = await self._greet(ws)
                     self._greeted = True
                     attempt = 0
+                    self._status("live", self.url)
                     await self._pump(ws, self._go_live(ws, welcome))
             except _RETRYABLE as exc:
                 self._raise_if_final(exc)
             finally:
                 self._ws = None
                 self._live.clear()
-                self._fail_actions(ConnectionError("connection lost before the answer"))
+                self._pending.fail_actions(ConnectionError("connection lost before the answer"))
             if self._resyncing:
                 self._resyncing = False
                 continue
@@ -291,7 +277,7 @@ class LeadGrabClient:
         self._behind = False
         self._queue.put_nowait(welcome)
         self._live.set()
-        return [frame for frame, future in self._claims.values() if not future.done()]
+        return self._pending.unanswered_claims()
 
     async def _pump(self, ws: ClientConnection, resend: list[Frame]) -> None:
         for frame in resend:
@@ -313,7 +299,7 @@ class LeadGrabClient:
         except ProtocolError as exc:
             log.warning("ignoring a malformed frame from %s: %s", self.url, exc.message)
             return
-        self._resolve(frame)
+        self._pending.resolve(frame)
         if self._keep(frame) and self._queue.qsize() < self._max_frames:
             self._queue.put_nowait(frame)
 
@@ -349,6 +335,22 @@ class LeadGrabClient:
                          and not isinstance(self._token, str))
             if not should_reconnect(code) and not renewable:
                 raise SessionClosed(code, reason or self._last_error)
-        if not self._resyncing:
-            log.warning("connection to %s lost (%s); reconnecting", self.url,
-                        str(exc) or type(exc).__name__)
+        if self._resyncing:
+            return
+        reason = str(exc) or type(exc).__name__
+        if self._fail_fast and self._state == "new":
+            raise Unreachable(self.url, reason)
+        self._status("lost", reason)
+
+    def _status(self, state: str, detail: str) -> None:
+        """Report a change of connection state once (not every reconnect attempt)."""
+        if state != self._state:
+            self._state = state
+            self._on_status(state, detail)
+
+
+def _log_status(state: str, detail: str) -> None:
+    if state == "lost":
+        log.warning("connection lost (%s); reconnecting", detail)
+    else:
+        log.info("connected to %s", detail)

@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from server.config import load_config
+from server.config import Config
 from server.web.auth import Role, TokenAuthority, load_or_create_secret
 
 Scalar = str | int | float | bool
@@ -45,9 +45,8 @@ def lead_body(team: str, value: float, *, lead_id: str | None = None, region: st
     return body
 
 
-def integration_token(config_path: Path, ttl_s: int = TOKEN_TTL_S) -> str:
+def integration_token(config: Config, ttl_s: int = TOKEN_TTL_S) -> str:
     """A short-lived integration token signed with the config's secret (a local operator's)."""
-    config = load_config(config_path)
     secret = load_or_create_secret(config.server.secret or None,
                                    data_dir=Path(config.server.data_dir))
     return TokenAuthority(secret).mint(Role.INTEGRATION, "cli-publish", ttl_s=ttl_s)

@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import TypeAlias
 
@@ -38,11 +39,19 @@ def build_parser(*more: Callable[[Commands], None]) -> argparse.ArgumentParser:
     """The server's commands, plus those each of `more` registers (leadgrab.cli adds the
     client's: the server never imports its clients)."""
     parser = argparse.ArgumentParser(prog="leadgrab", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"leadgrab {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     add_commands(sub)
     for register in more:
         register(sub)
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("leadgrab")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
 
 
 def add_commands(sub: Commands) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,7 +23,8 @@ from pydantic import (
 
 from server.shifts import parse_shift
 
-Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+_IDENT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+Ident = Annotated[str, Field(pattern=rf"^{_IDENT.pattern}$")]
 NonNegative = Annotated[int, Field(ge=0)]
 Positive = Annotated[int, Field(gt=0)]
 # TOML arrays arrive as lists; strict mode would refuse them for a tuple field.
@@ -141,7 +144,8 @@ class TeamConfig(_Frozen):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError, OSError):  # a folder or a too-long name
-            raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Europe/Berlin')") from None
+            raise ValueError(
+                "unknown IANA time zone, expected a name like 'Europe/Berlin'") from None
         return value
 
 
@@ -169,6 +173,8 @@ class ServerConfig(_Frozen):
 
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    # how reps on other machines reach this server (clients dial it; the server ignores it)
+    public_url: Annotated[str, Field(pattern=r"^(https?://[^\s/]+(/\S*)?)?$")] = ""
     redis_url: str = ""
     data_dir: str = "data"
     secret: str = ""
@@ -205,8 +211,8 @@ class Config(_Frozen):
     @model_validator(mode="after")
     def _references_resolve(self) -> Config:
         seen: set[str] = set()
-        for i, rep in enumerate(self.reps):
-            where = f"reps[{i}]"
+        for rep in self.reps:
+            where = f"reps.{rep.id}"
             if rep.id in seen:
                 raise ValueError(f"{where}.id: duplicate rep id {rep.id!r} (expected each id once)")
             seen.add(rep.id)
@@ -235,7 +241,7 @@ def parse_config(text: str, source: str = "config.toml") -> Config:
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: invalid configuration:\n{_describe(exc)}") from None
+        raise ConfigError(f"{source}: invalid configuration:\n{_describe(exc, raw)}") from None
 
 
 def load_config(path: str | Path) -> Config:
@@ -248,14 +254,15 @@ def load_config(path: str | Path) -> Config:
     return parse_config(text, str(path))
 
 
-def _describe(exc: ValidationError) -> str:
+def _describe(exc: ValidationError, raw: Mapping[str, Any]) -> str:
     lines = []
     for err in exc.errors(include_url=False):
-        loc = _dotted(err["loc"])
+        loc = _dotted(_rep_ids(err["loc"], raw))
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            allowed = ", ".join(_allowed_keys(err["loc"][:-1]))
-            lines.append(f"  {loc}: unknown key (expected one of: {allowed})")
+            allowed = _allowed_keys(err["loc"][:-1])
+            hint = _did_you_mean(str(err["loc"][-1]), allowed)
+            lines.append(f"  {loc}: unknown key{hint} (expected one of: {', '.join(allowed)})")
         elif err["type"] == "missing":
             lines.append(f"  {loc}: required key is missing")
         elif loc:
@@ -263,6 +270,27 @@ def _describe(exc: ValidationError) -> str:
         else:
             lines.append(f"  {msg}")
     return "\n".join(lines)
+
+
+def _did_you_mean(key: str, allowed: list[str]) -> str:
+    """`; did you mean 'port'?` for a near miss, or a rule put outside its `rules` table."""
+    if key in RuleSet.model_fields and "rules" in allowed:
+        return f"; did you mean 'rules.{key}'? Rules go in the rules table"
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _rep_ids(loc: tuple[int | str, ...], raw: Mapping[str, Any]) -> tuple[int | str, ...]:
+    """`reps[1]` as `reps.bob` when that rep has a usable id (people know reps by id)."""
+    reps = raw.get("reps")
+    if len(loc) < 2 or loc[0] != "reps" or not isinstance(loc[1], int) \
+            or not isinstance(reps, list) or loc[1] >= len(reps):
+        return loc
+    rep = reps[loc[1]]
+    rep_id = rep.get("id") if isinstance(rep, dict) else None
+    if not isinstance(rep_id, str) or not _IDENT.fullmatch(rep_id):
+        return loc
+    return ("reps", rep_id, *loc[2:])
 
 
 def _allowed_keys(parent: tuple[int | str, ...]) -> list[str]:

@@ -87,7 +87,7 @@ def test_load_config_reads_a_file(tmp_path: Path) -> None:
                      ["teams.north.rules.max_opn", "unknown key", "max_open"],
                      id="unknown-nested"),
         pytest.param(replaced('id = "bob"', 'id = "bob"\nnick = "b"'),
-                     ["reps[1].nick", "unknown key", "regions"], id="unknown-rep-key"),
+                     ["reps.bob.nick", "unknown key", "regions"], id="unknown-rep-key"),
         pytest.param(replaced("max_open = 2,", 'max_open = "2",'),
                      ["teams.north.rules.max_open", "'2'", "integer"], id="string-for-int"),
         pytest.param(replaced("max_daily = 5", "max_daily = -1"),
@@ -97,11 +97,11 @@ def test_load_config_reads_a_file(tmp_path: Path) -> None:
                      ["tiers.gold.rules.max_open", "-3", "greater than or equal to 0"],
                      id="negative-tier-quota"),
         pytest.param(replaced('tier = "gold"', 'tier = "platinum"'),
-                     ["reps[0].tier", "'platinum'", "expected one of: gold"], id="unknown-tier"),
+                     ["reps.alice.tier", "'platinum'", "expected one of: gold"], id="unknown-tier"),
         pytest.param(replaced('id = "bob"\nteam = "north"', 'id = "bob"\nteam = "south"'),
-                     ["reps[1].team", "'south'", "expected one of: north"], id="unknown-team"),
+                     ["reps.bob.team", "'south'", "expected one of: north"], id="unknown-team"),
         pytest.param(replaced('id = "bob"', 'id = "alice"'),
-                     ["reps[1].id", "'alice'", "duplicate", "expected each id once"],
+                     ["reps.alice.id", "'alice'", "duplicate", "expected each id once"],
                      id="duplicate-rep"),
         pytest.param(replaced("Europe/Berlin", "Mars/Olympus"),
                      ["teams.north.timezone", "'Mars/Olympus'", "IANA time zone"],
@@ -185,6 +185,48 @@ def readme_keys(heading: str) -> set[str]:
 def test_the_readme_documents_every_config_key_and_no_other(heading: str,
                                                              model: type[BaseModel]) -> None:
     assert readme_keys(heading) == set(model.model_fields)
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        pytest.param(BASE_CONFIG.replace("stream_maxlen", "stream_maxln"),
+                     "server.stream_maxln: unknown key; did you mean 'stream_maxlen'?",
+                     id="near-miss"),
+        pytest.param(replaced("max_open = 2,", "max_open = 2, max_opn = 3,"),
+                     "teams.north.rules.max_opn: unknown key; did you mean 'max_open'?",
+                     id="nested-near-miss"),
+        pytest.param(replaced('id = "bob"', 'id = "bob"\nmax_daily = 3'),
+                     "reps.bob.max_daily: unknown key; did you mean 'rules.max_daily'?",
+                     id="rule-outside-rules"),
+    ],
+)
+def test_unknown_key_suggests_the_near_miss(text: str, hint: str) -> None:
+    assert hint in error_of(text)
+
+
+def test_no_suggestion_for_a_key_unlike_any() -> None:
+    assert "did you mean" not in error_of(BASE_CONFIG + "\n[bogus]\nx = 1\n")
+
+
+def test_zone_message_has_one_pair_of_brackets() -> None:
+    line = next(line for line in error_of(replaced("Europe/Berlin", "Mars/Olympus")).splitlines()
+                if "timezone" in line)
+    assert line.count("(") == line.count(")") == 1, line
+    assert line.strip() == ("teams.north.timezone: unknown IANA time zone, expected a name like "
+                            "'Europe/Berlin' (got 'Mars/Olympus')")
+
+
+def test_a_rep_without_a_usable_id_keeps_its_index() -> None:
+    assert "reps[1].id" in error_of(replaced('id = "bob"', 'id = "bob smith"'))
+
+
+def test_public_url_is_an_http_url() -> None:
+    ok = parse_config(BASE_CONFIG.replace("stream_maxlen = 10000",
+                                          'public_url = "https://leads.example.com"'))
+    assert ok.server.public_url == "https://leads.example.com"
+    assert "server.public_url" in error_of(
+        BASE_CONFIG.replace("stream_maxlen = 10000", 'public_url = "leads.example.com"'))
 
 
 def test_rule_override_carries_every_rule_of_rule_set_and_no_other() -> None:

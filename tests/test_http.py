@@ -46,7 +46,7 @@ async def test_publish_once_per_id(gateway: Gateway) -> None:
         ({"team": "south"}, 400, "bad_field"),
         ({"team": "north", "surprise": 1}, 400, "bad_field"),
         ({"team": "north", "id": "has space"}, 400, "bad_field"),
-        ([1, 2], 400, "bad_frame"),
+        ([1, 2], 400, "bad_json"),
     ],
 )
 async def test_publish_rejects_bad_leads(gateway: Gateway, body: Any, status: int,
@@ -59,7 +59,7 @@ async def test_publish_rejects_bad_leads(gateway: Gateway, body: Any, status: in
 async def test_malformed_and_oversized_bodies(gateway: Gateway) -> None:
     status, body = await call(gateway, "POST", "/api/leads", integration(gateway),
                               raw=b"{nope")
-    assert (status, body["error"]["code"]) == (400, "bad_frame")
+    assert (status, body["error"]["code"]) == (400, "bad_json")
     status, body = await call(gateway, "POST", "/api/leads", integration(gateway),
                               raw=b"x" * 70_000)
     assert (status, body["error"]["code"]) == (413, "too_large")

@@ -82,6 +82,7 @@ def test_error_code_values_are_fixed() -> None:
         "not_found",
         "method_not_allowed",
         "invalid_config",
+        "bad_json",
     }
 
 

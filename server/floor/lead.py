@@ -20,14 +20,15 @@ class LeadError(ValueError):
 class NewLead(BaseModel):
     """A lead to publish. `id` makes publishing idempotent; one is generated if absent."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `"value": "5000"` or `"priority": true` is refused, not quietly converted
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     id: LeadId = Field(default_factory=lambda: uuid.uuid4().hex)
     team: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
     value: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
     priority: Annotated[int, Field(ge=0, le=9)] = 0
     region: Annotated[str, Field(max_length=64)] = ""
-    skills: Annotated[tuple[Label, ...], Field(max_length=16)] = ()
+    skills: Annotated[tuple[Label, ...], Field(max_length=16, strict=False)] = ()
     customer_id: Annotated[str, Field(max_length=128)] = ""
     attrs: dict[Label, Scalar] = {}
 
@@ -57,4 +58,7 @@ def parse_lead(raw: Any) -> NewLead:
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         loc = ".".join(str(p) for p in first["loc"]) or "lead"
-        raise LeadError(f"{loc}: {first['msg']}") from None
+        message = first["msg"].replace("valid tuple", "valid array")
+        if first["type"] != "missing":
+            message += f" (got {first['input']!r})"
+        raise LeadError(f"{loc}: {message}") from None

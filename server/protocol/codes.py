@@ -75,6 +75,7 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"  # no such route, lead or rep
     METHOD_NOT_ALLOWED = "method_not_allowed"
     INVALID_CONFIG = "invalid_config"  # a reload found the config file invalid: nothing applied
+    BAD_JSON = "bad_json"  # a request body that is not a JSON object
 
 
 _TEMPORARY_ERRORS = frozenset({ErrorCode.UNAVAILABLE})

@@ -23,7 +23,8 @@ def principal(request: web.Request, *roles: Role) -> Principal:
         raise ApiError(401, ErrorCode.AUTH_FAILED, exc.message) from None
     if who.role not in roles:
         allowed = " or ".join(r.value for r in roles)
-        raise ApiError(403, ErrorCode.FORBIDDEN, f"this endpoint needs a {allowed} token")
+        article = "an" if allowed[0] in "aeiou" else "a"
+        raise ApiError(403, ErrorCode.FORBIDDEN, f"this endpoint needs {article} {allowed} token")
     return who
 
 
@@ -37,9 +38,9 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     try:
         body = json.loads(raw)
     except ValueError:
-        raise ApiError(400, ErrorCode.BAD_FRAME, "body is not valid JSON") from None
+        raise ApiError(400, ErrorCode.BAD_JSON, "body is not valid JSON") from None
     if not isinstance(body, dict):
-        raise ApiError(400, ErrorCode.BAD_FRAME, "body must be a JSON object")
+        raise ApiError(400, ErrorCode.BAD_JSON, "body must be a JSON object")
     return body
 
 
