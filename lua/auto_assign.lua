@@ -2,7 +2,8 @@
 
 Contenders are the team's reps who could take it now: eligible (active, region, skills),
 not locked out of it or its customer, not paused, on shift, within max_open and max_daily
-(cooldowns do not apply to an assignment). Policies:
+(cooldowns do not apply to an assignment): may_take with TAKE.ASSIGN (lib/availability.lua).
+Policies (lib/draw.lua):
   least_loaded  fewest open leads; ties broken by a uniform draw (seed in the audit entry)
   round_robin   the next contender after the last rep this policy assigned to, by rep id
 Never by roster order. With no contender the lead stays in the pool.
@@ -35,9 +36,11 @@ Emits    events entry type=assigned; audit entry action=auto_assign (policy, see
 -- @include "lib/reasons.lua"
 -- @include "lib/clock.lua"
 -- @include "lib/audit.lua"
+-- @include "lib/events.lua"
 -- @include "lib/timer.lua"
--- @include "lib/eligibility.lua"
+-- @include "lib/availability.lua"
 -- @include "lib/holding.lua"
+-- @include "lib/draw.lua"
 
 local rules_key, days_key, lead_key, timers_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local audit_key, events_key, trail_key, cust_key, rr_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
@@ -58,52 +61,37 @@ if lead[1] ~= 'open' or policy == 'none' then
   return {'noop', ''}
 end
 
-local day = today(days_key, now)
 local contenders = {}
 for i = 7, #ARGV do
   local rep_id, base = ARGV[i], 9 + (i - 7) * 4
   local rep_json = redis.call('HGET', rules_key, 'rep:' .. rep_id)
   local rep = rep_json and cjson.decode(rep_json)
-  local state = redis.call('HMGET', KEYS[base + 1], 'cooldown_until_ms', 'day', 'day_count',
-    'paused')
   local open = redis.call('SCARD', KEYS[base + 2])
-  if rep and eligible(rep, lead[3], lead[4]) and state[4] ~= '1'
-      and locked_until(KEYS[base + 3], lead_id, cid) <= now
-      and not off_shift(KEYS[base + 4], rep, now)
-      and open < rep.max_open and daily_count(state, day) < rep.max_daily then
+  local why = may_take({checks = TAKE.ASSIGN, rep = rep, rep_id = rep_id,
+    lead = {region = lead[3], skills = lead[4]}, lead_id = lead_id, cid = cid, now = now,
+    state = redis.call('HMGET', KEYS[base + 1], 'cooldown_until_ms', 'day', 'day_count',
+      'paused'),
+    open = open, days_key = days_key, lockout_key = KEYS[base + 3], shift_key = KEYS[base + 4]})
+  if not why then
     contenders[#contenders + 1] = {id = rep_id, rep = rep, open = open,
       rep_key = KEYS[base + 1], held_key = KEYS[base + 2]}
   end
 end
 
-local t = redis.call('TIME')
-local seed = redis.sha1hex(lead_id .. ':' .. t[1] .. t[2])
-local u = tonumber(string.sub(seed, 1, 8), 16) / 4294967296
+local seed, u = draw_seed(lead_id)
 local chosen = nil
 if #contenders > 0 and policy == 'round_robin' then
-  local last = redis.call('GET', rr_key) or ''
-  chosen = contenders[1]
-  for _, c in ipairs(contenders) do
-    if c.id > last then chosen = c break end
-  end
+  chosen = next_after(contenders, redis.call('GET', rr_key) or '')
   redis.call('SET', rr_key, chosen.id)
 elseif #contenders > 0 then
-  local best = {}
-  for _, c in ipairs(contenders) do
-    if not best[1] or c.open < best[1].open then
-      best = {c}
-    elseif c.open == best[1].open then
-      best[#best + 1] = c
-    end
-  end
-  chosen = best[math.floor(u * #best) + 1]
+  chosen = least_loaded(contenders, u, {'open'})
 end
 
 local version = redis.call('HGET', rules_key, 'version') or '0'
 if not chosen then
   audit(audit_key, audit_maxlen, {
-    'action', 'auto_assign', 'lead', lead_id, 'actor', 'system', 'result', 'none',
-    'policy', policy, 'rules_version', version, 'ts', now,
+    action = ACTION.AUTO_ASSIGN, lead = lead_id, actor = 'system', result = 'none',
+    policy = policy, rules_version = version, ts = now,
   }, trail_key)
   return {'none', ''}
 end
@@ -111,12 +99,11 @@ start_hold({rep_id = chosen.id, rep = chosen.rep, lead_id = lead_id, lead_key = 
   rep_key = chosen.rep_key, held_key = chosen.held_key, days_key = days_key,
   timers_key = timers_key, cust_key = cust_key, cid = cid, now = now, counts = true,
   cooldown = false, team = cjson.decode(redis.call('HGET', rules_key, 'team') or '{}')})
-redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*', 'type', 'assigned',
-  'lead_id', lead_id, 'rep', chosen.id, 'prev', '', 'payload', lead[5], 'by', 'system',
-  'reason', 'auto_assign')
+emit(events_key, events_maxlen, EVENT.ASSIGNED, {'lead_id', lead_id, 'rep', chosen.id,
+  'prev', '', 'payload', lead[5], 'by', 'system', 'reason', 'auto_assign'})
 audit(audit_key, audit_maxlen, {
-  'action', 'auto_assign', 'lead', lead_id, 'rep', chosen.id, 'actor', 'system',
-  'result', 'ok', 'policy', policy, 'seed', seed, 'contenders', #contenders,
-  'rules_version', version, 'ts', now,
+  action = ACTION.AUTO_ASSIGN, lead = lead_id, rep = chosen.id, actor = 'system',
+  result = 'ok', policy = policy, seed = seed, contenders = #contenders,
+  rules_version = version, ts = now,
 }, trail_key)
 return {'assigned', chosen.id}

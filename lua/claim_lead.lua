@@ -25,7 +25,8 @@ Checks, in this fixed order (the first that fails decides):
      otherwise ('fcfs')                  -> won: the hold starts (deadline timers, customer
                                             ownership), lead_taken goes to everyone
 Facts about whether the lead could ever be this rep's come first; the rep's own limits
-only matter for a lead that is still up for grabs.
+only matter for a lead that is still up for grabs. Steps 4-5 and 7-10 are lib/availability.lua's
+may_take (TAKE.CLAIM_FACTS, then TAKE.CLAIM_NOW).
 
 KEYS[1]   lg:{team}:rules            hash: version, rep:<id> -> rules JSON
 KEYS[2]   lg:{team}:days             zset: local date scored by its midnight (UTC ms)
@@ -62,7 +63,8 @@ Emits    audit entry action=claim (every decision, including lost, rejected and 
 -- @include "lib/reasons.lua"
 -- @include "lib/clock.lua"
 -- @include "lib/audit.lua"
--- @include "lib/eligibility.lua"
+-- @include "lib/events.lua"
+-- @include "lib/availability.lua"
 -- @include "lib/holding.lua"
 
 local rules_key, days_key, lead_key, rep_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -95,9 +97,9 @@ local function finish(result, reason, retry_after_ms, note)
   local reply = {result, reason or '', retry_after_ms or 0, version}
   redis.call('SET', req_key, cjson.encode(reply), 'PX', req_ttl_ms)
   audit(audit_key, audit_maxlen, {
-    'action', 'claim', 'lead', lead_id, 'rep', rep_id, 'actor', rep_id, 'req', req_id,
-    'result', result, 'reason', reason or '', 'retry_after_ms', retry_after_ms or '',
-    'note', note or '', 'rules_version', version, 'ts', now,
+    action = ACTION.CLAIM, lead = lead_id, rep = rep_id, actor = rep_id, req = req_id,
+    result = result, reason = reason, retry_after_ms = retry_after_ms, note = note,
+    rules_version = version, ts = now,
   }, trail_key)
   return reply
 end
@@ -123,41 +125,39 @@ local lead = {state = f[1], holder = f[2], region = f[3], skills = f[4], mode = 
 if finished(lead.state) then
   return finish('rejected', finished(lead.state))
 end
-if not rep or not eligible(rep, lead.region, lead.skills)
-    or not stage_opens(lead.stages, 0, rep.tier) then
-  return finish('rejected', R.INELIGIBLE)
+local take = {checks = TAKE.CLAIM_FACTS, rep = rep, rep_id = rep_id, lead = lead,
+  lead_id = lead_id, cid = lead.cid, now = now, lockout_key = lockout_key}
+local why, retry_after_ms = may_take(take)
+if why == R.INELIGIBLE then
+  return finish('rejected', why)
 end
 if lead.cid ~= cid then
   return {'stale', '', 0, version}
 end
-local locked = locked_until(lockout_key, lead_id, cid)
-if locked > now then
-  return finish('rejected', R.LOCKED_OUT, locked - now)
+if why then
+  return finish('rejected', why, retry_after_ms)
 end
 if lead.state == 'held' then
   if lead.holder == rep_id then
-    return finish('won', nil, nil, R.ALREADY_HOLDER)
+    return finish('won', nil, nil, NOTE.ALREADY_HOLDER)
   end
   return finish('lost')
 end
 if lead.state == 'window' then
   if now >= tonumber(lead.window_ends) then
-    return finish('lost', nil, nil, 'window_closed')
+    return finish('lost', nil, nil, NOTE.WINDOW_CLOSED)
   end
   local mine = redis.call('HGET', cand_key, rep_id)
   if mine and not cjson.decode(mine).result then
-    return finish('pending', nil, tonumber(lead.window_ends) - now, 'already_candidate')
+    return finish('pending', nil, tonumber(lead.window_ends) - now, NOTE.ALREADY_CANDIDATE)
   end
 end
-
-local rs = redis.call('HMGET', rep_key, 'cooldown_until_ms', 'day', 'day_count', 'paused')
-local wait = not_open_yet(rep, rep_id, rs[4], shift_key, lead, now)
-if wait then
-  return finish('rejected', R.NOT_OPEN, wait)
-end
-local limit, retry_after_ms = rep_limit(rep, rs, redis.call('SCARD', held_key), days_key, now)
-if limit then
-  return finish('rejected', limit, retry_after_ms)
+take.checks, take.shift_key, take.days_key = TAKE.CLAIM_NOW, shift_key, days_key
+take.state = redis.call('HMGET', rep_key, 'cooldown_until_ms', 'day', 'day_count', 'paused')
+take.open = redis.call('SCARD', held_key)
+why, retry_after_ms = may_take(take)
+if why then
+  return finish('rejected', why, retry_after_ms)
 end
 
 if lead.mode == 'window' then
@@ -175,6 +175,5 @@ start_hold({rep_id = rep_id, rep = rep, lead_id = lead_id, lead_key = lead_key,
   rep_key = rep_key, held_key = held_key, days_key = days_key, timers_key = timers_key,
   cust_key = cust_key, cid = cid, now = now, counts = true, cooldown = true,
   team = cjson.decode(redis.call('HGET', rules_key, 'team') or '{}')})
-redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*',
-  'type', 'taken', 'lead_id', lead_id, 'ts', now)
+emit(events_key, events_maxlen, EVENT.TAKEN, {'lead_id', lead_id, 'ts', now})
 return finish('won')

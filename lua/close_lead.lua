@@ -26,7 +26,6 @@ Emits    audit entry action=close.
 -- @include "lib/reasons.lua"
 -- @include "lib/clock.lua"
 -- @include "lib/audit.lua"
--- @include "lib/eligibility.lua"
 -- @include "lib/holding.lua"
 -- @include "lib/retention.lua"
 
@@ -56,8 +55,8 @@ if cid ~= '' and outcome == 'won' then
 end
 redis.call('HSET', lead_key, 'state', 'closed', 'outcome', outcome, 'closed_ms', now)
 audit(audit_key, audit_maxlen, {
-  'action', 'close', 'lead', lead_id, 'rep', rep_id, 'actor', rep_id, 'result', 'ok',
-  'outcome', outcome, 'rules_version', redis.call('HGET', rules_key, 'version') or '0', 'ts', now,
+  action = ACTION.CLOSE, lead = lead_id, rep = rep_id, actor = rep_id, result = 'ok',
+  outcome = outcome, rules_version = redis.call('HGET', rules_key, 'version') or '0', ts = now,
 }, trail_key)
 retire(ARGV[7], lead_key, trail_key, cand_key)
 return {'ok', ''}

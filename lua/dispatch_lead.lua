@@ -1,11 +1,12 @@
 --[[ dispatch_lead.lua — a manager assigns an open lead to a rep (派单), or reassigns a held one.
 
 The target must be eligible (active, region, skills), not locked out of the lead or its
-customer, not paused or off shift, and within max_open and max_daily — unless `force` is
-given. Candidates waiting in an open claim window get their final result (the target, if one
-of them, won; the others lost). A reassignment needs a reason; the former
-holder loses the lead (told live) and, with it, the customer's ownership. The assignment
-counts toward the target's max_daily; it starts no cooldown. Audited with the manager as actor.
+customer, not paused or off shift, and within max_open and max_daily (may_take with
+TAKE.ASSIGN, lib/availability.lua) — unless `force` is given. Candidates waiting in an open
+claim window get their final result (the target, if one of them, won; the others lost). A
+reassignment needs a reason; the former holder loses the lead (told live) and, with it, the
+customer's ownership. The assignment counts toward the target's max_daily; it starts no
+cooldown. Audited with the manager as actor.
 
 KEYS[1]   lg:{team}:rules            hash: version, rep rules, team settings
 KEYS[2]   lg:{team}:days             zset: local days
@@ -44,7 +45,8 @@ Emits    events entries type=settled (when a window was open) and type=assigned 
 -- @include "lib/reasons.lua"
 -- @include "lib/clock.lua"
 -- @include "lib/audit.lua"
--- @include "lib/eligibility.lua"
+-- @include "lib/events.lua"
+-- @include "lib/availability.lua"
 -- @include "lib/holding.lua"
 
 local rules_key, days_key, lead_key, rep_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -77,20 +79,12 @@ end
 local rep = cjson.decode(rep_json)
 local state = redis.call('HMGET', rep_key, 'cooldown_until_ms', 'day', 'day_count', 'paused')
 if not force then
-  if not eligible(rep, lead[4], lead[5]) then
-    return {'rejected', R.INELIGIBLE}
-  end
-  if locked_until(lockout_key, lead_id, cid) > now then
-    return {'rejected', R.LOCKED_OUT}
-  end
-  if state[4] == '1' or off_shift(shift_key, rep, now) then
-    return {'rejected', R.NOT_OPEN}
-  end
-  if redis.call('SCARD', held_key) >= rep.max_open then
-    return {'rejected', R.QUOTA_OPEN}
-  end
-  if daily_count(state, today(days_key, now)) >= rep.max_daily then
-    return {'rejected', R.QUOTA_DAILY}
+  local refusal = may_take({checks = TAKE.ASSIGN, rep = rep, rep_id = rep_id,
+    lead = {region = lead[4], skills = lead[5]}, lead_id = lead_id, cid = cid, now = now,
+    state = state, open = redis.call('SCARD', held_key), days_key = days_key,
+    lockout_key = lockout_key, shift_key = shift_key})
+  if refusal then
+    return {'rejected', refusal}
   end
 end
 
@@ -100,24 +94,23 @@ end
 if lead[1] == 'window' then
   local results = end_window(cand_key, timers_key, lead_id, rep_id, 'lost', '')
   if results then
-    redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*', 'type', 'settled',
-      'lead_id', lead_id, 'results', cjson.encode(results), 'ts', now)
+    emit(events_key, events_maxlen, EVENT.SETTLED,
+      {'lead_id', lead_id, 'results', cjson.encode(results), 'ts', now})
   end
 end
 start_hold({rep_id = rep_id, rep = rep, lead_id = lead_id, lead_key = lead_key,
   rep_key = rep_key, held_key = held_key, days_key = days_key, timers_key = timers_key,
   cust_key = cust_key, cid = cid, now = now, counts = true, cooldown = false,
   team = cjson.decode(redis.call('HGET', rules_key, 'team') or '{}')})
-redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*', 'type', 'assigned',
-  'lead_id', lead_id, 'rep', rep_id, 'prev', prev, 'payload', lead[6], 'by', actor,
-  'reason', why)
-local action = 'dispatch'
-if prev ~= '' then action = 'reassign' end
+emit(events_key, events_maxlen, EVENT.ASSIGNED, {'lead_id', lead_id, 'rep', rep_id,
+  'prev', prev, 'payload', lead[6], 'by', actor, 'reason', why})
+local action = ACTION.DISPATCH
+if prev ~= '' then action = ACTION.REASSIGN end
 local force_flag = ''
 if force then force_flag = '1' end
 audit(audit_key, audit_maxlen, {
-  'action', action, 'lead', lead_id, 'rep', rep_id, 'prev', prev, 'actor', actor,
-  'result', 'ok', 'reason', why, 'force', force_flag,
-  'rules_version', redis.call('HGET', rules_key, 'version') or '0', 'ts', now,
+  action = action, lead = lead_id, rep = rep_id, prev = prev, actor = actor,
+  result = 'ok', reason = why, force = force_flag,
+  rules_version = redis.call('HGET', rules_key, 'version') or '0', ts = now,
 }, trail_key)
 return {'ok', prev}

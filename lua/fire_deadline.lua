@@ -35,8 +35,8 @@ Emits    warn: events entry type=warn, audit action=warn. deadline: events entri
 -- @include "lib/reasons.lua"
 -- @include "lib/clock.lua"
 -- @include "lib/audit.lua"
+-- @include "lib/events.lua"
 -- @include "lib/timer.lua"
--- @include "lib/eligibility.lua"
 -- @include "lib/holding.lua"
 
 local rules_key, lead_key, timers_key, audit_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -64,11 +64,11 @@ local version = redis.call('HGET', rules_key, 'version') or '0'
 local holder = lead[2]
 
 if string.sub(member, 1, 5) == 'warn:' then
-  redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*', 'type', 'warn',
-    'lead_id', lead_id, 'rep', holder, 'deadline_ms', lead[5] or '', 'kind', lead[6] or '')
+  emit(events_key, events_maxlen, EVENT.WARN, {'lead_id', lead_id, 'rep', holder,
+    'deadline_ms', lead[5] or '', 'kind', lead[6] or ''})
   audit(audit_key, audit_maxlen, {
-    'action', 'warn', 'lead', lead_id, 'rep', holder, 'actor', 'system', 'result', 'ok',
-    'deadline_ms', lead[5] or '', 'reason', lead[6] or '', 'rules_version', version, 'ts', now,
+    action = ACTION.WARN, lead = lead_id, rep = holder, actor = 'system', result = 'ok',
+    deadline_ms = lead[5] or '', reason = lead[6] or '', rules_version = version, ts = now,
   }, trail_key)
   return {'warned', holder}
 end
@@ -83,15 +83,15 @@ redis.call('HINCRBY', rep_key, 'misses', 1)
 if (rep.reclaim_lockout_ms or 0) > 0 then
   lock_out(lockout_key, lead_id, cid, now + rep.reclaim_lockout_ms, now)
 end
-redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*', 'type', 'revoked',
-  'lead_id', lead_id, 'rep', holder, 'reason', kind)
-local seq = redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*',
-  'type', 'lead', 'lead_id', lead_id, 'payload', lead[4], 'published_ms', now, 'reoffer', '1',
-  'audience', cjson.encode({except_reps = {holder}}))
+emit(events_key, events_maxlen, EVENT.REVOKED, {'lead_id', lead_id, 'rep', holder,
+  'reason', kind})
+local seq = emit(events_key, events_maxlen, EVENT.LEAD, {'lead_id', lead_id,
+  'payload', lead[4], 'published_ms', now, 'reoffer', '1',
+  'audience', cjson.encode({except_reps = {holder}})})
 redis.call('HSET', lead_key, 'state', 'open', 'holder', '', 'seq', seq)
 redis.call('HDEL', lead_key, 'claimed_ms')
 audit(audit_key, audit_maxlen, {
-  'action', 'recycle', 'lead', lead_id, 'rep', holder, 'actor', 'system', 'result', 'ok',
-  'reason', kind, 'seq', seq, 'rules_version', version, 'ts', now,
+  action = ACTION.RECYCLE, lead = lead_id, rep = holder, actor = 'system', result = 'ok',
+  reason = kind, seq = seq, rules_version = version, ts = now,
 }, trail_key)
 return {'recycled', holder}

@@ -22,7 +22,6 @@ Emits    audit entry action=followup.
 -- @include "lib/reasons.lua"
 -- @include "lib/clock.lua"
 -- @include "lib/audit.lua"
--- @include "lib/eligibility.lua"
 -- @include "lib/holding.lua"
 
 local rules_key, lead_key, timers_key, audit_key, trail_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -43,7 +42,7 @@ redis.call('HSET', lead_key, 'followed_up_ms', now)
 redis.call('HINCRBY', lead_key, 'followups', 1)
 local deadline = tonumber(redis.call('HGET', lead_key, 'deadline_ms') or '0')
 audit(audit_key, audit_maxlen, {
-  'action', 'followup', 'lead', lead_id, 'rep', rep_id, 'actor', rep_id, 'result', 'ok',
-  'note', note, 'deadline_ms', deadline, 'ts', now,
+  action = ACTION.FOLLOWUP, lead = lead_id, rep = rep_id, actor = rep_id, result = 'ok',
+  note = note, deadline_ms = deadline, ts = now,
 }, trail_key)
 return {'ok', '', deadline}

@@ -70,7 +70,7 @@ for i = 1, #rep_fields, CHUNK * 2 do
   redis.call('HSET', rules_key, unpack(rep_fields, i, math.min(i + CHUNK * 2 - 1, #rep_fields)))
 end
 audit(audit_key, audit_maxlen, {
-  'action', 'rules_loaded', 'actor', 'system', 'result', 'ok',
-  'rules_version', version, 'digest', digest, 'ts', now,
+  action = ACTION.RULES_LOADED, actor = 'system', result = 'ok', rules_version = version,
+  digest = digest, ts = now,
 })
 return {version, 1}

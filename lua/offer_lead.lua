@@ -21,6 +21,7 @@ Emits    events entry type=lead with the audience; audit entry action=offer.
 ]]
 -- @include "lib/clock.lua"
 -- @include "lib/audit.lua"
+-- @include "lib/events.lua"
 -- @include "lib/timer.lua"
 
 local lead_key, timers_key, events_key, audit_key, trail_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -53,11 +54,10 @@ else
   audience = {except_reps = {lead[4]}}
 end
 local encoded = cjson.encode(audience)
-local seq = redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*',
-  'type', 'lead', 'lead_id', lead_id, 'payload', lead[2], 'published_ms', lead[5],
-  'audience', encoded)
+local seq = emit(events_key, events_maxlen, EVENT.LEAD, {'lead_id', lead_id,
+  'payload', lead[2], 'published_ms', lead[5], 'audience', encoded})
 audit(audit_key, audit_maxlen, {
-  'action', 'offer', 'lead', lead_id, 'actor', 'system', 'result', 'ok', 'seq', seq,
-  'audience', encoded, 'ts', now,
+  action = ACTION.OFFER, lead = lead_id, actor = 'system', result = 'ok', seq = seq,
+  audience = encoded, ts = now,
 }, trail_key)
 return {'offered', seq}

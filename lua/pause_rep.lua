@@ -22,6 +22,7 @@ Emits    events entry type=pause (when it changed); audit entry action=pause|res
 -- @include "lib/reasons.lua"
 -- @include "lib/clock.lua"
 -- @include "lib/audit.lua"
+-- @include "lib/events.lua"
 
 local rep_key, audit_key, events_key, rules_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now = clock_ms(ARGV[1])
@@ -36,11 +37,10 @@ if was == paused then
   return {'ok', paused, 0}
 end
 redis.call('HSET', rep_key, 'paused', paused, 'paused_changed_ms', now)
-redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*', 'type', 'pause',
-  'rep', rep_id, 'paused', paused)
-local action = 'resume'
-if paused == '1' then action = 'pause' end
+emit(events_key, events_maxlen, EVENT.PAUSE, {'rep', rep_id, 'paused', paused})
+local action = ACTION.RESUME
+if paused == '1' then action = ACTION.PAUSE end
 audit(audit_key, audit_maxlen, {
-  'action', action, 'rep', rep_id, 'actor', actor, 'result', 'ok', 'ts', now,
+  action = action, rep = rep_id, actor = actor, result = 'ok', ts = now,
 })
 return {'ok', paused, 1}

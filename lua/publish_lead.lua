@@ -42,7 +42,7 @@ Emits    events entry type=lead (with an audience) or type=assigned; audit entri
 -- @include "lib/reasons.lua"
 -- @include "lib/clock.lua"
 -- @include "lib/audit.lua"
--- @include "lib/eligibility.lua"
+-- @include "lib/events.lua"
 -- @include "lib/holding.lua"
 
 local lead_key, events_key, audit_key, trail_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -80,15 +80,14 @@ redis.call('HSET', lead_key,
   'mode', payload.mode or 'fcfs', 'window_ms', payload.window_ms or 0,
   'window_policy', payload.window_policy or '', 'stages', stages)
 audit(audit_key, audit_maxlen, {
-  'action', 'publish', 'lead', lead_id, 'actor', actor, 'result', 'ok', 'customer', cid,
-  'value', payload.value or '', 'region', payload.region or '', 'mode', payload.mode or 'fcfs',
-  'ts', now,
+  action = ACTION.PUBLISH, lead = lead_id, actor = actor, result = 'ok', customer = cid,
+  value = payload.value or '', region = payload.region or '', mode = payload.mode or 'fcfs',
+  ts = now,
 }, trail_key)
 
 local function offer(audience)
-  local seq = redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*',
-    'type', 'lead', 'lead_id', lead_id, 'payload', payload_json, 'published_ms', now,
-    'audience', cjson.encode(audience))
+  local seq = emit(events_key, events_maxlen, EVENT.LEAD, {'lead_id', lead_id,
+    'payload', payload_json, 'published_ms', now, 'audience', cjson.encode(audience)})
   redis.call('HSET', lead_key, 'seq', seq)
   return seq
 end
@@ -100,13 +99,13 @@ if holder_rules then
     days_key = days_key, timers_key = timers_key, cust_key = cust_key, cid = cid, now = now,
     counts = false, cooldown = false,
     team = cjson.decode(redis.call('HGET', rules_key, 'team') or '{}')})
-  local seq = redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*',
-    'type', 'assigned', 'lead_id', lead_id, 'rep', holder, 'payload', payload_json,
-    'published_ms', now, 'by', 'system', 'reason', 'duplicate')
+  local seq = emit(events_key, events_maxlen, EVENT.ASSIGNED, {'lead_id', lead_id,
+    'rep', holder, 'payload', payload_json, 'published_ms', now, 'by', 'system',
+    'reason', 'duplicate'})
   redis.call('HSET', lead_key, 'seq', seq)
   audit(audit_key, audit_maxlen, {
-    'action', 'assign', 'lead', lead_id, 'rep', holder, 'actor', 'system', 'result', 'ok',
-    'reason', 'duplicate', 'customer', cid, 'ts', now,
+    action = ACTION.ASSIGN, lead = lead_id, rep = holder, actor = 'system', result = 'ok',
+    reason = 'duplicate', customer = cid, ts = now,
   }, trail_key)
   return {'assigned', seq}
 end

@@ -29,7 +29,7 @@ Emits    events entry type=lead (the re-offer, to everyone but the releasing rep
 -- @include "lib/reasons.lua"
 -- @include "lib/clock.lua"
 -- @include "lib/audit.lua"
--- @include "lib/eligibility.lua"
+-- @include "lib/events.lua"
 -- @include "lib/holding.lua"
 
 local rules_key, lead_key, held_key, audit_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -57,13 +57,13 @@ local rep = cjson.decode(redis.call('HGET', rules_key, 'rep:' .. rep_id) or '{}'
 if (rep.reclaim_lockout_ms or 0) > 0 then
   lock_out(lockout_key, lead_id, cid, now + rep.reclaim_lockout_ms, now)
 end
-local seq = redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*',
-  'type', 'lead', 'lead_id', lead_id, 'payload', payload, 'published_ms', now, 'reoffer', '1',
-  'audience', cjson.encode({except_reps = {rep_id}}))
+local seq = emit(events_key, events_maxlen, EVENT.LEAD, {'lead_id', lead_id,
+  'payload', payload, 'published_ms', now, 'reoffer', '1',
+  'audience', cjson.encode({except_reps = {rep_id}})})
 redis.call('HSET', lead_key, 'state', 'open', 'holder', '', 'seq', seq)
 redis.call('HDEL', lead_key, 'claimed_ms')
 audit(audit_key, audit_maxlen, {
-  'action', 'release', 'lead', lead_id, 'rep', rep_id, 'actor', rep_id, 'result', 'ok',
-  'seq', seq, 'rules_version', redis.call('HGET', rules_key, 'version') or '0', 'ts', now,
+  action = ACTION.RELEASE, lead = lead_id, rep = rep_id, actor = rep_id, result = 'ok',
+  seq = seq, rules_version = redis.call('HGET', rules_key, 'version') or '0', ts = now,
 }, trail_key)
 return {'ok', '', seq}

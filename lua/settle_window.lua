@@ -2,7 +2,8 @@
 
 Runs when the window's timer is due; whichever server process gets there first settles it,
 every later call finds nothing to do. Each candidate is checked again (eligibility, cooldown,
-quotas): those who fail are rejected with the reason, the rest compete by the lead's policy:
+quotas: may_take with TAKE.SETTLE, lib/availability.lua): those who fail are rejected with the
+reason, the rest compete by the lead's policy (lib/draw.lua):
   lottery       uniform draw
   least_loaded  fewest open leads, then fewest wins today, then a uniform draw among the tied
   weighted      draw proportional to each rep's `weight` rule
@@ -38,8 +39,10 @@ Emits    audit entries action=claim for each candidate and action=settle (policy
 -- @include "lib/reasons.lua"
 -- @include "lib/clock.lua"
 -- @include "lib/audit.lua"
--- @include "lib/eligibility.lua"
+-- @include "lib/events.lua"
+-- @include "lib/availability.lua"
 -- @include "lib/holding.lua"
+-- @include "lib/draw.lua"
 
 local rules_key, days_key, lead_key, cand_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local timers_key, audit_key, events_key, trail_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
@@ -87,12 +90,9 @@ for i, rep_id in ipairs(reps) do
   local rep_key, held_key = KEYS[8 + 2 * i], KEYS[9 + 2 * i]
   local state = redis.call('HMGET', rep_key, 'cooldown_until_ms', 'day', 'day_count')
   local open = redis.call('SCARD', held_key)
-  local limit = nil
-  if not rep or not eligible(rep, lead[4], lead[5]) then
-    limit = R.INELIGIBLE
-  else
-    limit = rep_limit(rep, state, open, days_key, now)
-  end
+  local limit = may_take({checks = TAKE.SETTLE, rep = rep, rep_id = rep_id,
+    lead = {region = lead[4], skills = lead[5]}, lead_id = lead_id, cid = cid, now = now,
+    state = state, open = open, days_key = days_key})
   if limit then
     rejected[rep_id] = limit
   else
@@ -103,47 +103,17 @@ for i, rep_id in ipairs(reps) do
   end
 end
 
-local t = redis.call('TIME')
-local seed = redis.sha1hex(lead_id .. ':' .. t[1] .. t[2])
-local u = tonumber(string.sub(seed, 1, 8), 16) / 4294967296
+local seed, u = draw_seed(lead_id)
 local policy = lead[3]
-
-local function uniform(list)
-  return list[math.floor(u * #list) + 1]
-end
-
-local function least_loaded(list)
-  local best = {}
-  for _, c in ipairs(list) do
-    local b = best[1]
-    if not b or c.open < b.open or (c.open == b.open and c.today < b.today) then
-      best = {c}
-    elseif c.open == b.open and c.today == b.today then
-      best[#best + 1] = c
-    end
-  end
-  return uniform(best)
-end
-
-local function weighted(list)
-  local total = 0
-  for _, c in ipairs(list) do total = total + c.weight end
-  local point, acc = u * total, 0
-  for _, c in ipairs(list) do
-    acc = acc + c.weight
-    if point < acc then return c end
-  end
-  return list[#list]
-end
 
 local winner = nil
 if #contenders > 0 then
   if policy == 'least_loaded' then
-    winner = least_loaded(contenders)
+    winner = least_loaded(contenders, u, {'open', 'today'})
   elseif policy == 'weighted' then
-    winner = weighted(contenders)
+    winner = weighted(contenders, u)
   else
-    winner = uniform(contenders)
+    winner = uniform(contenders, u)
   end
 end
 
@@ -154,9 +124,8 @@ local function decide(rep_id, result, reason)
   redis.call('HSET', cand_key, rep_id, cjson.encode(entry))
   results[rep_id] = {req = entry.req, result = result, reason = reason}
   audit(audit_key, audit_maxlen, {
-    'action', 'claim', 'lead', lead_id, 'rep', rep_id, 'actor', rep_id, 'req', entry.req,
-    'result', result, 'reason', reason or '', 'note', 'settled', 'rules_version', version,
-    'ts', now,
+    action = ACTION.CLAIM, lead = lead_id, rep = rep_id, actor = rep_id, req = entry.req,
+    result = result, reason = reason, note = NOTE.SETTLED, rules_version = version, ts = now,
   }, trail_key)
 end
 
@@ -186,14 +155,13 @@ for _, c in ipairs(contenders) do
   pool[#pool + 1] = {rep = c.id, weight = c.weight, open = c.open, today = c.today}
 end
 audit(audit_key, audit_maxlen, {
-  'action', 'settle', 'lead', lead_id, 'actor', 'system', 'result', winner and 'won' or 'none',
-  'rep', winner and winner.id or '', 'policy', policy, 'seed', seed,
-  'contenders', cjson.encode(pool), 'rules_version', version, 'ts', now,
+  action = ACTION.SETTLE, lead = lead_id, actor = 'system', result = winner and 'won' or 'none',
+  rep = winner and winner.id or '', policy = policy, seed = seed,
+  contenders = cjson.encode(pool), rules_version = version, ts = now,
 }, trail_key)
-redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*',
-  'type', 'settled', 'lead_id', lead_id, 'results', cjson.encode(results), 'ts', now)
+emit(events_key, events_maxlen, EVENT.SETTLED,
+  {'lead_id', lead_id, 'results', cjson.encode(results), 'ts', now})
 if winner then
-  redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*',
-    'type', 'taken', 'lead_id', lead_id, 'ts', now)
+  emit(events_key, events_maxlen, EVENT.TAKEN, {'lead_id', lead_id, 'ts', now})
 end
 return {'settled', winner and winner.id or '', cjson.encode(results)}

@@ -27,7 +27,7 @@ Emits    events entries type=settled (candidates of an open window: rejected, cl
 -- @include "lib/reasons.lua"
 -- @include "lib/clock.lua"
 -- @include "lib/audit.lua"
--- @include "lib/eligibility.lua"
+-- @include "lib/events.lua"
 -- @include "lib/holding.lua"
 -- @include "lib/retention.lua"
 
@@ -50,8 +50,8 @@ if holder ~= '' then
 end
 local results = end_window(cand_key, timers_key, lead_id, '', 'rejected', R.CLOSED)
 if results then
-  redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*', 'type', 'settled',
-    'lead_id', lead_id, 'results', cjson.encode(results), 'ts', now)
+  emit(events_key, events_maxlen, EVENT.SETTLED,
+    {'lead_id', lead_id, 'results', cjson.encode(results), 'ts', now})
 end
 redis.call('ZREM', timers_key, 'open:' .. lead_id, 'auto:' .. lead_id)
 local stages = redis.call('HGET', lead_key, 'stages') or ''
@@ -61,11 +61,11 @@ if stages ~= '' then
   end
 end
 redis.call('HSET', lead_key, 'state', 'withdrawn', 'holder', '', 'withdrawn_ms', now)
-redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*', 'type', 'withdrawn',
-  'lead_id', lead_id, 'rep', holder, 'by', actor, 'reason', why)
+emit(events_key, events_maxlen, EVENT.WITHDRAWN, {'lead_id', lead_id, 'rep', holder,
+  'by', actor, 'reason', why})
 audit(audit_key, audit_maxlen, {
-  'action', 'withdraw', 'lead', lead_id, 'rep', holder, 'actor', actor, 'result', 'ok',
-  'reason', why, 'ts', now,
+  action = ACTION.WITHDRAW, lead = lead_id, rep = holder, actor = actor, result = 'ok',
+  reason = why, ts = now,
 }, trail_key)
 retire(ARGV[9], lead_key, trail_key, cand_key)
 return {'ok', holder}

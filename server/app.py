@@ -22,9 +22,10 @@ from server.floor.scoreboard import Scoreboard
 from server.floor.timers import Timers
 from server.metrics import Metrics
 from server.protocol import CloseCode
-from server.store.embedded import EmbeddedRedis
 from server.store.event_reader import EventReader
+from server.store.keeper import kept
 from server.store.keys import Retention
+from server.store.persistence import warn_if_lossy
 from server.store.store import NowOverride, Store, StoreError
 from server.web import console, errors, floor_api, http_api, manager_api, ws
 from server.web.appkeys import (
@@ -58,14 +59,16 @@ def retention(config: Config) -> Retention:
 
 @contextlib.asynccontextmanager
 async def redis_url(config: Config, override: str | None) -> AsyncIterator[str]:
-    """The configured Redis, or a private embedded redis-server in the data folder."""
+    """The configured Redis (its persistence checked), or a private embedded redis-server in
+    the data folder: locked for this server's life, restarted whenever it dies."""
     url = override or config.server.redis_url
     if url:
+        await warn_if_lossy(url, config.server.durability)
         yield url
         return
     folder = Path(config.server.data_dir) / "redis"
-    async with EmbeddedRedis(folder) as embedded_url:
-        log.info("embedded Redis at %s", embedded_url)
+    async with kept(folder, config.server.durability) as embedded_url:
+        log.info("embedded Redis at %s (appendfsync %s)", embedded_url, config.server.durability)
         (folder / URL_FILE).write_text(embedded_url)
         try:
             yield embedded_url

@@ -21,10 +21,12 @@ from server import supervisor
 from server.config import Config, ConfigError, load_config
 from server.floor.arbiter import Arbiter
 from server.floor.rules import effective_rep
+from server.store.embedded import EmbeddedRedisError
 from server.store.store import Store, StoreError
-from server.web.auth import Role, TokenAuthority, load_or_create_secret
+from server.web.auth import SECRET_FILE_NAME, Role, TokenAuthority, load_or_create_secret
 
 log = logging.getLogger("leadgrab")
+SECRET_ENV = "LEADGRAB_SECRET"
 
 
 def _config_arg(parser: argparse.ArgumentParser) -> None:
@@ -102,7 +104,7 @@ def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> i
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    except StoreError as exc:
+    except (StoreError, EmbeddedRedisError) as exc:  # e.g. the data folder is in use
         print(exc, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -152,11 +154,23 @@ def reload(args: argparse.Namespace) -> int:
     return 0
 
 
+def _existing_secret(config: Config, config_path: Path) -> str:
+    """The server's signing secret; never a new one, which the server would not know."""
+    path = Path(config.server.data_dir) / SECRET_FILE_NAME
+    if not (config.server.secret or os.environ.get(SECRET_ENV) or path.exists()):
+        raise ConfigError(f"no token secret found: looked at server.secret in {config_path}, "
+                          f"${SECRET_ENV} and {path} (run `leadgrab serve` once with this "
+                          "config to create it, or set one)")
+    try:
+        return load_or_create_secret(config.server.secret or None, data_dir=path.parent,
+                                     env_var=SECRET_ENV)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def token(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    data_dir = Path(config.server.data_dir)
-    secret = load_or_create_secret(config.server.secret or None, data_dir=data_dir)
-    authority = TokenAuthority(secret)
+    authority = TokenAuthority(_existing_secret(config, args.config))
     if args.rep:
         rep = config.rep(args.rep)
         if rep is None:

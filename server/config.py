@@ -189,6 +189,8 @@ class ServerConfig(_Frozen):
     lead_retention_s: NonNegative = 30 * 86400
     metrics_rep_label_max: NonNegative = 200
     workers: Positive | Literal["auto"] = 1  # gateway processes on the port; auto: one per core
+    # always: an acknowledged decision is on disk (fsync) before it is answered
+    durability: Literal["always", "everysec"] = "always"
 
 
 class Config(_Frozen):
@@ -251,7 +253,17 @@ def load_config(path: str | Path) -> Config:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
-    return parse_config(text, str(path))
+    return relative_to(parse_config(text, str(path)), path.absolute().parent)
+
+
+def relative_to(config: Config, folder: Path) -> Config:
+    """The config with its relative paths (`data_dir`) resolved against `folder`, the config
+    file's own: every command finds the same files from any working directory."""
+    data_dir = Path(config.server.data_dir)
+    if data_dir.is_absolute():
+        return config
+    server = config.server.model_copy(update={"data_dir": str(folder / data_dir)})
+    return config.model_copy(update={"server": server})
 
 
 def _describe(exc: ValidationError, raw: Mapping[str, Any]) -> str:

@@ -16,6 +16,7 @@ from server.config import (
     TeamConfig,
     load_config,
     parse_config,
+    relative_to,
 )
 from server.floor.rules import effective_rep
 from tests.conftest import BASE_CONFIG, ROOT
@@ -75,7 +76,8 @@ def test_base_config_loads_frozen() -> None:
 def test_load_config_reads_a_file(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text(BASE_CONFIG, encoding="utf-8")
-    assert load_config(path) == parse_config(BASE_CONFIG)
+    assert load_config(path) == relative_to(parse_config(BASE_CONFIG), tmp_path)
+    assert load_config(path).server.data_dir == str(tmp_path / "data")
 
 
 @pytest.mark.parametrize(

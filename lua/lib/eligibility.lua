@@ -1,5 +1,7 @@
--- Eligibility and the rep's own limits, shared by claim_lead.lua and settle_window.lua.
+-- Eligibility and the rep's own limits: the parts of lib/availability.lua's predicate that
+-- need no key of their own, and the calendar day that quotas count by.
 -- `rep` is a rep's rules JSON (decoded) from lg:{team}:rules.
+-- @include "lib/reasons.lua"
 
 -- The rejection for a lead that is unknown or already finished, or nil while it is live.
 local function finished(state)
@@ -55,11 +57,12 @@ local function daily_count(state, day)
   return 0
 end
 
--- The first of the rep's own limits that blocks a win now, with retry_after_ms, or nil.
--- `state` is HMGET rep_key cooldown_until_ms, day, day_count; `open` is SCARD of held.
-local function rep_limit(rep, state, open, days_key, now)
+-- The first of the rep's own limits that blocks a win now, with retry_after_ms, or nil, 0.
+-- `state` is HMGET rep_key cooldown_until_ms, day, day_count; `open` is SCARD of held;
+-- the cooldown counts only `with_cooldown` (an assignment starts and obeys none).
+local function rep_limit(rep, state, open, days_key, now, with_cooldown)
   local cooldown_until = tonumber(state[1] or '0')
-  if now < cooldown_until then
+  if with_cooldown and now < cooldown_until then
     return R.COOLDOWN, cooldown_until - now
   end
   if open >= rep.max_open then

@@ -1,6 +1,7 @@
 -- How a hold starts (claim, settlement, dispatch, assignment) and ends (release, close,
 -- recycle, reassign, withdraw): the held set, daily count, cooldown, follow-up deadline
--- timers and customer ownership move together. Needs lib/eligibility.lua.
+-- timers and customer ownership move together.
+-- @include "lib/eligibility.lua"
 
 -- Remove a lead's deadline and warning timers.
 local function clear_deadline(lead_key, timers_key, lead_id)
@@ -108,66 +109,6 @@ local function lock_out(lockout_key, lead_id, cid, until_ms, now)
     last = math.max(last, tonumber(value) or 0)
   end
   redis.call('PEXPIRE', lockout_key, last - now + 86400000)
-end
-
--- Until when the rep is locked out of this lead or customer (0 when not).
-local function locked_until(lockout_key, lead_id, cid)
-  local found = redis.call('HMGET', lockout_key, 'lead:' .. lead_id, 'cust:' .. cid)
-  return math.max(tonumber(found[1] or '0'), tonumber(found[2] or '0'))
-end
-
--- When the rep's release stage opens (ms), or nil when no stage includes the rep's tier.
-local function stage_opens(stages_json, base_ms, tier)
-  if not stages_json or stages_json == '' then
-    return base_ms
-  end
-  for _, stage in ipairs(cjson.decode(stages_json)) do
-    if contains(stage.tiers, tier) or contains(stage.tiers, '*') then
-      return base_ms + stage.after_ms
-    end
-  end
-  return nil
-end
-
--- Whether the rep works now; if not, ms until their next shift (0 if none is known).
-local function off_shift(shift_key, rep, now)
-  if not rep.has_shifts then
-    return false, 0
-  end
-  local cur = redis.call('ZREVRANGEBYSCORE', shift_key, now, '-inf', 'LIMIT', 0, 1)
-  if cur[1] then
-    local _, _, finish = string.find(cur[1], ':(%d+)$')
-    if now < tonumber(finish) then
-      return false, 0
-    end
-  end
-  local nxt = redis.call('ZRANGEBYSCORE', shift_key, '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-  if nxt[1] then
-    return true, tonumber(nxt[2]) - now
-  end
-  return true, 0
-end
-
--- Why the rep may not claim yet (paused, off shift, stage, owner window), or nil.
-local function not_open_yet(rep, rep_id, paused, shift_key, lead, now)
-  if paused == '1' then
-    return 0
-  end
-  local off, wait = off_shift(shift_key, rep, now)
-  if off then
-    return wait
-  end
-  if lead.owner == rep_id and now < tonumber(lead.owner_until) then
-    return nil  -- the owner's own window: release stages only count from its end
-  end
-  local opens = stage_opens(lead.stages, tonumber(lead.base), rep.tier)
-  if opens and now < opens then
-    return opens - now
-  end
-  if lead.owner ~= '' and lead.owner ~= rep_id and now < tonumber(lead.owner_until) then
-    return tonumber(lead.owner_until) - now
-  end
-  return nil
 end
 
 -- Close an open claim window without a draw (the lead was dispatched or withdrawn): each

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from server import protocol
+from server.contracts.events import EventType
 from server.floor.roster import Member
 from server.protocol import Frame
 
@@ -53,6 +54,7 @@ def _names(value: Any) -> list[str]:
 
 
 EVERYONE = Audience(everyone=True)
+EVENT_TYPES = frozenset(EventType)
 
 
 def only(rep: str) -> Audience:
@@ -74,7 +76,8 @@ class Delivery:
 
 def deliveries(fields: Mapping[str, str], seq: str) -> list[Delivery]:
     """The frames an events entry produces (none for kinds clients do not see)."""
-    builder = _BUILDERS.get(fields.get("type", ""))
+    kind = fields.get("type", "")
+    builder = BUILDERS.get(EventType(kind)) if kind in EVENT_TYPES else None
     return builder(fields, seq) if builder else []
 
 
@@ -136,7 +139,8 @@ def settlement(lead_id: str, results: Mapping[str, Mapping[str, Any]]) -> list[D
     ]
 
 
-_BUILDERS = {
-    "lead": _lead, "taken": _taken, "assigned": _assigned, "revoked": _revoked,
-    "warn": _warn, "withdrawn": _withdrawn, "pause": _pause, "settled": _settled,
+BUILDERS: Mapping[EventType, Callable[[Mapping[str, str], str], list[Delivery]]] = {
+    EventType.LEAD: _lead, EventType.TAKEN: _taken, EventType.ASSIGNED: _assigned,
+    EventType.REVOKED: _revoked, EventType.WARN: _warn, EventType.WITHDRAWN: _withdrawn,
+    EventType.PAUSE: _pause, EventType.SETTLED: _settled,
 }

@@ -9,6 +9,7 @@ import time
 from typing import NamedTuple
 
 from server.background import stop_requested
+from server.contracts.events import EventType
 from server.fanout.deliveries import deliveries
 from server.fanout.hub import Hub, seq_key
 from server.metrics import Metrics
@@ -64,16 +65,17 @@ class Tail:
 
     def dispatch(self, seq: str, fields: dict[str, str]) -> list[Offered]:
         """Hand one entry to the hub; a lead offer is returned for counting."""
-        if fields.get("type") == "pause":
+        kind = fields.get("type")
+        if kind == EventType.PAUSE:
             self.hub.set_paused(fields["rep"], fields.get("paused") == "1")
-        if fields.get("type") == "settled" and not self.hub.first_settlement(fields["lead_id"]):
+        if kind == EventType.SETTLED and not self.hub.first_settlement(fields["lead_id"]):
             return []
         items = deliveries(fields, seq)
         if not items:
             return []
         started = time.perf_counter()
         sent = self.hub.deliver(self.team, seq, items)
-        if fields.get("type") != "lead":
+        if kind != EventType.LEAD:
             return []
         return [Offered(seq, fields["lead_id"], fields.get("published_ms"), started, sent)]
 

@@ -10,17 +10,14 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from server.contracts.audit_fields import AuditField
 from server.floor.fairness import Entry
 
 SCAN_BUDGET = 100_000  # entries one page may examine before answering with a cursor
 CHUNK = 1000
-# Every field an audit entry can carry (lua/*.lua); others go to the CSV's `extra` column.
-KNOWN_FIELDS = (
-    "id", "ts", "action", "lead", "rep", "actor", "req", "result", "reason", "note",
-    "retry_after_ms", "rules_version", "seq", "outcome", "policy", "seed", "contenders",
-    "digest", "customer", "prev", "force", "deadline_ms", "audience", "value", "region",
-    "mode",
-)
+# The entry id, then every field an audit entry can carry (lua/lib/audit.lua, in its order);
+# any others go to the CSV's `extra` column.
+KNOWN_FIELDS: tuple[str, ...] = ("id", *(name.value for name in AuditField))
 CSV_HEADER = (*KNOWN_FIELDS, "extra")
 
 
@@ -44,8 +41,8 @@ class AuditQuery:
 
     def matches(self, fields: Mapping[str, str]) -> bool:
         """Whether an entry passes the lead and rep filters."""
-        return ((self.lead is None or fields.get("lead") == self.lead)
-                and (self.rep is None or fields.get("rep") == self.rep))
+        return ((self.lead is None or fields.get(AuditField.LEAD) == self.lead)
+                and (self.rep is None or fields.get(AuditField.REP) == self.rep))
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from server.contracts.audit_fields import AuditAction, AuditField, AuditNote
+from server.contracts.reasons import Outcome
+
 SPEED_MARGIN_MS = 50  # an fcfs contest decided by less than this was decided by speed
 TOP_PERCENT = 10  # the "top reps" whose share of wins is reported
 
@@ -76,23 +79,23 @@ class Contests:
     def margin(self, entry: Entry) -> int | None:
         """The margin of the contest this entry decides, if it decides one."""
         fields = entry[1]
-        lead, action = fields.get("lead", ""), fields.get("action")
-        if action != "claim":
+        lead, action = fields.get(AuditField.LEAD, ""), fields.get(AuditField.ACTION)
+        if action != AuditAction.CLAIM:
             self.won_at.pop(lead, None)
-        if action != "claim" or fields.get("note"):
+        if action != AuditAction.CLAIM or fields.get(AuditField.NOTE):
             return None
-        result = fields.get("result")
-        if result == "won":
+        result = fields.get(AuditField.RESULT)
+        if result == Outcome.WON:
             self.won_at[lead] = _ts(entry)
             if len(self.won_at) > self.bound:
                 del self.won_at[next(iter(self.won_at))]
-        elif result == "lost" and lead in self.won_at:
+        elif result == Outcome.LOST and lead in self.won_at:
             return _ts(entry) - self.won_at.pop(lead)
         return None
 
 
 def _ts(entry: Entry) -> int:
-    return int(entry[1].get("ts") or entry_ms(entry))
+    return int(entry[1].get(AuditField.TS) or entry_ms(entry))
 
 
 def count_entry(entry: Entry, margin: int | None, *into: Counts) -> None:
@@ -103,8 +106,9 @@ def count_entry(entry: Entry, margin: int | None, *into: Counts) -> None:
     is an attempt but not another win.
     """
     fields = entry[1]
-    claim = fields.get("action") == "claim"
-    rep, note, result = fields.get("rep", ""), fields.get("note", ""), fields.get("result")
+    claim = fields.get(AuditField.ACTION) == AuditAction.CLAIM
+    rep, note = fields.get(AuditField.REP, ""), fields.get(AuditField.NOTE, "")
+    result = fields.get(AuditField.RESULT)
     for counts in into:
         counts.entries += 1
         if margin is not None:
@@ -115,11 +119,11 @@ def count_entry(entry: Entry, margin: int | None, *into: Counts) -> None:
         figures = counts.reps.get(rep)
         if figures is None:
             figures = counts.reps[rep] = RepFigures()
-        figures.attempts += note != "settled"
-        figures.wins += result == "won" and note != "already_holder"
-        figures.losses += result == "lost"
-        if result == "rejected":
-            reason = fields.get("reason", "")
+        figures.attempts += note != AuditNote.SETTLED
+        figures.wins += result == Outcome.WON and note != AuditNote.ALREADY_HOLDER
+        figures.losses += result == Outcome.LOST
+        if result == Outcome.REJECTED:
+            reason = fields.get(AuditField.REASON, "")
             figures.rejections[reason] = figures.rejections.get(reason, 0) + 1
 
 

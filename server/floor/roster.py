@@ -30,7 +30,8 @@ class Member:
         return not shifts or on_shift(tuple(shifts), self.timezone, now_ms)
 
     def may_receive(self, region: str, skills: Iterable[str]) -> bool:
-        """The offer filter: mirrors the eligibility check in lua/claim_lead.lua."""
+        """The offer filter: mirrors `eligible` in lua/lib/eligibility.lua (release stages are
+        the offer's audience; tests/test_offer_agreement.py holds the two together)."""
         if not self.active:
             return False
         if region and "*" not in self.regions and region not in self.regions:

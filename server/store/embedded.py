@@ -66,6 +66,8 @@ class EmbeddedRedis:
         stop_timeout_s: float = 5.0,
         options: Mapping[str, str] | None = None,
         port: int | None = None,
+        appendfsync: str = "everysec",
+        inherit_fds: tuple[int, ...] = (),
     ) -> None:
         self._data_dir = Path(data_dir).absolute()
         self._binary = binary
@@ -75,6 +77,8 @@ class EmbeddedRedis:
         self._stop_timeout_s = stop_timeout_s
         self._options = dict(options or {})
         self._port = port
+        self._appendfsync = appendfsync
+        self._inherit_fds = inherit_fds
         self._proc: subprocess.Popen[bytes] | None = None
         self._url: str | None = None
         self._version: str | None = None
@@ -90,6 +94,10 @@ class EmbeddedRedis:
     def pid(self) -> int | None:
         """The redis-server process id while it runs."""
         return None if self._proc is None else self._proc.pid
+
+    def exit_code(self) -> int | None:
+        """The exit code of a redis-server that died by itself; None while it runs."""
+        return None if self._proc is None else self._proc.poll()
 
     @property
     def version(self) -> str | None:
@@ -108,8 +116,11 @@ class EmbeddedRedis:
         binary = self._resolve_binary()
         self._data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         listen, self._url = _listen_args(self._data_dir, self._unix_socket, self._port)
-        argv = _argv(binary, self._data_dir, {**listen, **self._options}, self._appendonly)
-        self._proc = _spawn(argv, self.log_path)
+        if "bind" in listen:  # a restart must come back at the same URL
+            self._port = int(listen["port"])
+        options = {"appendfsync": self._appendfsync, **listen, **self._options}
+        argv = _argv(binary, self._data_dir, options, self._appendonly)
+        self._proc = _spawn(argv, self.log_path, self._inherit_fds)
         try:
             self._version = await _wait_ready(
                 self._proc, self._url, self.log_path, self._start_timeout_s
@@ -183,7 +194,6 @@ def _argv(binary: str, data_dir: Path, extra: dict[str, str], appendonly: bool) 
     options = {
         "dir": str(data_dir),
         "appendonly": "yes" if appendonly else "no",
-        "appendfsync": "everysec",
         "daemonize": "no",
         "protected-mode": "yes",
         "logfile": str(data_dir / LOG_NAME),
@@ -192,8 +202,10 @@ def _argv(binary: str, data_dir: Path, extra: dict[str, str], appendonly: bool) 
     return [binary, *(arg for name, value in options.items() for arg in (f"--{name}", value))]
 
 
-def _spawn(argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
-    """Start redis-server in its own session so a terminal Ctrl-C reaches only the parent."""
+def _spawn(argv: list[str], log_path: Path,
+           inherit_fds: tuple[int, ...] = ()) -> subprocess.Popen[bytes]:
+    """Start redis-server in its own session so a terminal Ctrl-C reaches only the parent;
+    it inherits `inherit_fds` (the folder lock, held until it exits too)."""
     try:
         with log_path.open("ab") as log:  # catches output written before --logfile applies
             return subprocess.Popen(
@@ -202,6 +214,7 @@ def _spawn(argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
                 stdout=log,
                 stderr=log,
                 start_new_session=True,
+                pass_fds=inherit_fds,
                 preexec_fn=_death_signal_hook(),
             )
     except (OSError, subprocess.SubprocessError) as exc:

@@ -27,11 +27,40 @@ def lua_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "lua"
 
 
+class IncludeError(ValueError):
+    """A script's includes cannot be resolved: a missing file or a cycle (both named)."""
+
+
 def source(name: str, root: Path | None = None) -> str:
-    """A script's text with its `-- @include "lib/x.lua"` lines replaced by the files."""
-    root = root or lua_dir()
-    text = (root / f"{name}.lua").read_text(encoding="utf-8")
-    return _INCLUDE.sub(lambda m: (root / m.group(1)).read_text(encoding="utf-8"), text)
+    """A script's text with its `-- @include "lib/x.lua"` lines replaced by the files.
+
+    Includes are resolved recursively, depth first (a library's own includes come before its
+    text), and each file is included once per script: later includes of it become nothing.
+    """
+    return _expand(root or lua_dir(), f"{name}.lua", [], set())
+
+
+def _expand(root: Path, path: str, chain: list[str], done: set[str]) -> str:
+    """`path` with its includes expanded; `chain` is the include path to it, `done` what the
+    script already holds."""
+    if path in chain:
+        raise IncludeError("include cycle: " + " -> ".join([*chain, path]))
+    file = root / path
+    if not file.is_file():
+        where = f" (included by {chain[-1]})" if chain else ""
+        raise IncludeError(f"missing Lua file {path}{where}")
+    done.add(path)
+    text = file.read_text(encoding="utf-8")
+
+    here = [*chain, path]
+
+    def include(match: re.Match[str]) -> str:
+        target = match.group(1)
+        if target in done and target not in here:
+            return ""  # already in the script
+        return _expand(root, target, here, done).rstrip("\n")
+
+    return _INCLUDE.sub(include, text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,8 +105,9 @@ async def healthz(request: web.Request) -> web.Response:
     """GET /healthz — 200 when Redis answers for every team, 503 otherwise."""
     try:
         await request.app[ARBITER].answering()
-    except StoreError as exc:
-        return web.json_response({"status": "unavailable", "redis": str(exc)}, status=503)
+    except StoreError:  # its message may name the socket path or the URL: not for callers
+        return web.json_response({"status": "unavailable", "redis": "not answering"},
+                                 status=503)
     return web.json_response({"status": "ok"})
 
 

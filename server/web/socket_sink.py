@@ -72,3 +72,11 @@ class SocketSink:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(CLOSE_TIMEOUT_S):
                 await self.ws.close(code=code, message=message.encode()[:120])
+        self.cut_off()
+
+    def cut_off(self) -> None:
+        """End the TCP connection now if bytes are still stuck in its buffer: a plain close
+        waits for them to drain, for ever when the peer never reads."""
+        transport = self.transport
+        if transport is not None and transport.get_write_buffer_size() > 0:
+            transport.abort()

@@ -33,6 +33,7 @@ from server.web.auth import AuthError, Principal, Role
 from server.web.socket_sink import CLOSE_TIMEOUT_S, SocketSink
 
 log = logging.getLogger(__name__)
+HEARTBEAT_LOST = "1006"  # the disconnects label of a peer that stopped answering pings
 
 
 def origin_allowed(request: web.Request) -> bool:
@@ -180,6 +181,11 @@ async def _read_loop(request: web.Request, ws: web.WebSocketResponse, conn: Conn
             conn.send_frame(_unavailable(frame))
     if ws.close_code == CloseCode.MESSAGE_TOO_BIG:
         metrics.protocol_errors.labels(ErrorCode.TOO_LARGE).inc()
+    if isinstance(ws.exception(), TimeoutError) and not conn.closed.is_set():
+        conn.closed.set()  # no pong within the heartbeat: aiohttp dropped it without a Close
+        metrics.disconnects.labels(HEARTBEAT_LOST).inc()
+        if isinstance(conn.sink, SocketSink):
+            conn.sink.cut_off()
 
 
 async def _dispatch(request: web.Request, conn: Connection, frame: protocol.ClientFrame) -> None:

@@ -1,0 +1,59 @@
+-- The draw policies of settle_window.lua and auto_assign.lua. A draw is reproducible: its
+-- point u comes from a seed written to the audit entry, over contenders sorted by rep id.
+
+-- The seed (sha1 of the lead id and the Redis time in µs) and its point u in [0, 1): the
+-- first 8 hex digits of the seed / 2^32.
+local function draw_seed(lead_id)
+  local t = redis.call('TIME')
+  local seed = redis.sha1hex(lead_id .. ':' .. t[1] .. t[2])
+  return seed, tonumber(string.sub(seed, 1, 8), 16) / 4294967296
+end
+
+-- One of the list, uniformly by u.
+local function uniform(list, u)
+  return list[math.floor(u * #list) + 1]
+end
+
+-- Whether a is less loaded (-1), as loaded (0) or more loaded (1) than b, comparing the
+-- fields named in `by` in turn (e.g. {'open', 'today'}).
+local function load_order(a, b, by)
+  for _, name in ipairs(by) do
+    if a[name] < b[name] then return -1 end
+    if a[name] > b[name] then return 1 end
+  end
+  return 0
+end
+
+-- The least loaded of the list by the fields `by`; ties broken by a uniform draw.
+local function least_loaded(list, u, by)
+  local best = {}
+  for _, c in ipairs(list) do
+    local order = best[1] and load_order(c, best[1], by) or -1
+    if order < 0 then
+      best = {c}
+    elseif order == 0 then
+      best[#best + 1] = c
+    end
+  end
+  return uniform(best, u)
+end
+
+-- A draw proportional to each one's `weight`.
+local function weighted(list, u)
+  local total = 0
+  for _, c in ipairs(list) do total = total + c.weight end
+  local point, acc = u * total, 0
+  for _, c in ipairs(list) do
+    acc = acc + c.weight
+    if point < acc then return c end
+  end
+  return list[#list]
+end
+
+-- The first of the list (sorted by id) after `last`, wrapping round to the first.
+local function next_after(list, last)
+  for _, c in ipairs(list) do
+    if c.id > last then return c end
+  end
+  return list[1]
+end
