@@ -11,11 +11,11 @@ from redis.commands.core import AsyncScript
 
 from loadtest import serverconfig
 from server.store import keys, scripts
-from server.store.keys import Limits
+from server.store.keys import Retention
 
 BATCH = 128
 LEADS = 500
-LIMITS = Limits(serverconfig.STREAM_MAXLEN, serverconfig.AUDIT_MAXLEN,
+LIMITS = Retention(serverconfig.STREAM_MAXLEN, serverconfig.AUDIT_MAXLEN,
                 serverconfig.IDEMPOTENCY_TTL_S * 1000)
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
-from redis.asyncio import RedisCluster
 
 from server.background import awaiting, stop_requested
 from server.config import Config, ConfigError, load_config
@@ -19,18 +18,21 @@ from server.fanout import catchup as feed
 from server.fanout.hub import Hub
 from server.fanout.tail import BLOCK_MS, Tail
 from server.floor.arbiter import Arbiter
+from server.floor.claims import Claims
 from server.floor.scoreboard import Scoreboard
 from server.floor.timers import Timers
 from server.metrics import Metrics
 from server.protocol import CloseCode
+from server.store.event_reader import EventReader
 from server.store.keeper import kept
-from server.store.keys import Limits
+from server.store.keys import Retention
 from server.store.persistence import warn_if_lossy
-from server.store.store import ManualClock, Store, StoreError, connect
+from server.store.store import NowOverride, Store, StoreError
 from server.web import console, errors, floor_api, http_api, leads_api, manager_api, ws
 from server.web.appkeys import (
     ARBITER,
     AUTHORITY,
+    CLAIMS,
     CONFIG,
     CONFIG_PATH,
     HUB,
@@ -49,10 +51,10 @@ TABLES_REFRESH_S = 6 * 3600
 URL_FILE = "url"  # where `leadgrab reload` finds the embedded Redis of a running server
 
 
-def limits(config: Config) -> Limits:
+def retention(config: Config) -> Retention:
     """Stream, idempotency and finished-lead retention from the server settings."""
     s = config.server
-    return Limits(s.stream_maxlen, s.audit_maxlen, s.idempotency_ttl_s * 1000,
+    return Retention(s.stream_maxlen, s.audit_maxlen, s.idempotency_ttl_s * 1000,
                   s.lead_retention_s * 1000)
 
 
@@ -76,9 +78,10 @@ async def redis_url(config: Config, override: str | None) -> AsyncIterator[str]:
 
 
 def create_app(config: Config, *, config_path: Path | None = None, redis: str | None = None,
-               clock: ManualClock | None = None,
+               clock: NowOverride | None = None,
                registry: CollectorRegistry | None = None) -> web.Application:
-    """Build the aiohttp application; Redis and background tasks start with it."""
+    """Build the aiohttp application; Redis and background tasks start with it. `clock`
+    overrides the scripts' time (tests): it answers ms, or None for Redis TIME."""
     app = web.Application(middlewares=[errors.errors],
                           client_max_size=config.server.max_frame_bytes)
     app[CONFIG] = config
@@ -105,15 +108,13 @@ def _data_dir(config: Config) -> Path:
     return path
 
 
-def _running(redis_override: str | None, clock: ManualClock | None,
+def _running(redis_override: str | None, clock: NowOverride | None,
              ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         config = app[CONFIG]
         async with redis_url(config, redis_override) as url:
-            main = await connect(url)
-            if isinstance(main, RedisCluster):  # the URL may hold a password: not logged
-                log.info("Redis Cluster of %d primaries", len(main.get_primaries()))
-            store = Store(main, limits(config), clock)
+            store = await Store.open(url, retention(config), clock)
+            store.log_topology()
             arbiter = Arbiter(store, config)
             await arbiter.apply_rules(config)
             hub = Hub(app[METRICS], arbiter.member)
@@ -121,8 +122,9 @@ def _running(redis_override: str | None, clock: ManualClock | None,
                 hub.paused |= await arbiter.paused_reps(team)
             timers = Timers(arbiter, list(config.teams), app[METRICS], hub.settled_here)
             app[ARBITER], app[HUB], app[TIMERS] = arbiter, hub, timers
+            app[CLAIMS] = Claims(arbiter, app[METRICS], timers)
             # one client for the tails, a connection each: a blocking XREAD holds its own
-            reader = await connect(url, max(len(config.teams), 1))
+            reader = await EventReader.open(url, max(len(config.teams), 1))
             tails = [Tail(reader, hub, app[METRICS], team) for team in config.teams]
             for tail in tails:
                 await tail.start()
@@ -137,7 +139,7 @@ def _running(redis_override: str | None, clock: ManualClock | None,
                 yield
             finally:
                 await _stop(tasks)
-                for r in (reader, main):
+                for r in (reader, store):
                     await r.aclose()
     return ctx
 

@@ -22,7 +22,7 @@ from server.config import Config, ConfigError, load_config
 from server.floor.arbiter import Arbiter
 from server.floor.rules import effective_rep
 from server.store.embedded import EmbeddedRedisError
-from server.store.store import Store, StoreError, connect
+from server.store.store import Store, StoreError
 from server.web.auth import SECRET_FILE_NAME, Role, TokenAuthority, load_or_create_secret
 
 log = logging.getLogger("leadgrab")
@@ -141,14 +141,14 @@ def reload(args: argparse.Namespace) -> int:
     url = _redis_for_cli(config, args.redis_url)
 
     async def apply() -> None:
-        redis = await connect(url, 4)
+        store = await Store.open(url, application.retention(config), max_connections=4)
         try:
-            arbiter = Arbiter(Store(redis, application.limits(config)), config)
+            arbiter = Arbiter(store, config)
             for load in await arbiter.apply_rules(config):
                 state = "updated" if load.changed else "unchanged"
                 print(f"team {load.team}: rules version {load.version} ({state})")
         finally:
-            await redis.aclose()
+            await store.aclose()
 
     asyncio.run(apply())
     return 0

@@ -17,13 +17,14 @@ from server.app import create_app
 from server.config import Config, parse_config
 from server.store import backend
 from server.store.embedded import EmbeddedRedis
-from server.store.keys import Limits
-from server.store.store import ManualClock, Store
+from server.store.keys import Retention
+from server.store.store import Store
 from server.web.auth import Role, TokenAuthority
+from tests.clock import ManualClock
 from tests.cluster import Cluster, redis_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
-LIMITS = Limits(events_maxlen=10_000, audit_maxlen=1_000_000, request_ttl_ms=86_400_000)
+LIMITS = Retention(events_maxlen=10_000, audit_maxlen=1_000_000, request_ttl_ms=86_400_000)
 
 BASE_CONFIG = """
 [server]

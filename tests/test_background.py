@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from server.app import _follow_reloads
 from server.background import awaiting
 from server.fanout.tail import Tail
+from server.store.event_reader import EventReader
 from server.web.appkeys import ARBITER, HUB, METRICS, SCOREBOARD, TIMERS
 from tests.conftest import Gateway
 
@@ -43,7 +44,7 @@ async def test_a_swallowed_cancel_still_stops_the_loop(gateway: Gateway, redis: 
         monkeypatch.setattr(app[TIMERS], "fire_due", call)
         runner: Awaitable[None] = app[TIMERS].run()
     elif loop == "tail":
-        tail = Tail(redis, app[HUB], app[METRICS], "north")
+        tail = Tail(EventReader(redis), app[HUB], app[METRICS], "north")
         call, entered = swallowing(None)
         monkeypatch.setattr(tail, "read_once", call)
         runner = tail.run()

@@ -16,7 +16,8 @@ from server.floor.arbiter import Arbiter
 from server.floor.lead import NewLead
 from server.floor.rules import local_midnights
 from server.store import keys
-from server.store.store import ManualClock, Store
+from server.store.store import Store
+from tests.clock import ManualClock
 
 HOUR_MS = 3_600_000
 TEAM = """

@@ -18,9 +18,9 @@ from server.app import create_app
 from server.floor.fairness import Entry, fairness, gini, jain, top_share
 from server.floor.scoreboard import MINUTE_MS, TeamTally
 from server.store import keys
-from server.store.store import ManualClock
 from server.web.appkeys import SCOREBOARD
 from server.web.auth import Role, TokenAuthority
+from tests.clock import ManualClock
 from tests.conftest import SECRET, Gateway, gateway_config
 from tests.test_http import call
 

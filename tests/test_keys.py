@@ -9,12 +9,14 @@ from collections.abc import Callable
 import pytest
 from redis.crc import key_slot
 
+from server.contracts.timer_members import TimerKind, member
 from server.store import keys
-from server.store.keys import Limits, ScriptCall
+from server.store.keys import Retention, ScriptCall
 from server.store.scripts import NAMES, lua_dir
 
 TEAMS = ["north", "team-2", "a.b", "T_9"]
-LIMITS = Limits(events_maxlen=10, audit_maxlen=20, request_ttl_ms=30)
+WARN, STAGE = member(TimerKind.WARN, "L-1"), member(TimerKind.STAGE, "L-1", 2)
+LIMITS = Retention(events_maxlen=10, audit_maxlen=20, request_ttl_ms=30)
 NOW = "1799053200000"
 DAY_ROWS = [("2027-01-04", 1_799_017_200_000), ("2027-01-05", 1_799_103_600_000)]
 REP_ROWS = [("alice", '{"max_open":2}', "[]"), ("bob", '{"max_open":3}', "[[1, 2]]"),
@@ -36,9 +38,9 @@ SAMPLES: dict[str, Builder] = {
     "close_call": lambda team: keys.close_call(team, "alice", "L-1", "won", LIMITS, NOW),
     "settle_call": lambda team: keys.settle_call(team, "L-1", CANDIDATES, LIMITS, NOW, "C9"),
     "followup_call": lambda team: keys.followup_call(team, "alice", "L-1", "rang", LIMITS, NOW),
-    "deadline_call": lambda team: keys.deadline_call(team, "warn:L-1", "L-1", "alice", "C9",
+    "deadline_call": lambda team: keys.deadline_call(team, WARN, "L-1", "alice", "C9",
                                                      LIMITS, NOW),
-    "offer_call": lambda team: keys.offer_call(team, "stage:L-1#2", "L-1", LIMITS, NOW),
+    "offer_call": lambda team: keys.offer_call(team, STAGE, "L-1", LIMITS, NOW),
     "pause_call": lambda team: keys.pause_call(team, "alice", True, "alice", LIMITS, NOW),
     "dispatch_call": lambda team: keys.dispatch_call(team, "L-1", "bob", "manager:m", False,
                                                      "", "alice", "C9", LIMITS, NOW),

@@ -15,8 +15,9 @@ from redis.asyncio import Redis
 from server.contracts.reasons import Outcome
 from server.floor.timers import Timers
 from server.metrics import Metrics
-from server.store.store import ManualClock, Store
+from server.store.store import Store
 from server.web.appkeys import SCOREBOARD
+from tests.clock import ManualClock
 from tests.conftest import ROOT
 from tests.test_fairness import drive_scenario, fair_gateway, grab, sample, scrape
 from tests.test_policies import arbiter_for, floor, publish

@@ -17,7 +17,8 @@ from server.config import parse_config
 from server.floor.arbiter import Arbiter
 from server.floor.lead import NewLead
 from server.store import keys
-from server.store.store import ManualClock, Store
+from server.store.store import Store
+from tests.clock import ManualClock
 from tests.conftest import LIMITS
 
 HOUR_MS = 3_600_000

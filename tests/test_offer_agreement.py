@@ -27,7 +27,8 @@ from server.floor.timers import Timers
 from server.metrics import Metrics
 from server.protocol import Codec
 from server.store import keys
-from server.store.store import ManualClock, Store
+from server.store.store import Store
+from tests.clock import ManualClock
 from tests.conftest import LIMITS
 from tests.test_hub import ReadingSink
 

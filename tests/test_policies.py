@@ -15,7 +15,8 @@ from server.floor.arbiter import Arbiter
 from server.floor.lead import NewLead
 from server.floor.timers import Timers
 from server.store import keys
-from server.store.store import ManualClock, Store
+from server.store.store import Store
+from tests.clock import ManualClock
 
 RULES = ("max_open = 3, max_daily = 50, cooldown_after_claim_ms = 0, "
          "penalty_cooldown_ms = 60000, followup_sla_ms = 10000, warn_before_ms = 2000, "

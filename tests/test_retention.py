@@ -13,8 +13,9 @@ from server.app import create_app
 from server.config import ConfigError, parse_config
 from server.contracts.reasons import Outcome
 from server.store import keys
-from server.store.store import ManualClock, Store
+from server.store.store import Store
 from server.web.auth import Role
+from tests.clock import ManualClock
 from tests.conftest import LIMITS, gateway_config, running
 from tests.test_policies import arbiter_for, floor, publish
 

@@ -12,7 +12,8 @@ from server.contracts.reasons import Outcome, Reason
 from server.floor.arbiter import Arbiter
 from server.floor.lead import NewLead
 from server.store import keys
-from server.store.store import ManualClock, Store
+from server.store.store import Store
+from tests.clock import ManualClock
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 from redis.asyncio import Redis
 
+from server.contracts.timer_members import TimerKind, member
 from server.store import keys
 from server.web.auth import Role
 from tests.conftest import SECRET
@@ -176,9 +177,10 @@ async def test_overdue_timers_fire_once_when_a_server_starts(redis: Redis, redis
         await asyncio.sleep(0.1)
     assert await redis.zcard(keys.timers("north")) == len(pending)  # nobody fires them
     restart_ms = await redis_ms(redis)
+    auto = member(TimerKind.AUTO, "LU1")
     with serving(config, redis_url):
         async with asyncio.timeout(10):
-            while await redis.zscore(keys.timers("north"), "auto:LU1") is not None or len(
+            while await redis.zscore(keys.timers("north"), auto) is not None or len(
                     [e for e in await audit(redis) if e["action"] == "auto_assign"]) < 10:
                 await asyncio.sleep(0.1)
         await asyncio.sleep(0.6)

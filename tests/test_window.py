@@ -15,7 +15,8 @@ from server.contracts.reasons import Outcome, Reason
 from server.floor.arbiter import Arbiter
 from server.floor.lead import NewLead
 from server.store import keys
-from server.store.store import ManualClock, Store
+from server.store.store import Store
+from tests.clock import ManualClock
 from tests.conftest import LIMITS
 
 
@@ -97,7 +98,7 @@ async def settle_entry(redis: Redis, lead_id: str) -> dict[str, Any]:
 
 async def test_least_loaded_picks_fewest_open_then_fewest_today(store: Store, clock: ManualClock,
                                                                 redis: Redis) -> None:
-    arbiter = await arbiter_for(store.__class__(store.redis, LIMITS, clock),
+    arbiter = await arbiter_for(Store(redis, LIMITS, clock),
                                 window_config("least_loaded", reps=3))
     await redis.sadd(keys.held("north", "r0"), "x", "y")  # r0 holds two leads
     day = await arbiter.local_day("north", clock.now_ms or 0)
@@ -168,7 +169,7 @@ async def test_concurrent_settlers_settle_exactly_once(redis_url: str, redis: Re
     assert sum(f["action"] == "settle" for _, f in entries) == 1
     assert sum(f["action"] == "claim" and f["result"] == "won" for _, f in entries) == 1
     for s in stores:
-        await s.redis.aclose()
+        await s.aclose()
 
 
 async def test_value_band_picks_the_method(store: Store) -> None:

@@ -19,7 +19,8 @@ from server.floor.lead import NewLead
 from server.floor.rules import EffectiveRep, effective_rep
 from server.floor.timers import Timers
 from server.store import keys
-from server.store.store import ManualClock, Store
+from server.store.store import Store
+from tests.clock import ManualClock
 
 ZONE = ZoneInfo("Asia/Shanghai")  # local days start at 16:00 UTC: a UTC-day bug would show
 DAY = date(2027, 1, 5)  # a Tuesday

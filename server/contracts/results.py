@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.contracts.reasons import Outcome, Reason
+from server.contracts.statuses import Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +53,25 @@ class RulesLoad:
 
 
 @dataclass(frozen=True, slots=True)
+class Done:
+    """A floor command's outcome: what the script did (`status`) and its second field
+    (`detail`: a reason when rejected, else a rep, an entry id or a due time)."""
+
+    status: Status
+    detail: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status not in (Status.REJECTED, Status.STALE)
+
+
+@dataclass(frozen=True, slots=True)
 class Settlement:
     """What settle_window.lua did: 'settled' (detail: winner or ''), 'early' (detail: when the
     window ends), 'noop' (no window), or 'stale' (candidates kept changing)."""
 
     lead_id: str
-    status: str
+    status: Status
     detail: str
     results: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 

@@ -13,7 +13,6 @@ from server.floor.pool import PoolLead, scan, seen_by
 from server.floor.roster import Member
 from server.protocol import Frame
 from server.shifts import intervals
-from server.store import keys
 
 PAGE = 1000
 
@@ -71,17 +70,10 @@ def shift_state(member: Member, now_ms: int) -> dict[str, Any] | None:
 
 async def missed(arbiter: Arbiter, team: str, resume: str) -> Missed:
     """Entries after `resume`, oldest first; a gap when `resume` is no longer in the stream."""
-    stream = keys.events(team)
-    call, redis = arbiter.store.call, arbiter.store.redis
-    oldest = await call(redis.xrange(stream, count=1))
-    first = oldest[0][0] if oldest else None
-    still_there = await call(redis.xrange(stream, resume, resume))
-    gap = first is not None and not still_there and seq_key(resume) < seq_key(first)
-    entries: list[tuple[str, list[Delivery]]] = []
-    after = resume
-    while rows := await call(redis.xrange(stream, "(" + after, "+", count=PAGE)):
-        entries += [(seq, items) for seq, f in rows if (items := deliveries(f, seq))]
-        after = rows[-1][0]
+    backlog = await arbiter.events_backlog(team, resume, PAGE)
+    first = backlog.first
+    gap = first is not None and not backlog.resume_kept and seq_key(resume) < seq_key(first)
+    entries = [(seq, items) for seq, f in backlog.entries if (items := deliveries(f, seq))]
     return Missed(entries, gap, first)
 
 

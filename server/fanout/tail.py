@@ -6,15 +6,15 @@ import asyncio
 import logging
 import random
 import time
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from server.background import stop_requested
 from server.contracts.events import EventType
 from server.fanout.deliveries import deliveries
 from server.fanout.hub import Hub, seq_key
 from server.metrics import Metrics
-from server.store import backend, keys
-from server.store.backend import Client
+from server.store.event_reader import EventReader
+from server.store.store import StoreError
 
 log = logging.getLogger(__name__)
 BLOCK_MS = 2000
@@ -29,15 +29,13 @@ REJOIN_JITTER_S = 0.002
 class Tail:
     """A blocking XREAD loop for one team (one slot, so it works on Redis Cluster too)."""
 
-    def __init__(self, redis: Client, hub: Hub, metrics: Metrics, team: str) -> None:
-        self.redis, self.hub, self.metrics, self.team = redis, hub, metrics, team
-        self.stream = keys.events(team)
+    def __init__(self, reader: EventReader, hub: Hub, metrics: Metrics, team: str) -> None:
+        self.reader, self.hub, self.metrics, self.team = reader, hub, metrics, team
         self.last = "$"
 
     async def start(self) -> None:
         """Begin at the newest entry: earlier ones reach clients through `resume`."""
-        newest: Any = await self.redis.xrevrange(self.stream, count=1)
-        self.last = newest[0][0] if newest else "0-0"
+        self.last = await self.reader.newest(self.team) or "0-0"
 
     async def run(self) -> None:
         """Deliver new entries forever; after a Redis fault, wait and go on where it stopped."""
@@ -47,23 +45,23 @@ class Tail:
                     await self.start()
                 if await self.read_once():
                     await asyncio.sleep(random.uniform(0, REJOIN_JITTER_S))
-            except backend.FAULTS as exc:
-                log.warning("tail of %s interrupted: %s", self.stream, exc)
+            except StoreError as exc:
+                log.warning("tail of team %s interrupted: %s", self.team, exc)
                 await asyncio.sleep(0.5)
 
     async def read_once(self) -> bool:
         """Read and deliver what is new (waiting up to BLOCK_MS); False if nothing came."""
-        replies: Any = await self.redis.xread({self.stream: self.last}, count=BATCH,
-                                              block=BLOCK_MS)
-        for _stream, entries in replies:
-            offers: list[Offered] = []
-            # entries read together (a backlog) reach each socket with one write
-            with self.hub.coalesced(self.team, len(entries) > 1):
-                for seq, fields in entries:
-                    self.last = seq
-                    offers += self.dispatch(seq, fields)
-            self.count(offers, time.perf_counter())
-        return bool(replies)
+        entries = await self.reader.read(self.team, self.last, BATCH, BLOCK_MS)
+        if not entries:
+            return False
+        offers: list[Offered] = []
+        # entries read together (a backlog) reach each socket with one write
+        with self.hub.coalesced(self.team, len(entries) > 1):
+            for seq, fields in entries:
+                self.last = seq
+                offers += self.dispatch(seq, fields)
+        self.count(offers, time.perf_counter())
+        return True
 
     def dispatch(self, seq: str, fields: dict[str, str]) -> list[Offered]:
         """Hand one entry to the hub; a lead offer is returned for counting."""

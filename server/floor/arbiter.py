@@ -7,13 +7,21 @@ from typing import Any
 
 from server.config import Config, TeamConfig
 from server.contracts.reasons import Outcome, Reason
-from server.contracts.results import ActionResult, ClaimResult, PublishResult, RulesLoad, Settlement
+from server.contracts.results import (
+    ActionResult,
+    ClaimResult,
+    Done,
+    PublishResult,
+    RulesLoad,
+    Settlement,
+)
+from server.contracts.statuses import Status
+from server.contracts.timer_members import TimerMember
 from server.floor.lead import NewLead
 from server.floor.roster import Member, Roster, roster_from_hashes
 from server.floor.rules import local_midnights, team_digest, team_reps
 from server.shifts import intervals
-from server.store import keys, operations
-from server.store.store import Store
+from server.store.store import Backlog, Entry, Store
 
 DAYS_BEFORE = 7
 DAYS_AFTER = 400
@@ -48,9 +56,7 @@ class Arbiter:
 
     async def refresh_roster(self) -> Roster:
         """Re-read the rules every team enforces now (after any instance reloaded them)."""
-        hashes = {}
-        for team in self.config.teams:
-            hashes[team] = await self.store.call(self.store.redis.hgetall(keys.rules(team)))
+        hashes = {team: await self.store.rules_hash(team) for team in self.config.teams}
         self.roster = roster_from_hashes(hashes)
         return self.roster
 
@@ -74,23 +80,21 @@ class Arbiter:
     async def rules_changed(self) -> bool:
         """Whether any team's rules version in Redis differs from the roster's."""
         for team in self.config.teams:
-            version = await self.store.call(self.store.redis.hget(keys.rules(team), "version"))
-            if int(version or 0) != self.roster.versions.get(team, 0):
+            if await self.store.rules_version(team) != self.roster.versions.get(team, 0):
                 return True
         return False
 
     async def now_ms(self) -> int:
         """Redis time (or the test clock), never this host's clock."""
-        if self.store.clock.now_ms is not None:
-            return self.store.clock.now_ms
-        seconds, micros = await self.store.call(self.store.redis.time())
-        return int(seconds) * 1000 + int(micros) // 1000
+        return await self.store.now_ms()
+
+    async def redis_time_ms(self) -> int:
+        """Redis time even when a test clock drives the scripts (stream ids are Redis time)."""
+        return await self.store.redis_time_ms()
 
     async def local_day(self, team: str, now_ms: int) -> str | None:
         """The team's local calendar date at `now_ms`, from the table the scripts use."""
-        rows = await self.store.call(
-            self.store.redis.zrevrangebyscore(keys.days(team), now_ms, "-inf", start=0, num=1))
-        return rows[0] if rows else None
+        return await self.store.local_day(team, now_ms)
 
     async def publish(self, lead: NewLead, actor: str) -> PublishResult:
         """Publish a lead once; a known id returns its first offer and changes nothing.
@@ -109,40 +113,46 @@ class Arbiter:
             return ActionResult(lead_id, False, Reason.NOT_HOLDER)
         return await self.store.followup(member.team, rep_id, lead_id, note)
 
-    async def auto_assign(self, team: str, member: str) -> operations.Done:
+    async def auto_assign(self, team: str, timer: TimerMember) -> Done:
         """Fire an 'auto:' timer: assign the lead by the team's policy if still unclaimed."""
-        reps = [m.id for m in self.roster.members.values() if m.team == team]
         policy = self.team(team).assign_policy
-        return await operations.auto_assign(self.store, team, member, policy, reps)
+        return await self.store.auto_assign(team, timer.lead_id, policy, self.team_reps(team))
+
+    async def fire_deadline(self, team: str, timer: TimerMember) -> Done:
+        """Fire a 'warn:' or 'deadline:' timer: warn the holder or recycle the lead."""
+        return await self.store.fire_deadline(team, timer)
+
+    async def offer(self, team: str, timer: TimerMember) -> Done:
+        """Fire an 'open:' or 'stage:' timer: offer the lead to its next audience."""
+        return await self.store.offer(team, timer)
+
+    def team_reps(self, team: str) -> list[str]:
+        """The ids of the team's reps on the roster in force."""
+        return [m.id for m in self.roster.members.values() if m.team == team]
 
     async def dispatch(self, lead_team: str, lead_id: str, rep_id: str, actor: str, *,
-                       force: bool, reason: str) -> operations.Done:
+                       force: bool, reason: str) -> Done:
         """A manager assigns (or, with a reason, reassigns) a lead to a rep of its team."""
         member = self.member(rep_id)
         if member is None or member.team != lead_team:
-            return operations.Done("rejected", Reason.INELIGIBLE)
-        return await operations.dispatch(self.store, lead_team, lead_id, rep_id, actor,
-                                         force=force, reason=reason)
+            return Done(Status.REJECTED, Reason.INELIGIBLE)
+        return await self.store.dispatch(lead_team, lead_id, rep_id, actor, force=force,
+                                         reason=reason)
 
-    async def withdraw(self, team: str, lead_id: str, actor: str, reason: str) -> operations.Done:
+    async def withdraw(self, team: str, lead_id: str, actor: str, reason: str) -> Done:
         """A manager takes a lead off the floor."""
-        return await operations.withdraw(self.store, team, lead_id, actor, reason)
+        return await self.store.withdraw(team, lead_id, actor, reason)
 
-    async def pause(self, rep_id: str, paused: bool, actor: str) -> operations.Done:
+    async def pause(self, rep_id: str, paused: bool, actor: str) -> Done:
         """Pause (out of office) or resume a rep."""
         member = self.member(rep_id)
         if member is None:
-            return operations.Done("rejected", Reason.INELIGIBLE)
-        return await operations.pause(self.store, member.team, rep_id, paused, actor)
+            return Done(Status.REJECTED, Reason.INELIGIBLE)
+        return await self.store.pause(member.team, rep_id, paused, actor)
 
     async def paused_reps(self, team: str) -> set[str]:
         """The team's reps paused now (read at start-up; the events stream keeps it current)."""
-        reps = [m.id for m in self.roster.members.values() if m.team == team]
-        async with self.store.pipeline() as pipe:
-            for rep in reps:
-                pipe.hget(keys.rep_state(team, rep), "paused")
-            flags = await pipe.execute()
-        return {rep for rep, flag in zip(reps, flags, strict=True) if flag == "1"}
+        return await self.store.paused_reps(team, self.team_reps(team))
 
     async def settle(self, team: str, lead_id: str) -> Settlement:
         """Settle a due claim window (idempotent: only the first caller does anything)."""
@@ -150,11 +160,7 @@ class Arbiter:
 
     async def due_timers(self, team: str, limit: int = 100) -> list[str]:
         """Timers of a team that are due now (Redis time), oldest first."""
-        now_ms = await self.now_ms()
-        redis = self.store.redis
-        due: list[str] = await self.store.call(
-            redis.zrangebyscore(keys.timers(team), "-inf", now_ms, start=0, num=limit))
-        return due
+        return await self.store.due_timers(team, await self.now_ms(), limit)
 
     async def claim(self, rep_id: str, lead_id: str, req_id: str) -> ClaimResult:
         """Decide a claim; an unknown rep is rejected as ineligible without touching Redis."""
@@ -183,32 +189,40 @@ class Arbiter:
 
     async def lead_state(self, team: str, lead_id: str, audit_count: int = 100) -> dict[str, Any]:
         """A lead's stored state and its audit trail ({} if unknown)."""
-        fields = await self.store.call(self.store.redis.hgetall(keys.lead(team, lead_id)))
+        fields = await self.store.lead_fields(team, lead_id)
         if not fields:
             return {}
-        trail = await self.audit_trail(team, lead_id, audit_count)
+        trail = await self.store.audit_trail(team, lead_id, audit_count)
         return {"lead": fields, "audit": trail}
-
-    async def audit_trail(self, team: str, lead_id: str, count: int) -> list[dict[str, str]]:
-        """The latest `count` audit entries of one lead, oldest first."""
-        redis = self.store.redis
-        ids = await self.store.call(redis.lrange(keys.trail(team, lead_id), -count, -1))
-        async with self.store.pipeline() as pipe:
-            for entry_id in ids:
-                pipe.xrange(keys.audit(team), entry_id, entry_id)
-            found = await pipe.execute()
-        return [{"id": rows[0][0], **rows[0][1]} for rows in found if rows]
 
     async def rep_state(self, rep_id: str) -> dict[str, Any]:
         """A rep's quota and cooldown state as Redis holds it ({} if unknown)."""
         member = self.member(rep_id)
         if member is None:
             return {}
-        redis = self.store.redis
-        state = await self.store.call(redis.hgetall(keys.rep_state(member.team, rep_id)))
-        held = await self.store.call(redis.smembers(keys.held(member.team, rep_id)))
-        return {"rep": rep_id, "team": member.team, "state": state, "held": sorted(held),
+        fields = await self.store.rep_fields(member.team, rep_id)
+        return {"rep": rep_id, "team": member.team, **fields,
                 "limits": dict(member.limits), "rules_version": member_version(self, member)}
+
+    async def answering(self) -> None:
+        """Raise StoreError unless Redis answers for every configured team."""
+        await self.store.answering(list(self.config.teams))
+
+    async def held_counts(self, team: str, reps: list[str]) -> list[int]:
+        """How many leads each of `reps` holds now."""
+        return await self.store.held_counts(team, reps)
+
+    async def audit_range(self, team: str, start: str, end: str, count: int) -> list[Entry]:
+        """Up to `count` of the team's audit entries between XRANGE bounds, oldest first."""
+        return await self.store.audit_range(team, start, end, count)
+
+    async def events_backlog(self, team: str, resume: str, page: int) -> Backlog:
+        """The team's events after `resume`, for a reconnecting rep."""
+        return await self.store.events_backlog(team, resume, page)
+
+    async def audit_cut_ms(self, team: str) -> int | None:
+        """Where trimming cut the team's audit stream (None: nothing trimmed yet)."""
+        return await self.store.audit_cut_ms(team)
 
 
 def member_version(arbiter: Arbiter, member: Member) -> int:

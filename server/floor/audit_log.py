@@ -8,12 +8,10 @@ import json
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from server.contracts.audit_fields import AuditField
 from server.floor.fairness import Entry
-from server.store import keys
-from server.store.store import Store
 
 SCAN_BUDGET = 100_000  # entries one page may examine before answering with a cursor
 CHUNK = 1000
@@ -21,6 +19,13 @@ CHUNK = 1000
 # any others go to the CSV's `extra` column.
 KNOWN_FIELDS: tuple[str, ...] = ("id", *(name.value for name in AuditField))
 CSV_HEADER = (*KNOWN_FIELDS, "extra")
+
+
+class AuditSource(Protocol):
+    """What reads a team's audit stream (the arbiter; the store in tests)."""
+
+    async def audit_range(self, team: str, start: str, end: str,
+                          count: int) -> list[tuple[str, dict[str, str]]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +53,12 @@ class Page:
     next: str | None
 
 
-async def _rows(store: Store, query: AuditQuery, count: int) -> AsyncGenerator[Entry, None]:
+async def _rows(source: AuditSource, query: AuditQuery,
+                count: int) -> AsyncGenerator[Entry, None]:
     """Every entry between the query's bounds, oldest first, read `count` at a time."""
     start = query.start
     while True:
-        rows = await store.call(store.redis.xrange(keys.audit(query.team), start, query.end,
-                                                   count=count))
+        rows = await source.audit_range(query.team, start, query.end, count)
         for row in rows:
             yield row
         if len(rows) < count:
@@ -61,11 +66,11 @@ async def _rows(store: Store, query: AuditQuery, count: int) -> AsyncGenerator[E
         start = "(" + rows[-1][0]
 
 
-async def page(store: Store, query: AuditQuery, budget: int = SCAN_BUDGET) -> Page:
+async def page(source: AuditSource, query: AuditQuery, budget: int = SCAN_BUDGET) -> Page:
     """One page of matching entries; stops early with a cursor after `budget` entries."""
     found: list[dict[str, str]] = []
     last: str | None = None
-    async with aclosing(_rows(store, query, CHUNK)) as rows:
+    async with aclosing(_rows(source, query, CHUNK)) as rows:
         async for n, (entry_id, fields) in _numbered(rows):
             if n >= budget:
                 return Page(found, last)
@@ -84,10 +89,10 @@ async def _numbered(rows: AsyncIterator[Entry]) -> AsyncIterator[tuple[int, Entr
         n += 1
 
 
-async def export(store: Store, query: AuditQuery) -> AsyncIterator[list[dict[str, str]]]:
+async def export(source: AuditSource, query: AuditQuery) -> AsyncIterator[list[dict[str, str]]]:
     """Every matching entry (no page size, no budget), in batches for streaming."""
     batch: list[dict[str, str]] = []
-    async with aclosing(_rows(store, query, CHUNK)) as rows:
+    async with aclosing(_rows(source, query, CHUNK)) as rows:
         async for entry_id, fields in rows:
             if query.matches(fields):
                 batch.append({"id": entry_id, **fields})
@@ -98,11 +103,9 @@ async def export(store: Store, query: AuditQuery) -> AsyncIterator[list[dict[str
         yield batch
 
 
-async def after(store: Store, team: str, entry_id: str, count: int) -> list[Entry]:
+async def after(source: AuditSource, team: str, entry_id: str, count: int) -> list[Entry]:
     """Up to `count` entries following `entry_id`, oldest first."""
-    rows: list[Entry] = await store.call(store.redis.xrange(keys.audit(team), "(" + entry_id,
-                                                            "+", count=count))
-    return rows
+    return list(await source.audit_range(team, "(" + entry_id, "+", count))
 
 
 def jsonl(entries: list[dict[str, str]]) -> bytes:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.floor.roster import Member
-from server.store import pool_reads
 from server.store.store import Store
 
 PAGE = 200  # index entries read per round trip
@@ -67,11 +66,11 @@ async def scan(store: Store, team: str, keep: Keep, limit: int,
     found: list[PoolLead] = []
     read = 0
     while len(found) < limit and read < SCAN_MAX:
-        page = await pool_reads.open_page(store, team, after, PAGE)
+        page = await store.open_page(team, after, PAGE)
         if not page:
             return found, None
         read += len(page)
-        rows = await pool_reads.lead_rows(store, team, [lead_id for lead_id, _ in page])
+        rows = await store.lead_rows(team, [lead_id for lead_id, _ in page])
         for (lead_id, opened), fields in zip(page, rows, strict=True):
             after = (opened, lead_id)
             lead = PoolLead(lead_id, opened, fields)
@@ -157,9 +156,9 @@ async def browse(store: Store, query: LeadQuery, viewer: Member | None, reps: li
 async def _held(store: Store, query: LeadQuery, reps: list[str],
                 now_ms: int) -> tuple[list[dict[str, Any]], str | None]:
     """Held leads by id (bounded by the roster's max_open), after the cursor id."""
-    ids = [i for i in await pool_reads.held_ids(store, query.team, reps)
+    ids = [i for i in await store.held_ids(query.team, reps)
            if query.cursor is None or i > query.cursor]
-    rows = await pool_reads.lead_rows(store, query.team, ids)
+    rows = await store.lead_rows(query.team, ids)
     leads = [PoolLead(i, int(f.get("published_ms") or 0), f) for i, f in zip(ids, rows, strict=True)
              if f.get("state") == "held"]
     page = [lead for lead in leads if query.admits(lead, now_ms)][:query.limit + 1]

@@ -13,7 +13,6 @@ from server.floor import audit_log
 from server.floor.arbiter import Arbiter
 from server.floor.fairness import Contests, Counts, Entry, Fairness, count_entry, entry_ms, figures
 from server.metrics import Metrics
-from server.store import keys, pool_reads
 from server.store.store import StoreError
 
 log = logging.getLogger(__name__)
@@ -94,21 +93,16 @@ class Scoreboard:
         self.arbiter, self.metrics = arbiter, metrics
         self.tallies: dict[str, TeamTally] = {}
 
-    async def now_ms(self) -> int:
-        """Redis time: audit ids are Redis time even when a test clock drives the scripts."""
-        seconds, micros = await self.arbiter.store.call(self.arbiter.store.redis.time())
-        return int(seconds) * 1000 + int(micros) // 1000
-
     async def refresh(self, team: str) -> int:
         """Count the team's new audit entries, a chunk at a time so that claims are not held
         up behind a long read; returns Redis time then (ms)."""
-        now = await self.now_ms()
+        now = await self.arbiter.redis_time_ms()  # audit ids are Redis time, whatever the clock
         tally = self.tallies.setdefault(team, TeamTally())
         async with tally.lock:
             if tally.last is None:
                 tally.last = await self._backfill(team, tally, TeamTally.start_ms("24h", now))
             while True:
-                rows = await audit_log.after(self.arbiter.store, team, tally.last, READ_CHUNK)
+                rows = await audit_log.after(self.arbiter, team, tally.last, READ_CHUNK)
                 tally.ingest(rows)
                 if len(rows) < READ_CHUNK or stop_requested():
                     break
@@ -120,12 +114,7 @@ class Scoreboard:
         """On a process's first look, count from the 24 h window's start (returns the entry
         id to read after); if the stream is at its length cap, what came before its oldest
         entry was trimmed away."""
-        store = self.arbiter.store
-        length = await store.call(store.redis.xlen(keys.audit(team)))
-        if length >= store.limits.audit_maxlen:
-            oldest: list[Entry] = await store.call(store.redis.xrange(keys.audit(team),
-                                                                      count=1))
-            tally.cut_ms = entry_ms(oldest[0]) if oldest else None
+        tally.cut_ms = await self.arbiter.audit_cut_ms(team)
         return f"{start_ms - 1}-{2**64 - 1}"
 
     async def report(self, team: str, window: str) -> Report:
@@ -154,9 +143,9 @@ class Scoreboard:
 
     async def publish_pool(self, team: str) -> None:
         """Set the team's pool gauges from its open-lead index."""
-        now_ms = await self.now_ms()
+        now_ms = await self.arbiter.now_ms()  # the scripts' clock scores the index
         stale_ms = self.arbiter.config.server.pool_stale_after_s * 1000
-        pool = await pool_reads.health(self.arbiter.store, team, now_ms, stale_ms)
+        pool = await self.arbiter.store.pool_health(team, now_ms, stale_ms)
         self.metrics.pool_open.labels(team).set(pool.open)
         age_ms = now_ms - pool.oldest_ms if pool.oldest_ms is not None else 0
         self.metrics.pool_oldest_age.labels(team).set(max(age_ms, 0) / 1000)
@@ -174,11 +163,7 @@ class Scoreboard:
 
     async def _set_open_leads(self, team: str) -> None:
         reps = [rep for rep, t in self.metrics.reps.teams.items() if t == team]
-        store = self.arbiter.store
-        async with store.pipeline() as pipe:
-            for rep in reps:
-                pipe.scard(keys.held(team, rep))
-            counts = await pipe.execute()
+        counts = await self.arbiter.held_counts(team, reps)
         for rep, count in zip(reps, counts, strict=True):
             self.metrics.rep_open.labels(team, rep).set(count)
 

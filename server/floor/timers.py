@@ -16,9 +16,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from server.background import stop_requested
+from server.contracts.statuses import Status
+from server.contracts.timer_members import TimerKind, TimerMember, TimerMemberError, parse
 from server.floor.arbiter import Arbiter
 from server.metrics import Metrics
-from server.store import operations
 from server.store.store import StoreError
 
 log = logging.getLogger(__name__)
@@ -60,9 +61,9 @@ class Timers:
         except StoreError as exc:
             log.warning("settling %s/%s failed, will retry: %s", team, lead_id, exc)
             return
-        if done.status == "early" and attempt < EARLY_RETRIES:
+        if done.status is Status.EARLY and attempt < EARLY_RETRIES:
             asyncio.get_running_loop().call_later(0.001, self._spawn, team, lead_id, attempt + 1)
-        elif done.status == "settled" and self.on_settled is not None:
+        elif done.status is Status.SETTLED and self.on_settled is not None:
             self.on_settled(team, lead_id, done.results)
 
     async def run(self) -> None:
@@ -81,19 +82,25 @@ class Timers:
                 await self.fire_member(team, member)
 
     async def fire_member(self, team: str, member: str) -> None:
-        kind, _, lead_id = member.partition(":")
+        """Run one due timer by its kind; a member outside the grammar is logged and left."""
         try:
-            if kind == "settle":
-                await self.fire(team, lead_id)
-            elif kind in ("warn", "deadline"):
-                done = await operations.fire_deadline(self.arbiter.store, team, member)
-                if done.status == "recycled" and self.metrics is not None:
-                    self.metrics.reps.followup_missed(done.detail)
-            elif kind in ("stage", "open"):
-                await operations.offer(self.arbiter.store, team, member)
-            elif kind == "auto":
-                await self.arbiter.auto_assign(team, member)
-            else:
-                log.error("unknown timer %r in team %s", member, team)
+            timer = parse(member)
+        except TimerMemberError:
+            log.error("unknown timer %r in team %s", member, team)
+            return
+        try:
+            await self._fire_timer(team, timer)
         except StoreError as exc:
             log.warning("timer %s of %s failed, will retry: %s", member, team, exc)
+
+    async def _fire_timer(self, team: str, timer: TimerMember) -> None:
+        if timer.kind is TimerKind.SETTLE:
+            await self.fire(team, timer.lead_id)
+        elif timer.kind in (TimerKind.WARN, TimerKind.DEADLINE):
+            done = await self.arbiter.fire_deadline(team, timer)
+            if done.status is Status.RECYCLED and self.metrics is not None:
+                self.metrics.reps.followup_missed(done.detail)
+        elif timer.kind in (TimerKind.STAGE, TimerKind.OPEN):
+            await self.arbiter.offer(team, timer)
+        else:
+            await self.arbiter.auto_assign(team, timer)

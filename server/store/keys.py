@@ -104,8 +104,9 @@ def events(team: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
-    """Retention settings passed to the scripts that append to a stream or finish a lead."""
+class Retention:
+    """How long what the scripts write is kept: stream lengths, idempotency records, and a
+    finished lead's keys."""
 
     events_maxlen: int
     audit_maxlen: int
@@ -137,7 +138,7 @@ def load_rules_call(
                       args + flat_days + flat_reps)
 
 
-def publish_call(team: str, lead_id: str, fields_json: str, limits: Limits, now: str,
+def publish_call(team: str, lead_id: str, fields_json: str, retention: Retention, now: str,
                  actor: str, policy_json: str = "{}", holder: str = "",
                  customer_id: str = "") -> ScriptCall:
     """publish_lead.lua: store a lead once and offer it (or give a duplicate to its holder)."""
@@ -146,12 +147,12 @@ def publish_call(team: str, lead_id: str, fields_json: str, limits: Limits, now:
         customer(team, customer_id), rules(team), days(team), rep_state(team, holder or "-"),
         held(team, holder or "-"), pool(team),
     ]
-    args: list[str | int] = [now, lead_id, fields_json, limits.events_maxlen,
-                             limits.audit_maxlen, actor, policy_json, holder]
+    args: list[str | int] = [now, lead_id, fields_json, retention.events_maxlen,
+                             retention.audit_maxlen, actor, policy_json, holder]
     return ScriptCall(keys, args)
 
 
-def claim_call(team: str, rep: str, lead_id: str, req_id: str, limits: Limits,
+def claim_call(team: str, rep: str, lead_id: str, req_id: str, retention: Retention,
                now: str, customer_id: str = "") -> ScriptCall:
     """claim_lead.lua: decide one claim."""
     keys = [
@@ -161,73 +162,74 @@ def claim_call(team: str, rep: str, lead_id: str, req_id: str, limits: Limits,
         customer(team, customer_id), shift(team, rep), pool(team),
     ]
     args: list[str | int] = [
-        now, rep, lead_id, req_id, limits.request_ttl_ms, limits.audit_maxlen,
-        limits.events_maxlen, customer_id,
+        now, rep, lead_id, req_id, retention.request_ttl_ms, retention.audit_maxlen,
+        retention.events_maxlen, customer_id,
     ]
     return ScriptCall(keys, args)
 
 
-def release_call(team: str, rep: str, lead_id: str, limits: Limits, now: str,
+def release_call(team: str, rep: str, lead_id: str, retention: Retention, now: str,
                  customer_id: str = "") -> ScriptCall:
     """release_lead.lua: the holder gives a lead back to the pool."""
     return ScriptCall(
         [rules(team), lead(team, lead_id), held(team, rep), audit(team), events(team),
          trail(team, lead_id), timers(team), customer(team, customer_id), lockout(team, rep),
          pool(team)],
-        [now, rep, lead_id, limits.audit_maxlen, limits.events_maxlen, customer_id],
+        [now, rep, lead_id, retention.audit_maxlen, retention.events_maxlen, customer_id],
     )
 
 
-def close_call(team: str, rep: str, lead_id: str, outcome: str, limits: Limits,
+def close_call(team: str, rep: str, lead_id: str, outcome: str, retention: Retention,
                now: str, customer_id: str = "") -> ScriptCall:
     """close_lead.lua: the holder closes a lead as won or lost, freeing the slot."""
     return ScriptCall(
         [rules(team), lead(team, lead_id), held(team, rep), audit(team), trail(team, lead_id),
          timers(team), customer(team, customer_id), candidates(team, lead_id)],
-        [now, rep, lead_id, outcome, limits.audit_maxlen, customer_id,
-         limits.lead_retention_ms],
+        [now, rep, lead_id, outcome, retention.audit_maxlen, customer_id,
+         retention.lead_retention_ms],
     )
 
 
-def followup_call(team: str, rep: str, lead_id: str, note: str, limits: Limits,
+def followup_call(team: str, rep: str, lead_id: str, note: str, retention: Retention,
                   now: str) -> ScriptCall:
     """followup_lead.lua: the holder records progress; deadlines move."""
     return ScriptCall(
         [rules(team), lead(team, lead_id), timers(team), audit(team), trail(team, lead_id)],
-        [now, rep, lead_id, note, limits.audit_maxlen],
+        [now, rep, lead_id, note, retention.audit_maxlen],
     )
 
 
 def deadline_call(team: str, member: str, lead_id: str, holder: str, customer_id: str,
-                  limits: Limits, now: str) -> ScriptCall:
+                  retention: Retention, now: str) -> ScriptCall:
     """fire_deadline.lua: warn a holder, or recycle a lead whose deadline passed."""
     return ScriptCall(
         [rules(team), lead(team, lead_id), timers(team), audit(team), events(team),
          trail(team, lead_id), rep_state(team, holder or "-"), held(team, holder or "-"),
          lockout(team, holder or "-"), customer(team, customer_id), pool(team)],
-        [now, member, lead_id, holder, customer_id, limits.audit_maxlen, limits.events_maxlen],
+        [now, member, lead_id, holder, customer_id, retention.audit_maxlen,
+         retention.events_maxlen],
     )
 
 
-def offer_call(team: str, member: str, lead_id: str, limits: Limits, now: str) -> ScriptCall:
+def offer_call(team: str, member: str, lead_id: str, retention: Retention, now: str) -> ScriptCall:
     """offer_lead.lua: offer a lead to its next release stage, or after the owner window."""
     return ScriptCall(
         [lead(team, lead_id), timers(team), events(team), audit(team), trail(team, lead_id)],
-        [now, member, lead_id, limits.events_maxlen, limits.audit_maxlen],
+        [now, member, lead_id, retention.events_maxlen, retention.audit_maxlen],
     )
 
 
-def pause_call(team: str, rep: str, paused: bool, actor: str, limits: Limits,
+def pause_call(team: str, rep: str, paused: bool, actor: str, retention: Retention,
                now: str) -> ScriptCall:
     """pause_rep.lua: pause or resume a rep."""
     return ScriptCall(
         [rep_state(team, rep), audit(team), events(team), rules(team)],
-        [now, rep, "1" if paused else "0", actor, limits.audit_maxlen, limits.events_maxlen],
+        [now, rep, "1" if paused else "0", actor, retention.audit_maxlen, retention.events_maxlen],
     )
 
 
 def dispatch_call(team: str, lead_id: str, rep: str, actor: str, force: bool, reason: str,
-                  holder: str, customer_id: str, limits: Limits, now: str) -> ScriptCall:
+                  holder: str, customer_id: str, retention: Retention, now: str) -> ScriptCall:
     """dispatch_lead.lua: a manager assigns or reassigns a lead."""
     keys = [
         rules(team), days(team), lead(team, lead_id), rep_state(team, rep), held(team, rep),
@@ -236,24 +238,24 @@ def dispatch_call(team: str, lead_id: str, rep: str, actor: str, force: bool, re
         candidates(team, lead_id), pool(team),
     ]
     args: list[str | int] = [now, lead_id, rep, actor, "1" if force else "0", reason, holder,
-                             customer_id, limits.audit_maxlen, limits.events_maxlen]
+                             customer_id, retention.audit_maxlen, retention.events_maxlen]
     return ScriptCall(keys, args)
 
 
 def withdraw_call(team: str, lead_id: str, actor: str, reason: str, holder: str,
-                  customer_id: str, limits: Limits, now: str) -> ScriptCall:
+                  customer_id: str, retention: Retention, now: str) -> ScriptCall:
     """withdraw_lead.lua: a manager withdraws a lead."""
     return ScriptCall(
         [lead(team, lead_id), held(team, holder or "-"), timers(team),
          customer(team, customer_id), audit(team), events(team), trail(team, lead_id),
          candidates(team, lead_id), pool(team)],
-        [now, lead_id, actor, reason, holder, customer_id, limits.audit_maxlen,
-         limits.events_maxlen, limits.lead_retention_ms],
+        [now, lead_id, actor, reason, holder, customer_id, retention.audit_maxlen,
+         retention.events_maxlen, retention.lead_retention_ms],
     )
 
 
 def auto_assign_call(team: str, lead_id: str, policy: str, customer_id: str, reps: list[str],
-                     limits: Limits, now: str) -> ScriptCall:
+                     retention: Retention, now: str) -> ScriptCall:
     """auto_assign.lua: assign a lead nobody claimed, by policy, among `reps` (sorted)."""
     keys = [
         rules(team), days(team), lead(team, lead_id), timers(team), audit(team), events(team),
@@ -261,12 +263,12 @@ def auto_assign_call(team: str, lead_id: str, policy: str, customer_id: str, rep
     ]
     for rep in reps:
         keys += [rep_state(team, rep), held(team, rep), lockout(team, rep), shift(team, rep)]
-    args: list[str | int] = [now, lead_id, policy, customer_id, limits.audit_maxlen,
-                             limits.events_maxlen, *reps]
+    args: list[str | int] = [now, lead_id, policy, customer_id, retention.audit_maxlen,
+                             retention.events_maxlen, *reps]
     return ScriptCall(keys, args)
 
 
-def settle_call(team: str, lead_id: str, reps: list[str], limits: Limits, now: str,
+def settle_call(team: str, lead_id: str, reps: list[str], retention: Retention, now: str,
                 customer_id: str = "") -> ScriptCall:
     """settle_window.lua: close a lead's window and pick the winner among `reps` (sorted)."""
     keys = [
@@ -275,6 +277,6 @@ def settle_call(team: str, lead_id: str, reps: list[str], limits: Limits, now: s
     ]
     for rep in reps:
         keys += [rep_state(team, rep), held(team, rep)]
-    args: list[str | int] = [now, lead_id, limits.audit_maxlen, limits.events_maxlen,
+    args: list[str | int] = [now, lead_id, retention.audit_maxlen, retention.events_maxlen,
                              customer_id, *reps]
     return ScriptCall(keys, args)

@@ -10,6 +10,7 @@ from aiohttp import web
 from server.config import Config
 from server.fanout.hub import Hub
 from server.floor.arbiter import Arbiter
+from server.floor.claims import Claims
 from server.floor.scoreboard import Scoreboard
 from server.floor.timers import Timers
 from server.metrics import Metrics
@@ -18,6 +19,7 @@ from server.web.auth import TokenAuthority
 CONFIG = web.AppKey("config", Config)
 CONFIG_PATH = web.AppKey("config_path", Path)
 ARBITER = web.AppKey("arbiter", Arbiter)
+CLAIMS = web.AppKey("claims", Claims)
 TIMERS = web.AppKey("timers", Timers)
 HUB = web.AppKey("hub", Hub)
 SCOREBOARD = web.AppKey("scoreboard", Scoreboard)

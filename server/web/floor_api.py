@@ -7,8 +7,9 @@ from typing import Any
 from aiohttp import web
 
 from server import protocol
+from server.contracts.results import Done
+from server.contracts.statuses import Status
 from server.protocol import ErrorCode
-from server.store.operations import Done
 from server.web.appkeys import ARBITER
 from server.web.auth import Role
 from server.web.errors import ApiError
@@ -24,7 +25,7 @@ def _text(body: dict[str, Any], name: str, limit: int = 2000) -> str:
 
 
 def _done(done: Done) -> web.Response:
-    status = 200 if done.ok else (409 if done.status == "rejected" else 503)
+    status = 200 if done.ok else (409 if done.status is Status.REJECTED else 503)
     body = {"ok": done.ok, "status": done.status}
     body["reason" if not done.ok else "detail"] = done.detail
     return web.json_response(body, status=status)

@@ -9,11 +9,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from server import protocol
 from server.config import ConfigError, load_config
-from server.floor import claims as decision
 from server.floor.lead import LeadError, parse_lead
 from server.protocol import ErrorCode
 from server.store.store import StoreError
-from server.web.appkeys import ARBITER, CONFIG_PATH, METRICS
+from server.web.appkeys import ARBITER, CLAIMS, CONFIG_PATH, METRICS
 from server.web.auth import Role
 from server.web.errors import ApiError
 from server.web.requests import json_body, principal, team_param
@@ -44,9 +43,10 @@ async def claim_lead(request: web.Request) -> web.Response:
     req_id = body.get("req_id") or request.headers.get("Idempotency-Key") or uuid.uuid4().hex
     if not isinstance(req_id, str) or len(req_id) > 64:
         raise ApiError(400, ErrorCode.BAD_FIELD, "req_id: expected a string of at most 64 chars")
-    result = await decision.decide(request.app, who.team or "", who.subject,
-                                   request.match_info["id"], req_id, "http")
-    return web.json_response(decision.frame(result))
+    result = await request.app[CLAIMS].decide(who.team or "", who.subject,
+                                              request.match_info["id"], req_id, "http")
+    return web.json_response(protocol.claim_result(result.req_id, result.lead_id, result.result,
+                                                   result.reason, result.retry_after_ms))
 
 
 async def lead_action(request: web.Request) -> web.Response:
@@ -103,9 +103,8 @@ async def reload_config(request: web.Request) -> web.Response:
 
 async def healthz(request: web.Request) -> web.Response:
     """GET /healthz — 200 when Redis answers for every team, 503 otherwise."""
-    arbiter = request.app[ARBITER]
     try:
-        await arbiter.store.answering(list(arbiter.config.teams))
+        await request.app[ARBITER].answering()
     except StoreError:  # its message may name the socket path or the URL: not for callers
         return web.json_response({"status": "unavailable", "redis": "not answering"},
                                  status=503)

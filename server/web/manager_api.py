@@ -120,7 +120,7 @@ async def get_audit(request: web.Request) -> web.StreamResponse:
         raise _bad("format", f"expected json, jsonl or csv (got {fmt!r})")
     if fmt in EXPORTS:
         return await _export(request, query, fmt)
-    page = await audit_log.page(request.app[ARBITER].store, query)
+    page = await audit_log.page(request.app[ARBITER], query)
     return web.json_response({"entries": page.entries, "next": page.next})
 
 
@@ -134,7 +134,7 @@ async def _export(request: web.Request, query: AuditQuery, fmt: str) -> web.Stre
     if fmt == "csv":
         await resp.write(audit_log.csv_rows([], header=True))
     try:
-        async for batch in audit_log.export(request.app[ARBITER].store, query):
+        async for batch in audit_log.export(request.app[ARBITER], query):
             await resp.write(encode(batch))
     except StoreError as exc:
         request.app[METRICS].redis_errors.inc()

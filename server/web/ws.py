@@ -13,7 +13,6 @@ from server import protocol
 from server.contracts.results import ActionResult
 from server.fanout import catchup as feed
 from server.fanout.connection import Connection
-from server.floor import claims as decision
 from server.floor.roster import Member
 from server.protocol import (
     Claim,
@@ -30,7 +29,7 @@ from server.protocol import (
     Resume,
 )
 from server.store.store import StoreError
-from server.web.appkeys import ARBITER, AUTHORITY, CONFIG, HUB, METRICS, SOCKETS
+from server.web.appkeys import ARBITER, AUTHORITY, CLAIMS, CONFIG, HUB, METRICS, SOCKETS
 from server.web.auth import AuthError, Principal, Role
 from server.web.socket_sink import CLOSE_TIMEOUT_S, SocketSink
 
@@ -225,9 +224,10 @@ async def _dispatch(request: web.Request, conn: Connection, frame: protocol.Clie
 async def _claim(request: web.Request, conn: Connection, frame: Claim) -> None:
     if frame.rep is not None and frame.rep != conn.rep:
         raise ProtocolError(ErrorCode.FORBIDDEN, "a rep can only claim as itself")
-    result = await decision.decide(request.app, conn.team, conn.rep, frame.lead_id,
-                                   frame.req_id, "ws")
-    conn.send_frame(decision.frame(result))
+    result = await request.app[CLAIMS].decide(conn.team, conn.rep, frame.lead_id,
+                                              frame.req_id, "ws")
+    conn.send_frame(protocol.claim_result(result.req_id, result.lead_id, result.result,
+                                          result.reason, result.retry_after_ms))
 
 
 def _unavailable(frame: protocol.ClientFrame | None) -> protocol.Frame:
