@@ -126,3 +126,11 @@ async def test_bad_parameters_are_400(pool: Gateway, params: dict[str, Any], sta
 async def test_a_rep_cannot_list_another_team(pool: Gateway) -> None:
     status, _ = await get(pool, pool.token("ben"), team="south")
     assert status == 403
+
+
+async def test_a_manager_scoped_to_other_teams_lists_nothing_here(pool: Gateway) -> None:
+    scoped = pool.authority.mint(Role.MANAGER, "south-boss", ttl_s=600, teams=["south"])
+    status, body = await get(pool, scoped, team="north")
+    assert status == 403 and body["error"]["code"] == "forbidden"
+    north = pool.authority.mint(Role.MANAGER, "north-boss", ttl_s=600, teams=["north"])
+    assert await ids(pool, north, team="north") == ["N2", "BIG", "S1", "E1", "N1"]

@@ -43,9 +43,6 @@ def _query(request: web.Request, who: Principal) -> LeadQuery:
             raise _bad(name, f"unknown parameter (expected: {', '.join(PARAMS)})")
     if who.role is Role.REP and request.query.get("team") not in (None, "", who.team):
         raise ApiError(403, ErrorCode.FORBIDDEN, "reps see their own team's leads only")
-    if who.role is Role.MANAGER and who.team and request.query.get("team") not in (
-            None, "", who.team):
-        raise ApiError(403, ErrorCode.FORBIDDEN, "managers see their own team's leads only")
     state = request.query.get("state", "open")
     allowed = ("open",) if who.role is Role.REP else ("open", "held")
     if state not in allowed:
@@ -57,8 +54,11 @@ def _query(request: web.Request, who: Principal) -> LeadQuery:
             parse_cursor(cursor)
         except ValueError as exc:
             raise _bad("cursor", str(exc)) from None
+    team = team_param(request, who.team)
+    if not who.sees(team):  # a manager token scoped to other teams
+        raise ApiError(403, ErrorCode.FORBIDDEN, f"this token does not cover team {team!r}")
     return LeadQuery(
-        team=team_param(request, who.team), state=state,
+        team=team, state=state,
         region=request.query.get("region"), skill=request.query.get("skill"),
         min_value=_number(request, "min_value", NUMBER, float),
         priority=_number(request, "priority", INTEGER, int),
