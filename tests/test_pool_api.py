@@ -134,3 +134,25 @@ async def test_a_manager_scoped_to_other_teams_lists_nothing_here(pool: Gateway)
     assert status == 403 and body["error"]["code"] == "forbidden"
     north = pool.authority.mint(Role.MANAGER, "north-boss", ttl_s=600, teams=["north"])
     assert await ids(pool, north, team="north") == ["N2", "BIG", "S1", "E1", "N1"]
+
+
+async def test_recent_lists_finished_leads_newest_first_for_managers(pool: Gateway) -> None:
+    async with connect(pool, "ann") as ann:
+        await ann.recv_type("welcome")
+        await ann.send({"type": "claim", "req_id": "1", "lead_id": "N1"})
+        assert (await ann.recv_type("claim_result"))["result"] == "won"
+        await ann.send({"type": "close", "lead_id": "N1", "outcome": "won"})
+        assert (await ann.recv_type("action_result"))["ok"] is True
+    async with aiohttp.ClientSession() as http, http.post(
+            pool.url("/api/leads/E1/withdraw?team=north"), json={"reason": "spam"},
+            headers={"Authorization": f"Bearer {boss(pool)}"}) as resp:
+        assert resp.status == 200
+    status, body = await get(pool, boss(pool), state="recent", limit=1)
+    assert status == 200 and [x["lead_id"] for x in body["leads"]] == ["E1"]
+    assert body["leads"][0]["state"] == "withdrawn" and body["leads"][0]["finished_ms"]
+    status, body = await get(pool, boss(pool), state="recent", cursor=body["next_cursor"])
+    assert [(x["lead_id"], x["outcome"], x["holder"]) for x in body["leads"]] == [
+        ("N1", "won", "ann")]
+    assert await ids(pool, boss(pool), state="recent", region="north") == ["N1"]
+    status, _ = await get(pool, pool.token("ann"), state="recent")
+    assert status == 400

@@ -100,7 +100,7 @@ class LeadQuery:
     """GET /api/leads filters: each one optional; `older_than_ms` counts from opening."""
 
     team: str
-    state: str = "open"  # open | held (held: managers only)
+    state: str = "open"  # open | held | recent (held and recent: managers only)
     region: str | None = None
     skill: str | None = None
     min_value: float | None = None
@@ -140,6 +140,8 @@ async def browse(store: Store, query: LeadQuery, viewer: Member | None, reps: li
     (None: open or held, `reps` being the team's roster), and the next page's cursor."""
     if query.state == "held":
         return await _held(store, query, reps, now_ms)
+    if query.state == "recent":
+        return await _recent(store, query, now_ms)
     opening: dict[str, int | None] = {}
 
     def keep(lead: PoolLead) -> bool:
@@ -166,3 +168,42 @@ async def _held(store: Store, query: LeadQuery, reps: list[str],
     page = page[:query.limit]
     return ([listed(lead, None, now_ms, True) for lead in page],
             page[-1].lead_id if more else None)
+
+
+FINISHING = frozenset({"close", "withdraw"})  # audit actions that end a lead
+
+
+async def _recent(store: Store, query: LeadQuery,
+                  now_ms: int) -> tuple[list[dict[str, Any]], str | None]:
+    """Leads closed or withdrawn, newest decision first, read back from the audit stream (at
+    most SCAN_MAX entries a request); the cursor is the last audit entry id read."""
+    found: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    before, read = query.cursor, 0
+    while len(found) < query.limit and read < SCAN_MAX:
+        rows = await store.audit_before(query.team, before, PAGE)
+        if not rows:
+            return found, None
+        read += len(rows)
+        for entry_id, fields in rows:
+            before = entry_id
+            lead_id = fields.get("lead", "")
+            if fields.get("action") not in FINISHING or lead_id in seen:
+                continue
+            seen.add(lead_id)
+            row = (await store.lead_rows(query.team, [lead_id]))[0]
+            lead = PoolLead(lead_id, int(row.get("published_ms") or 0), row)
+            if row.get("state") in ("closed", "withdrawn") and query.admits(lead, now_ms):
+                found.append(recent_body(lead, now_ms))
+                if len(found) == query.limit:
+                    return found, before
+    return found, before
+
+
+def recent_body(lead: PoolLead, now_ms: int) -> dict[str, Any]:
+    """A finished lead as GET /api/leads?state=recent shows it."""
+    body = listed(lead, None, now_ms, True)
+    body.update(outcome=lead.fields.get("outcome") or None,
+                finished_ms=int(lead.fields.get("closed_ms")
+                                or lead.fields.get("withdrawn_ms") or 0) or None)
+    return body

@@ -58,6 +58,14 @@ class PoolReads(Session):
             sets: list[set[str]] = await pipe.execute()
         return sorted(set().union(*sets))
 
+    async def audit_before(self, team: str, before: str | None,
+                           count: int) -> list[tuple[str, dict[str, str]]]:
+        """Up to `count` audit entries newest first, strictly before the entry id `before`."""
+        top = "+" if before is None else f"({before}"
+        rows: list[tuple[str, dict[str, str]]] = await self._call(
+            self._redis.xrevrange(keys.audit(team), top, "-", count=count))
+        return rows
+
     async def pool_health(self, team: str, now_ms: int, stale_after_ms: int) -> PoolHealth:
         """Open leads, the oldest opening time, and those open since before now - stale."""
         key = keys.pool(team)

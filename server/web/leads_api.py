@@ -20,6 +20,7 @@ PARAMS = ("team", "state", "region", "skill", "min_value", "priority", "older_th
           "customer", "limit", "cursor")
 NUMBER = re.compile(r"^\d{1,15}(\.\d{1,6})?$")
 INTEGER = re.compile(r"^\d{1,15}$")
+ENTRY_ID = re.compile(r"^\d{1,15}-\d{1,19}$")
 
 
 def _bad(param: str, message: str) -> ApiError:
@@ -44,16 +45,13 @@ def _query(request: web.Request, who: Principal) -> LeadQuery:
     if who.role is Role.REP and request.query.get("team") not in (None, "", who.team):
         raise ApiError(403, ErrorCode.FORBIDDEN, "reps see their own team's leads only")
     state = request.query.get("state", "open")
-    allowed = ("open",) if who.role is Role.REP else ("open", "held")
+    allowed = ("open",) if who.role is Role.REP else ("open", "held", "recent")
     if state not in allowed:
         raise _bad("state", f"expected one of: {', '.join(allowed)} (got {state!r})")
     limit = _number(request, "limit", INTEGER, int) or 50
     cursor = request.query.get("cursor")
-    if cursor is not None and state == "open":
-        try:
-            parse_cursor(cursor)
-        except ValueError as exc:
-            raise _bad("cursor", str(exc)) from None
+    if cursor is not None:
+        _check_cursor(state, cursor)
     team = team_param(request, who.team)
     if not who.sees(team):  # a manager token scoped to other teams
         raise ApiError(403, ErrorCode.FORBIDDEN, f"this token does not cover team {team!r}")
@@ -64,6 +62,18 @@ def _query(request: web.Request, who: Principal) -> LeadQuery:
         priority=_number(request, "priority", INTEGER, int),
         older_than_ms=_number(request, "older_than_ms", INTEGER, int),
         customer=request.query.get("customer"), limit=min(limit, LIMIT_MAX), cursor=cursor)
+
+
+def _check_cursor(state: str, cursor: str) -> None:
+    """A cursor of the kind `state` pages by: '<ms>:<id>' (open), an audit entry id (recent),
+    a lead id (held)."""
+    if state == "open":
+        try:
+            parse_cursor(cursor)
+        except ValueError as exc:
+            raise _bad("cursor", str(exc)) from None
+    elif state == "recent" and not ENTRY_ID.match(cursor):
+        raise _bad("cursor", "expected the next_cursor of a previous page")
 
 
 async def list_leads(request: web.Request) -> web.Response:
