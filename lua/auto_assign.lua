@@ -27,12 +27,14 @@ ARGV[3]    policy now in force: 'least_loaded' | 'round_robin' | 'none' (drops t
 ARGV[4]    the lead's customer id as the caller read it ('' for none)
 ARGV[5]    audit stream max length (approximate trim)
 ARGV[6]    events stream max length (approximate trim)
-ARGV[7..]  the team's rep ids, sorted
+ARGV[7]    draw seed override ('' = from Redis TIME; a replay passes the recorded one)
+ARGV[8..]  the team's rep ids, sorted
 
 Returns  {'assigned', rep}; {'none', ''} when nobody could take it; {'early', due ms};
          {'noop', ''} when the timer is gone or the lead is no longer open;
          {'stale', ''} when ARGV[4] is not the lead's customer id.
-Emits    events entry type=assigned; audit entry action=auto_assign (policy, seed, result).
+Emits    events entry type=assigned; audit entry action=auto_assign (policy, seed, result,
+         contenders: JSON list of {rep, open} — who could take it and their open leads).
 ]]
 -- @include "lib/reasons.lua"
 -- @include "lib/clock.lua"
@@ -48,6 +50,7 @@ local audit_key, events_key, trail_key, cust_key, rr_key = KEYS[5], KEYS[6], KEY
 local pool_key = KEYS[10]
 local now = clock_ms(ARGV[1])
 local lead_id, policy, cid, audit_maxlen, events_maxlen = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local seed_override = ARGV[7]
 local member = 'auto:' .. lead_id
 
 local pending = not_due(timers_key, member, now)
@@ -64,8 +67,8 @@ if lead[1] ~= 'open' or policy == 'none' then
 end
 
 local contenders = {}
-for i = 7, #ARGV do
-  local rep_id, base = ARGV[i], 10 + (i - 7) * 4
+for i = 8, #ARGV do
+  local rep_id, base = ARGV[i], 10 + (i - 8) * 4
   local rep_json = redis.call('HGET', rules_key, 'rep:' .. rep_id)
   local rep = rep_json and cjson.decode(rep_json)
   local open = redis.call('SCARD', KEYS[base + 2])
@@ -80,7 +83,7 @@ for i = 7, #ARGV do
   end
 end
 
-local seed, u = draw_seed(lead_id)
+local seed, u = draw_seed(lead_id, seed_override)
 local chosen = nil
 if #contenders > 0 and policy == 'round_robin' then
   chosen = next_after(contenders, redis.call('GET', rr_key) or '')
@@ -90,6 +93,10 @@ elseif #contenders > 0 then
 end
 
 local version = redis.call('HGET', rules_key, 'version') or '0'
+local pool = {}
+for _, c in ipairs(contenders) do
+  pool[#pool + 1] = {rep = c.id, open = c.open}
+end
 if not chosen then
   audit(audit_key, audit_maxlen, {
     action = ACTION.AUTO_ASSIGN, lead = lead_id, actor = 'system', result = 'none',
@@ -105,7 +112,7 @@ emit(events_key, events_maxlen, EVENT.ASSIGNED, {'lead_id', lead_id, 'rep', chos
   'prev', '', 'payload', lead[5], 'by', 'system', 'reason', 'auto_assign'})
 audit(audit_key, audit_maxlen, {
   action = ACTION.AUTO_ASSIGN, lead = lead_id, rep = chosen.id, actor = 'system',
-  result = 'ok', policy = policy, seed = seed, contenders = #contenders,
+  result = 'ok', policy = policy, seed = seed, contenders = cjson.encode(pool),
   rules_version = version, ts = now,
 }, trail_key)
 return {'assigned', chosen.id}

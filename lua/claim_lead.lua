@@ -1,7 +1,7 @@
 --[[ claim_lead.lua — decide one rep's claim on one lead, atomically.
 
 Checks, in this fixed order (the first that fails decides):
-  0. a stored result for (rep, req_id)   -> that same result again (idempotent retry; a
+  0. a stored result for (rep, req_id, lead) -> that same result again (idempotent retry; a
                                             stored 'pending' returns the settled result once
                                             the lead's window was settled)
   1. more than max_claims_per_s attempts by this rep in this second -> rejected rate_limited
@@ -33,7 +33,7 @@ KEYS[2]   lg:{team}:days             zset: local date scored by its midnight (UT
 KEYS[3]   lg:{team}:lead:<lead_id>   hash: lead state
 KEYS[4]   lg:{team}:rep:<rep>        hash: day, day_count, cooldown_until_ms
 KEYS[5]   lg:{team}:held:<rep>       set: lead ids the rep holds
-KEYS[6]   lg:{team}:req:<rep>:<req>  string: stored reply for idempotent retries
+KEYS[6]   lg:{team}:req:<rep>:<req>:<lead_id>  string: stored reply for idempotent retries
 KEYS[7]   lg:{team}:audit            stream: audit trail
 KEYS[8]   lg:{team}:events           stream: offers and decisions
 KEYS[9]   lg:{team}:trail:<lead_id>  list: this lead's audit entry ids
@@ -92,6 +92,9 @@ end
 local version = tonumber(redis.call('HGET', rules_key, 'version') or '0')
 
 local function finish(result, reason, retry_after_ms, note)
+  if redis.call('EXISTS', lead_key) == 0 then
+    trail_key = nil  -- nothing about a lead that does not exist is kept but what expires
+  end
   if retry_after_ms and retry_after_ms <= 0 then
     retry_after_ms = nil
   end

@@ -43,6 +43,7 @@ redis.call('HINCRBY', lead_key, 'followups', 1)
 local deadline = tonumber(redis.call('HGET', lead_key, 'deadline_ms') or '0')
 audit(audit_key, audit_maxlen, {
   action = ACTION.FOLLOWUP, lead = lead_id, rep = rep_id, actor = rep_id, result = 'ok',
-  note = note, deadline_ms = deadline, ts = now,
+  note = note, deadline_ms = deadline,
+  rules_version = redis.call('HGET', rules_key, 'version') or '0', ts = now,
 }, trail_key)
 return {'ok', '', deadline}

@@ -7,7 +7,9 @@ several server instances loading the same config agree on one version.
 KEYS[1]  lg:{team}:rules   hash: version, digest, team, rep:<id> -> rules JSON
 KEYS[2]  lg:{team}:days    zset: local date (YYYY-MM-DD) scored by UTC ms of its midnight
 KEYS[3]  lg:{team}:audit   stream: audit trail
-KEYS[4..] lg:{team}:shift:<rep> for each rep row, in order: zset of 'start:end' (UTC ms)
+KEYS[4]  lg:{team}:rules_history  hash: version -> that version's rules as JSON
+         {"team": settings, "reps": {id: rules}} (kept, so any version can be loaded again)
+KEYS[5..] lg:{team}:shift:<rep> for each rep row, in order: zset of 'start:end' (UTC ms)
 
 ARGV[1]  now override in ms ('' = Redis TIME; tests only)
 ARGV[2]  digest of the rules (opaque string); '' refreshes the day and shift tables only
@@ -19,12 +21,13 @@ ARGV[6+2n .. ]    rep rows: rep id, rules JSON, shifts JSON (a list of [start_ms
 
 Returns  {version, changed}  version: integer; changed: 1 if the rules were replaced, 0 if
          the digest was already loaded (the day table and shifts are refreshed either way).
-Emits    audit entry action=rules_loaded (only when changed).
+Emits    audit entry action=rules_loaded (only when changed), with the version's rules JSON
+         in `rules` (as kept in the history).
 ]]
 -- @include "lib/clock.lua"
 -- @include "lib/audit.lua"
 
-local rules_key, days_key, audit_key = KEYS[1], KEYS[2], KEYS[3]
+local rules_key, days_key, audit_key, history_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now = clock_ms(ARGV[1])
 local digest, team_json, audit_maxlen = ARGV[2], ARGV[3], ARGV[4]
 local n_days = tonumber(ARGV[5])
@@ -46,15 +49,16 @@ if n_days > 0 then
 end
 
 local first_rep = 6 + 2 * n_days
-local rep_fields = {}
+local rep_fields, roster = {}, {}
 for i = first_rep, #ARGV, 3 do
-  local shift_key = KEYS[4 + (i - first_rep) / 3]
+  local shift_key = KEYS[5 + (i - first_rep) / 3]
   redis.call('DEL', shift_key)
   for _, span in ipairs(cjson.decode(ARGV[i + 2])) do
     redis.call('ZADD', shift_key, span[1], span[1] .. ':' .. span[2])
   end
   rep_fields[#rep_fields + 1] = 'rep:' .. ARGV[i]
   rep_fields[#rep_fields + 1] = ARGV[i + 1]
+  roster[#roster + 1] = cjson.encode(ARGV[i]) .. ':' .. ARGV[i + 1]
 end
 
 local current = redis.call('HMGET', rules_key, 'version', 'digest')
@@ -69,8 +73,10 @@ redis.call('HSET', rules_key, 'version', version, 'digest', digest, 'team', team
 for i = 1, #rep_fields, CHUNK * 2 do
   redis.call('HSET', rules_key, unpack(rep_fields, i, math.min(i + CHUNK * 2 - 1, #rep_fields)))
 end
+local kept = '{"team":' .. team_json .. ',"reps":{' .. table.concat(roster, ',') .. '}}'
+redis.call('HSET', history_key, version, kept)
 audit(audit_key, audit_maxlen, {
   action = ACTION.RULES_LOADED, actor = 'system', result = 'ok', rules_version = version,
-  digest = digest, ts = now,
+  digest = digest, rules = kept, ts = now,
 })
 return {version, 1}

@@ -9,6 +9,7 @@ KEYS[2]  lg:{team}:timers           zset: due timers
 KEYS[3]  lg:{team}:events           stream: offers and decisions
 KEYS[4]  lg:{team}:audit            stream: audit trail
 KEYS[5]  lg:{team}:trail:<lead_id>  list: this lead's audit entry ids
+KEYS[6]  lg:{team}:rules            hash: the rules version (for the audit entry)
 
 ARGV[1]  now override in ms ('' = Redis TIME; tests only)
 ARGV[2]  timer member
@@ -25,6 +26,7 @@ Emits    events entry type=lead with the audience; audit entry action=offer.
 -- @include "lib/timer.lua"
 
 local lead_key, timers_key, events_key, audit_key, trail_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local rules_key = KEYS[6]
 local now = clock_ms(ARGV[1])
 local member, lead_id, events_maxlen, audit_maxlen = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 
@@ -58,6 +60,6 @@ local seq = emit(events_key, events_maxlen, EVENT.LEAD, {'lead_id', lead_id,
   'payload', lead[2], 'published_ms', lead[5], 'audience', encoded})
 audit(audit_key, audit_maxlen, {
   action = ACTION.OFFER, lead = lead_id, actor = 'system', result = 'ok', seq = seq,
-  audience = encoded, ts = now,
+  audience = encoded, rules_version = redis.call('HGET', rules_key, 'version') or '0', ts = now,
 }, trail_key)
 return {'offered', seq}

@@ -41,6 +41,7 @@ emit(events_key, events_maxlen, EVENT.PAUSE, {'rep', rep_id, 'paused', paused})
 local action = ACTION.RESUME
 if paused == '1' then action = ACTION.PAUSE end
 audit(audit_key, audit_maxlen, {
-  action = action, rep = rep_id, actor = actor, result = 'ok', ts = now,
+  action = action, rep = rep_id, actor = actor, result = 'ok',
+  rules_version = redis.call('HGET', rules_key, 'version') or '0', ts = now,
 })
 return {'ok', paused, 1}

@@ -17,7 +17,7 @@ KEYS[3]   lg:{team}:audit          stream: audit trail
 KEYS[4]   lg:{team}:trail:<id>     list: this lead's audit entry ids
 KEYS[5]   lg:{team}:timers         zset: due timers ('open:', 'stage:<id>#<n>', 'auto:')
 KEYS[6]   lg:{team}:cust:<cid>     hash: the customer's owner and current holder
-KEYS[7]   lg:{team}:rules          hash: rep rules (for a duplicate's holder)
+KEYS[7]   lg:{team}:rules          hash: rep rules (for a duplicate's holder), version
 KEYS[8]   lg:{team}:days           zset: local days
 KEYS[9]   lg:{team}:rep:<holder>   hash: state of the customer's current holder (or a placeholder)
 KEYS[10]  lg:{team}:held:<holder>  set: leads of the customer's current holder (or a placeholder)
@@ -38,7 +38,8 @@ Returns  {'published', seq} for a new lead, {'assigned', seq} for a duplicate gi
          customer's holder, {'duplicate', seq} for a known id, {'stale', ''} when ARGV[8]
          is not the customer's holder any more (nothing changed; read it again).
 Emits    events entry type=lead (with an audience) or type=assigned; audit entries
-         action=publish (and action=assign for a duplicate).
+         action=publish (with the payload and rules_version: a replay publishes it again)
+         and action=assign for a duplicate.
 ]]
 -- @include "lib/reasons.lua"
 -- @include "lib/clock.lua"
@@ -70,6 +71,7 @@ if holder ~= expected_holder then
   return {'stale', ''}
 end
 
+local version = redis.call('HGET', rules_key, 'version') or '0'
 local stages = ''
 if type(policy.stages) == 'table' then
   stages = cjson.encode(policy.stages)
@@ -83,7 +85,7 @@ redis.call('HSET', lead_key,
 audit(audit_key, audit_maxlen, {
   action = ACTION.PUBLISH, lead = lead_id, actor = actor, result = 'ok', customer = cid,
   value = payload.value or '', region = payload.region or '', mode = payload.mode or 'fcfs',
-  ts = now,
+  payload = payload_json, rules_version = version, ts = now,
 }, trail_key)
 
 local function offer(audience)
@@ -106,7 +108,7 @@ if holder_rules then
   redis.call('HSET', lead_key, 'seq', seq)
   audit(audit_key, audit_maxlen, {
     action = ACTION.ASSIGN, lead = lead_id, rep = holder, actor = 'system', result = 'ok',
-    reason = 'duplicate', customer = cid, ts = now,
+    reason = 'duplicate', customer = cid, rules_version = version, ts = now,
   }, trail_key)
   return {'assigned', seq}
 end

@@ -28,7 +28,8 @@ ARGV[2]      lead id
 ARGV[3]      audit stream max length (approximate trim)
 ARGV[4]      events stream max length (approximate trim)
 ARGV[5]      the lead's customer id as the caller believes it ('' for none)
-ARGV[6..]    the unsettled candidates' rep ids, sorted
+ARGV[6]      draw seed override ('' = from Redis TIME; a replay passes the recorded one)
+ARGV[7..]    the unsettled candidates' rep ids, sorted
 
 Returns  {'settled', winner ('' if nobody could win; the lead is open again), results JSON
          (rep -> {req, result, reason}, as in the type=settled event)}
@@ -49,9 +50,9 @@ local rules_key, days_key, lead_key, cand_key = KEYS[1], KEYS[2], KEYS[3], KEYS[
 local timers_key, audit_key, events_key, trail_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local now = clock_ms(ARGV[1])
 local lead_id, audit_maxlen, events_maxlen, cid = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local cust_key, pool_key = KEYS[9], KEYS[10]
+local cust_key, pool_key, seed_override = KEYS[9], KEYS[10], ARGV[6]
 local reps = {}
-for i = 6, #ARGV do
+for i = 7, #ARGV do
   reps[#reps + 1] = ARGV[i]
 end
 
@@ -104,7 +105,7 @@ for i, rep_id in ipairs(reps) do
   end
 end
 
-local seed, u = draw_seed(lead_id)
+local seed, u = draw_seed(lead_id, seed_override)
 local policy = lead[3]
 
 local winner = nil

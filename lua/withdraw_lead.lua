@@ -8,7 +8,8 @@ KEYS[5]  lg:{team}:audit            stream: audit trail
 KEYS[6]  lg:{team}:events           stream: offers and decisions
 KEYS[7]  lg:{team}:trail:<lead_id>  list: this lead's audit entry ids
 KEYS[8]  lg:{team}:cand:<lead_id>   hash: claim-window candidates (told it closed)
-KEYS[9]  lg:{team}:pool             zset: open leads, scored by when they (re)opened (ms)
+KEYS[9]  lg:{team}:rules            hash: the rules version (for the audit entry)
+KEYS[10] lg:{team}:pool             zset: open leads, scored by when they (re)opened (ms)
 
 ARGV[1]  now override in ms ('' = Redis TIME; tests only)
 ARGV[2]  lead id
@@ -34,6 +35,7 @@ Emits    events entries type=settled (candidates of an open window: rejected, cl
 
 local lead_key, held_key, timers_key, cust_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local audit_key, events_key, trail_key, cand_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local rules_key = KEYS[9]
 local now = clock_ms(ARGV[1])
 local lead_id, actor, why, expected, cid = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local audit_maxlen, events_maxlen = ARGV[7], ARGV[8]
@@ -62,12 +64,12 @@ if stages ~= '' then
   end
 end
 redis.call('HSET', lead_key, 'state', 'withdrawn', 'holder', '', 'withdrawn_ms', now)
-redis.call('ZREM', KEYS[9], lead_id)
+redis.call('ZREM', KEYS[10], lead_id)
 emit(events_key, events_maxlen, EVENT.WITHDRAWN, {'lead_id', lead_id, 'rep', holder,
   'by', actor, 'reason', why})
 audit(audit_key, audit_maxlen, {
   action = ACTION.WITHDRAW, lead = lead_id, rep = holder, actor = actor, result = 'ok',
-  reason = why, ts = now,
+  reason = why, rules_version = redis.call('HGET', rules_key, 'version') or '0', ts = now,
 }, trail_key)
 retire(ARGV[9], lead_key, trail_key, cand_key)
 return {'ok', holder}

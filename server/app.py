@@ -28,7 +28,18 @@ from server.store.keeper import kept
 from server.store.keys import Retention
 from server.store.persistence import warn_if_lossy
 from server.store.store import NowOverride, Store, StoreError
-from server.web import board_api, console, errors, floor_api, http_api, leads_api, manager_api, ws
+from server.web import (
+    board_api,
+    console,
+    errors,
+    floor_api,
+    http_api,
+    leads_api,
+    manager_api,
+    refusals,
+    whatif_api,
+    ws,
+)
 from server.web.appkeys import (
     ARBITER,
     AUTHORITY,
@@ -82,7 +93,8 @@ def create_app(config: Config, *, config_path: Path | None = None, redis: str | 
                registry: CollectorRegistry | None = None) -> web.Application:
     """Build the aiohttp application; Redis and background tasks start with it. `clock`
     overrides the scripts' time (tests): it answers ms, or None for Redis TIME."""
-    app = web.Application(middlewares=[errors.errors],
+    refusals.install()
+    app = web.Application(middlewares=[errors.errors, refusals.path_ids],
                           client_max_size=config.server.max_frame_bytes)
     app[CONFIG] = config
     app[CONFIG_PATH] = config_path or Path("config.toml")
@@ -97,6 +109,7 @@ def create_app(config: Config, *, config_path: Path | None = None, redis: str | 
     http_api.add_routes(app)
     leads_api.add_routes(app)
     manager_api.add_routes(app)
+    whatif_api.add_routes(app)
     floor_api.add_routes(app)
     console.add_routes(app)
     board_api.add_routes(app)

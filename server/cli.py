@@ -21,9 +21,14 @@ from server import supervisor
 from server.config import Config, ConfigError, load_config
 from server.floor.arbiter import Arbiter
 from server.floor.rules import effective_rep
+from server.replay import command as replay_command
 from server.store.embedded import EmbeddedRedisError
 from server.store.store import Store, StoreError
-from server.web.auth import SECRET_FILE_NAME, Role, TokenAuthority, load_or_create_secret
+from server.web.auth import (
+    Role,
+    TokenAuthority,
+    existing_secret,
+)
 
 log = logging.getLogger("leadgrab")
 SECRET_ENV = "LEADGRAB_SECRET"
@@ -57,7 +62,7 @@ def _version() -> str:
 
 
 def add_commands(sub: Commands) -> None:
-    """Register serve, check-config, reload and token."""
+    """Register serve, check-config, reload, token and replay."""
     serve_cmd = sub.add_parser("serve", help="run the server (embedded Redis unless a URL is set)")
     _config_arg(serve_cmd)
     serve_cmd.add_argument("--host", help="listen address (default: server.host)")
@@ -88,6 +93,7 @@ def add_commands(sub: Commands) -> None:
     token_cmd.add_argument("--teams", help="with --role manager: only these teams (a,b);"
                            " default: every team")
     token_cmd.set_defaults(func=token)
+    replay_command.register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -158,14 +164,10 @@ def reload(args: argparse.Namespace) -> int:
 
 def _existing_secret(config: Config, config_path: Path) -> str:
     """The server's signing secret; never a new one, which the server would not know."""
-    path = Path(config.server.data_dir) / SECRET_FILE_NAME
-    if not (config.server.secret or os.environ.get(SECRET_ENV) or path.exists()):
-        raise ConfigError(f"no token secret found: looked at server.secret in {config_path}, "
-                          f"${SECRET_ENV} and {path} (run `leadgrab serve` once with this "
-                          "config to create it, or set one)")
     try:
-        return load_or_create_secret(config.server.secret or None, data_dir=path.parent,
-                                     env_var=SECRET_ENV)
+        return existing_secret(config.server.secret or None,
+                               data_dir=Path(config.server.data_dir), where=str(config_path),
+                               env_var=SECRET_ENV)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 

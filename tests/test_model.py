@@ -113,7 +113,8 @@ class Model:
     leads: dict[str, Lead] = field(default_factory=dict)
     held: dict[str, set[str]] = field(default_factory=lambda: {r: set() for r in RULES})
     rep_state: dict[str, dict[str, str]] = field(default_factory=dict)
-    replies: dict[tuple[str, str], Reply] = field(default_factory=dict)
+    # stored answers by (rep, req_id, lead): a req_id counts per lead
+    replies: dict[tuple[str, str, str], Reply] = field(default_factory=dict)
     decisions: list[AuditRow] = field(default_factory=list)
 
     def local_day(self) -> tuple[str, int]:
@@ -132,12 +133,12 @@ class Model:
     def claim(self, rep: str, lead_id: str, req: str) -> Reply:
         if rep not in RULES:
             return ("rejected", "ineligible", None)
-        if (rep, req) in self.replies:
+        if (rep, req, lead_id) in self.replies:
             event("claim replayed")
-            return self.replies[(rep, req)]
+            return self.replies[(rep, req, lead_id)]
         lead = self.leads.get(lead_id)
         was_holder = lead is not None and lead.state == "held" and lead.holder == rep
-        reply = self.replies[(rep, req)] = self.decide(rep, lead_id)
+        reply = self.replies[(rep, req, lead_id)] = self.decide(rep, lead_id)
         result, reason, retry_ms = reply
         note = "already_holder" if was_holder and result == "won" else None
         self.decisions.append((rep, lead_id, result, reason,

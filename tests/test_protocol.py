@@ -270,7 +270,8 @@ BAD_FIELDS = [
     ({"type": "claim", "lead_id": "L"}, "claim.req_id: missing; expected a non-empty string"),
     (
         {"type": "claim", "req_id": "r", "lead_id": 42},
-        "claim.lead_id: expected a non-empty string of at most 128 characters, got 42",
+        "claim.lead_id: expected a non-empty string of at most 128 characters from A-Z a-z 0-9"
+        " _ . : -, got 42",
     ),
     ({"type": "claim", "req_id": True, "lead_id": "L"}, "claim.req_id: expected a non-empty"),
     ({"type": "claim", "req_id": "r", "lead_id": None}, "claim.lead_id: expected a non-empty"),

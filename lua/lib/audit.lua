@@ -5,7 +5,7 @@
 local AUDIT_FIELDS = {
   'ts', 'action', 'lead', 'rep', 'actor', 'req', 'result', 'reason', 'note', 'retry_after_ms',
   'rules_version', 'seq', 'outcome', 'policy', 'seed', 'contenders', 'digest', 'customer',
-  'prev', 'force', 'deadline_ms', 'audience', 'value', 'region', 'mode',
+  'prev', 'force', 'deadline_ms', 'audience', 'value', 'region', 'mode', 'payload', 'rules',
 }
 
 local ACTION = {

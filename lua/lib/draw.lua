@@ -1,11 +1,14 @@
 -- The draw policies of settle_window.lua and auto_assign.lua. A draw is reproducible: its
 -- point u comes from a seed written to the audit entry, over contenders sorted by rep id.
 
--- The seed (sha1 of the lead id and the Redis time in µs) and its point u in [0, 1): the
--- first 8 hex digits of the seed / 2^32.
-local function draw_seed(lead_id)
-  local t = redis.call('TIME')
-  local seed = redis.sha1hex(lead_id .. ':' .. t[1] .. t[2])
+-- The seed (sha1 of the lead id and the Redis time in µs, or `override` when not '': a
+-- replay passes the recorded one) and its point u in [0, 1): the first 8 hex digits / 2^32.
+local function draw_seed(lead_id, override)
+  local seed = override
+  if (seed or '') == '' then
+    local t = redis.call('TIME')
+    seed = redis.sha1hex(lead_id .. ':' .. t[1] .. t[2])
+  end
   return seed, tonumber(string.sub(seed, 1, 8), 16) / 4294967296
 end
 

@@ -32,6 +32,8 @@ class AuditField(StrEnum):
     VALUE = "value"
     REGION = "region"
     MODE = "mode"
+    PAYLOAD = "payload"
+    RULES = "rules"
 
 
 class AuditAction(StrEnum):

@@ -8,9 +8,21 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-Scalar = str | int | float | bool
-LeadId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
-Label = Annotated[str, Field(min_length=1, max_length=64)]
+from server.protocol.limits import (
+    CUSTOMER_CHARS,
+    LABEL_CHARS,
+    LEAD_ID,
+    LEAD_ID_RULE,
+    REP_ID,
+    REP_ID_RULE,
+    TEXT,
+)
+
+# Numbers Lua's cjson reads back exactly: integers within ±2^53, finite floats.
+Scalar = (bool | Annotated[int, Field(ge=-(2**53), le=2**53)]
+          | Annotated[float, Field(allow_inf_nan=False)] | Annotated[str, Field(pattern=TEXT)])
+LeadId = Annotated[str, Field(pattern=LEAD_ID)]
+Label = Annotated[str, Field(min_length=1, max_length=LABEL_CHARS, pattern=TEXT)]
 
 
 class LeadError(ValueError):
@@ -24,12 +36,12 @@ class NewLead(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     id: LeadId = Field(default_factory=lambda: uuid.uuid4().hex)
-    team: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    team: Annotated[str, Field(pattern=REP_ID)]
     value: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
     priority: Annotated[int, Field(ge=0, le=9)] = 0
-    region: Annotated[str, Field(max_length=64)] = ""
+    region: Annotated[str, Field(max_length=LABEL_CHARS, pattern=TEXT)] = ""
     skills: Annotated[tuple[Label, ...], Field(max_length=16, strict=False)] = ()
-    customer_id: Annotated[str, Field(max_length=128)] = ""
+    customer_id: Annotated[str, Field(max_length=CUSTOMER_CHARS, pattern=TEXT)] = ""
     attrs: dict[Label, Scalar] = {}
 
     @field_validator("attrs")
@@ -57,8 +69,24 @@ def parse_lead(raw: Any) -> NewLead:
         return NewLead.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "lead"
-        message = first["msg"].replace("valid tuple", "valid array")
+        loc = [str(p) for p in first["loc"]]
+        if loc[:1] == ["attrs"] and len(loc) > 2:  # a union's branch: name the whole choice
+            message, loc = _ATTR_VALUE, loc[:2]
+        elif first["type"] == "string_pattern_mismatch":
+            message = _PATTERNS.get(loc[0] if loc else "", _TEXT_RULE)
+        else:
+            message = first["msg"].replace("valid tuple", "valid array")
         if first["type"] != "missing":
-            message += f" (got {first['input']!r})"
-        raise LeadError(f"{loc}: {message}") from None
+            message += f" (got {_shown(first['input'])})"
+        raise LeadError(f"{'.'.join(loc) or 'lead'}: {message}") from None
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+_TEXT_RULE = "expected text without control characters (tab and line breaks allowed)"
+_ATTR_VALUE = (f"expected {_TEXT_RULE[9:]}, true or false, an integer within ±2^53 or a "
+               "finite number")
+_PATTERNS = {"id": f"expected {LEAD_ID_RULE}", "team": f"expected {REP_ID_RULE}"}

@@ -8,8 +8,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from server.protocol.codec import parse, show
 from server.protocol.codes import Codec, ErrorCode, Frame, ProtocolError
+from server.protocol.limits import (
+    LEAD_ID,
+    LEAD_ID_RULE,
+    NOTE_CHARS,
+    REP_ID,
+    REP_ID_RULE,
+    REQ_ID,
+    REQ_ID_RULE,
+    TEXT,
+)
 
-_LEAD_ID = "a non-empty string of at most 128 characters"
+_LEAD_ID = LEAD_ID_RULE
 _STREAM_ID = 'a stream entry id such as "1700000000000-0", or null'
 
 
@@ -39,33 +49,38 @@ class Hello(_ClientFrame):
 class Claim(_ClientFrame):
     TYPE: ClassVar[str] = "claim"
     req_id: str = Field(
-        min_length=1, max_length=64, description="a non-empty string of at most 64 characters"
+        min_length=1, max_length=64, pattern=REQ_ID, description=REQ_ID_RULE
     )
-    lead_id: str = Field(min_length=1, max_length=128, description=_LEAD_ID)
+    lead_id: str = Field(min_length=1, max_length=128, pattern=LEAD_ID, description=_LEAD_ID)
     rep: str | None = Field(
         default=None,
         min_length=1,
         max_length=64,
-        description="the claiming rep's id (a non-empty string of at most 64 characters), or null",
+        pattern=REP_ID,
+        description=f"the claiming rep's id ({REP_ID_RULE}), or null",
     )
 
 
 class Followup(_ClientFrame):
     TYPE: ClassVar[str] = "followup"
-    lead_id: str = Field(min_length=1, max_length=128, description=_LEAD_ID)
+    lead_id: str = Field(min_length=1, max_length=128, pattern=LEAD_ID, description=_LEAD_ID)
     note: str | None = Field(
-        default=None, max_length=2000, description="a string of at most 2000 characters, or null"
+        default=None,
+        max_length=NOTE_CHARS,
+        pattern=TEXT,
+        description=f"a string of at most {NOTE_CHARS} characters (no control characters but tab "
+        "and line breaks), or null",
     )
 
 
 class Release(_ClientFrame):
     TYPE: ClassVar[str] = "release"
-    lead_id: str = Field(min_length=1, max_length=128, description=_LEAD_ID)
+    lead_id: str = Field(min_length=1, max_length=128, pattern=LEAD_ID, description=_LEAD_ID)
 
 
 class Close(_ClientFrame):
     TYPE: ClassVar[str] = "close"
-    lead_id: str = Field(min_length=1, max_length=128, description=_LEAD_ID)
+    lead_id: str = Field(min_length=1, max_length=128, pattern=LEAD_ID, description=_LEAD_ID)
     outcome: Literal["won", "lost"] = Field(description='"won" or "lost"')
 
 

@@ -16,6 +16,7 @@ from server.protocol.codes import (
     Frame,
     ProtocolError,
 )
+from server.protocol.limits import wire_problem
 
 
 def encode(frame: Mapping[str, Any], codec: Codec) -> str | bytes:
@@ -36,6 +37,9 @@ def parse(data: str | bytes, codec: Codec) -> Frame:
     if not isinstance(value, dict):
         got = type(value).__name__
         raise ProtocolError(ErrorCode.BAD_FRAME, f"a frame must be a map with a type, got {got}")
+    problem = wire_problem(value)
+    if problem:
+        raise ProtocolError(ErrorCode.BAD_FRAME, problem)
     if not isinstance(value.get("type"), str):
         got = show(value["type"]) if "type" in value else "nothing"
         raise ProtocolError(
@@ -78,6 +82,6 @@ def show(value: object) -> str:
         return "binary data"
     try:
         text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return f"a value of type {type(value).__name__}"
     return text if len(text) <= 60 else f"{text[:57]}..."

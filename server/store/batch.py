@@ -19,10 +19,12 @@ from server.store.backend import Client
 from server.store.keys import ScriptCall
 
 MAX_BATCH = 256
-BULK_MEMORY = 50_000  # packed arguments remembered (≈ 5 MB at most)
+BULK_MEMORY = 10_000  # packed arguments remembered (≈ 2 MB at most)
+BULK_MAX_CHARS = 64  # longer arguments (maximal ids) are packed every time, not remembered
 _BULK: dict[str, bytes] = {}
 
 Pending = tuple[AsyncScript, ScriptCall, "asyncio.Future[Any]"]
+Packed = tuple[Pending, bytes]  # a call and its EVALSHA command, ready to write
 
 
 class Batcher:
@@ -49,21 +51,24 @@ class Batcher:
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
-    async def _send(self, batch: list[Pending]) -> None:
+    async def _send(self, pending: list[Pending]) -> None:
+        batch = _packed(pending)
+        if not batch:
+            return
         try:
             replies = await self._execute(batch)
             missing = [i for i, r in enumerate(replies) if isinstance(r, rexc.NoScriptError)]
             if missing:
-                await self._load({batch[i][0] for i in missing})
+                await self._load({batch[i][0][0] for i in missing})
                 again = await self._execute([batch[i] for i in missing])
                 for i, reply in zip(missing, again, strict=True):
                     replies[i] = reply
         except BaseException as exc:  # the whole batch shares the fault, cancellation too
-            for _, _, future in batch:
+            for (_, _, future), _ in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for (_, _, future), reply in zip(batch, replies, strict=True):
+        for ((_, _, future), _), reply in zip(batch, replies, strict=True):
             if future.done():
                 continue
             if isinstance(reply, Exception):
@@ -71,7 +76,7 @@ class Batcher:
             else:
                 future.set_result(reply)
 
-    async def _execute(self, batch: list[Pending]) -> list[Any]:
+    async def _execute(self, batch: list[Packed]) -> list[Any]:
         """One write of every EVALSHA, then their replies in order, on one pooled connection.
 
         Packed here rather than through redis-py's pipeline: its generic packing and reply
@@ -84,7 +89,7 @@ class Batcher:
         conn: AbstractConnection = await pool.get_connection()  # type: ignore[no-untyped-call]
         try:
             await conn.send_packed_command(
-                b"".join(_evalsha(script.sha, call) for script, call, _ in batch),
+                b"".join(command for _, command in batch),
                 check_health=False)
             return [await _reply(conn) for _ in batch]
         except BaseException:
@@ -94,11 +99,11 @@ class Batcher:
             await pool.release(conn)
 
     @staticmethod
-    async def _execute_routed(cluster: RedisCluster, batch: list[Pending]) -> list[Any]:
+    async def _execute_routed(cluster: RedisCluster, batch: list[Packed]) -> list[Any]:
         """On a cluster, redis-py's pipeline sends each call to the node owning its keys'
         slot (one team's) and follows MOVED and ASK while slots migrate."""
         pipe = cluster.pipeline(transaction=False)
-        for script, call, _ in batch:
+        for (script, call, _), _ in batch:
             pipe.execute_command("EVALSHA", script.sha, len(call.keys), *call.keys, *call.args)
         replies: list[Any] = await pipe.execute(raise_on_error=False)
         return replies
@@ -106,6 +111,20 @@ class Batcher:
     async def _load(self, scripts: set[AsyncScript]) -> None:
         for script in scripts:  # on a cluster, SCRIPT LOAD goes to every primary
             await self.redis.script_load(script.script)
+
+
+def _packed(batch: list[Pending]) -> list[Packed]:
+    """The calls with their commands; a call that cannot be packed (a string no UTF-8
+    encoder accepts) fails alone, so it never fails the others sharing its round trip."""
+    packed: list[Packed] = []
+    for pending in batch:
+        script, call, future = pending
+        try:
+            packed.append((pending, _evalsha(script.sha, call)))
+        except (UnicodeEncodeError, TypeError, ValueError) as exc:
+            if not future.done():
+                future.set_exception(rexc.DataError(f"cannot send a script argument: {exc}"))
+    return packed
 
 
 def _evalsha(sha: str, call: ScriptCall) -> bytes:
@@ -124,6 +143,8 @@ def _bulk(arg: str | int) -> bytes:
     if packed is None:
         data = arg.encode()
         packed = b"$%d\r\n%s\r\n" % (len(data), data)
+        if len(arg) > BULK_MAX_CHARS:
+            return packed
         if len(_BULK) >= BULK_MEMORY:
             _BULK.clear()  # request ids never repeat: start over rather than grow
         _BULK[arg] = packed

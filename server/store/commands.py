@@ -98,7 +98,7 @@ class Commands(Session):
                 raw, customer = await pipe.execute()
             reps = sorted(rep for rep, entry in raw.items() if '"result"' not in entry)
             call = keys.settle_call(team, lead_id, reps, self.retention, self.now_arg(),
-                                    customer or "")
+                                    customer or "", self.seed_arg(team, lead_id))
             status, detail, *rest = await self._run(self._scripts.settle_window, call)
             if Status(status) is not Status.STALE:
                 results = (json.loads(rest[0]) or {}) if rest else {}
@@ -146,7 +146,8 @@ class Commands(Session):
         """An 'auto:' timer: assign the lead by policy among `reps` if nobody claimed it."""
         def build(r: LeadRefs) -> ScriptCall:
             return keys.auto_assign_call(team, lead_id, policy, r.customer_id, sorted(reps),
-                                         self.retention, self.now_arg())
+                                         self.retention, self.now_arg(),
+                                         self.seed_arg(team, lead_id))
 
         return _done(await self._with_lead(team, lead_id, self._scripts.auto_assign, build))
 

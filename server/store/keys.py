@@ -19,6 +19,11 @@ def rules(team: str) -> str:
     return _key(team, "rules")
 
 
+def rules_history(team: str) -> str:
+    """Hash: every rules version loaded -> {"team": settings, "reps": {id: rules}} as JSON."""
+    return _key(team, "rules_history")
+
+
 def days(team: str) -> str:
     """Sorted set: local date → UTC ms of its midnight in the team's time zone."""
     return _key(team, "days")
@@ -39,9 +44,11 @@ def held(team: str, rep: str) -> str:
     return _key(team, "held", rep)
 
 
-def request(team: str, rep: str, req_id: str) -> str:
-    """String: the stored result of a claim request, for idempotent retries."""
-    return _key(team, "req", rep, req_id)
+def request(team: str, rep: str, req_id: str, lead_id: str) -> str:
+    """String: the stored result of a claim request, for idempotent retries. A req_id counts
+    per lead: the same one on another lead is another request (never that lead's answer).
+    Rep and req ids hold no ':', so the key names one (rep, req_id, lead) alone."""
+    return _key(team, "req", rep, req_id, lead_id)
 
 
 def trail(team: str, lead_id: str) -> str:
@@ -134,7 +141,7 @@ def load_rules_call(
     flat_reps: list[str | int] = [item for row in rep_rows for item in row]
     args: list[str | int] = [now, version_digest, team_json, audit_maxlen, len(flat_days) // 2]
     shift_keys = [shift(team, row[0]) for row in rep_rows]
-    return ScriptCall([rules(team), days(team), audit(team), *shift_keys],
+    return ScriptCall([rules(team), days(team), audit(team), rules_history(team), *shift_keys],
                       args + flat_days + flat_reps)
 
 
@@ -157,7 +164,7 @@ def claim_call(team: str, rep: str, lead_id: str, req_id: str, retention: Retent
     """claim_lead.lua: decide one claim."""
     keys = [
         rules(team), days(team), lead(team, lead_id), rep_state(team, rep), held(team, rep),
-        request(team, rep, req_id), audit(team), events(team), trail(team, lead_id),
+        request(team, rep, req_id, lead_id), audit(team), events(team), trail(team, lead_id),
         candidates(team, lead_id), timers(team), rate(team, rep), lockout(team, rep),
         customer(team, customer_id), shift(team, rep), pool(team),
     ]
@@ -214,7 +221,8 @@ def deadline_call(team: str, member: str, lead_id: str, holder: str, customer_id
 def offer_call(team: str, member: str, lead_id: str, retention: Retention, now: str) -> ScriptCall:
     """offer_lead.lua: offer a lead to its next release stage, or after the owner window."""
     return ScriptCall(
-        [lead(team, lead_id), timers(team), events(team), audit(team), trail(team, lead_id)],
+        [lead(team, lead_id), timers(team), events(team), audit(team), trail(team, lead_id),
+         rules(team)],
         [now, member, lead_id, retention.events_maxlen, retention.audit_maxlen],
     )
 
@@ -248,14 +256,14 @@ def withdraw_call(team: str, lead_id: str, actor: str, reason: str, holder: str,
     return ScriptCall(
         [lead(team, lead_id), held(team, holder or "-"), timers(team),
          customer(team, customer_id), audit(team), events(team), trail(team, lead_id),
-         candidates(team, lead_id), pool(team)],
+         candidates(team, lead_id), rules(team), pool(team)],
         [now, lead_id, actor, reason, holder, customer_id, retention.audit_maxlen,
          retention.events_maxlen, retention.lead_retention_ms],
     )
 
 
 def auto_assign_call(team: str, lead_id: str, policy: str, customer_id: str, reps: list[str],
-                     retention: Retention, now: str) -> ScriptCall:
+                     retention: Retention, now: str, seed: str = "") -> ScriptCall:
     """auto_assign.lua: assign a lead nobody claimed, by policy, among `reps` (sorted)."""
     keys = [
         rules(team), days(team), lead(team, lead_id), timers(team), audit(team), events(team),
@@ -264,12 +272,12 @@ def auto_assign_call(team: str, lead_id: str, policy: str, customer_id: str, rep
     for rep in reps:
         keys += [rep_state(team, rep), held(team, rep), lockout(team, rep), shift(team, rep)]
     args: list[str | int] = [now, lead_id, policy, customer_id, retention.audit_maxlen,
-                             retention.events_maxlen, *reps]
+                             retention.events_maxlen, seed, *reps]
     return ScriptCall(keys, args)
 
 
 def settle_call(team: str, lead_id: str, reps: list[str], retention: Retention, now: str,
-                customer_id: str = "") -> ScriptCall:
+                customer_id: str = "", seed: str = "") -> ScriptCall:
     """settle_window.lua: close a lead's window and pick the winner among `reps` (sorted)."""
     keys = [
         rules(team), days(team), lead(team, lead_id), candidates(team, lead_id), timers(team),
@@ -278,7 +286,7 @@ def settle_call(team: str, lead_id: str, reps: list[str], retention: Retention, 
     for rep in reps:
         keys += [rep_state(team, rep), held(team, rep)]
     args: list[str | int] = [now, lead_id, retention.audit_maxlen, retention.events_maxlen,
-                             customer_id, *reps]
+                             customer_id, seed, *reps]
     return ScriptCall(keys, args)
 
 

@@ -24,6 +24,12 @@ class Reads(Session):
         found: dict[str, str] = await self._call(self._redis.hgetall(keys.rules(team)))
         return found
 
+    async def rules_history(self, team: str) -> dict[int, str]:
+        """Every rules version the team loaded -> its rules JSON (load_rules.lua keeps them)."""
+        found: dict[str, str] = await self._call(
+            self._redis.hgetall(keys.rules_history(team)))
+        return {int(version): body for version, body in found.items()}
+
     async def rules_version(self, team: str) -> int:
         """The team's rules version in Redis (0 before the first load)."""
         version = await self._call(self._redis.hget(keys.rules(team), "version"))
@@ -67,4 +73,11 @@ class Reads(Session):
         due: list[str] = await self._call(
             self._redis.zrangebyscore(keys.timers(team), "-inf", now_ms, start=0, num=limit))
         return due
+
+    async def timer_schedule(self, team: str, until_ms: int,
+                             limit: int) -> list[tuple[str, int]]:
+        """(member, due ms) of the team's timers due by `until_ms`, oldest first."""
+        due = await self._call(self._redis.zrangebyscore(
+            keys.timers(team), "-inf", until_ms, start=0, num=limit, withscores=True))
+        return [(member, int(score)) for member, score in due]
 

@@ -25,20 +25,29 @@ CUSTOMER_CACHE = 50_000
 STALE_RETRIES = 3
 # The time the scripts take as "now", or None for Redis TIME (tests set one)
 NowOverride = Callable[[], int | None]
+# The seed a window or auto-assign draw uses for (team, lead id), or '' for one from Redis TIME
+# (a replay passes the recorded seeds)
+SeedOverride = Callable[[str, str], str]
 
 
 def _redis_time() -> None:
     return None
 
 
+def _fresh_seed(_team: str, _lead_id: str) -> str:
+    return ""
+
+
 class Session:
     """One Redis client, the retention settings and the clock every store module shares."""
 
     def __init__(self, redis: Client, retention: Retention,
-                 now_override: NowOverride | None = None) -> None:
+                 now_override: NowOverride | None = None,
+                 seed_override: SeedOverride | None = None) -> None:
         self._redis = redis
         self.retention = retention
         self._now_override = now_override or _redis_time
+        self.seed_arg: SeedOverride = seed_override or _fresh_seed
         self._scripts: Scripts = register(redis)
         self._batcher = Batcher(redis)
         self._customers: OrderedDict[tuple[str, str], str] = OrderedDict()
@@ -95,6 +104,9 @@ class Session:
 
     def _remember_customer(self, team: str, lead_id: str, customer_id: str) -> None:
         """Cache a lead's customer id so a claim needs no extra read (bounded LRU)."""
+        if not customer_id:  # "" is what a miss answers: keep nothing (unknown leads, too)
+            self._customers.pop((team, lead_id), None)
+            return
         self._customers[(team, lead_id)] = customer_id
         self._customers.move_to_end((team, lead_id))
         while len(self._customers) > CUSTOMER_CACHE:

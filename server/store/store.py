@@ -13,10 +13,11 @@ from server.store.faults import StoreError, connect
 from server.store.keys import Retention
 from server.store.pool_reads import PoolHealth, PoolReads
 from server.store.reads import Reads
-from server.store.session import NowOverride
+from server.store.session import NowOverride, SeedOverride
 from server.store.streams import Backlog, Entry, StreamReads
 
-__all__ = ["Backlog", "Entry", "NowOverride", "PoolHealth", "Retention", "Store", "StoreError"]
+__all__ = ["Backlog", "Entry", "NowOverride", "PoolHealth", "Retention", "SeedOverride", "Store",
+           "StoreError"]
 
 
 class Store(Commands, Reads, StreamReads, PoolReads):
@@ -24,6 +25,7 @@ class Store(Commands, Reads, StreamReads, PoolReads):
 
     @classmethod
     async def open(cls, url: str, retention: Retention, now_override: NowOverride | None = None,
-                   max_connections: int = backend.POOL_CONNECTIONS) -> Store:
+                   max_connections: int = backend.POOL_CONNECTIONS,
+                   seed_override: SeedOverride | None = None) -> Store:
         """A store on a new client for `url` (a server or a cluster); StoreError if down."""
-        return cls(await connect(url, max_connections), retention, now_override)
+        return cls(await connect(url, max_connections), retention, now_override, seed_override)

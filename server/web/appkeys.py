@@ -28,3 +28,4 @@ METRICS = web.AppKey("metrics", Metrics)
 AUTHORITY = web.AppKey("authority", TokenAuthority)
 SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
 BOARD_FEED = web.AppKey("board_feed", BoardFeed)
+WHATIF_RUNNING: web.AppKey[set[str]] = web.AppKey("whatif_running")  # teams with a what-if

@@ -54,8 +54,11 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
         if exc.status < 400:
             raise
         return ApiError(exc.status, status_code(exc.status), exc.reason).response()
-    except StoreError:
+    except StoreError as exc:
         request.app[METRICS].redis_errors.inc()
+        if not exc.temporary:  # Redis answered, and refused: a fault here, not an outage
+            log.error("store error on %s %s: %s", request.method, request.path, exc)
+            return ApiError(500, ErrorCode.INTERNAL, "internal error").response()
         return ApiError(503, ErrorCode.UNAVAILABLE, "Redis is unavailable; retry later").response()
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
@@ -10,17 +11,20 @@ from server import protocol
 from server.contracts.results import Done
 from server.contracts.statuses import Status
 from server.protocol import ErrorCode
+from server.protocol.limits import NOTE_CHARS, REP_ID_RULE, TEXT, is_rep_id
 from server.web.appkeys import ARBITER
 from server.web.auth import Role
 from server.web.errors import ApiError
 from server.web.requests import json_body, principal, team_param
 
+_TEXT = re.compile(TEXT)
 
-def _text(body: dict[str, Any], name: str, limit: int = 2000) -> str:
+
+def _text(body: dict[str, Any], name: str, limit: int = NOTE_CHARS) -> str:
     value = body.get(name, "")
-    if not isinstance(value, str) or len(value) > limit:
-        raise ApiError(400, ErrorCode.BAD_FIELD, f"{name}: expected a string of at most "
-                       f"{limit} characters")
+    if not isinstance(value, str) or len(value) > limit or not _TEXT.match(value):
+        raise ApiError(400, ErrorCode.BAD_FIELD, f"{name}: expected text of at most "
+                       f"{limit} characters (no control characters but tab and line breaks)")
     return value
 
 
@@ -55,9 +59,11 @@ async def dispatch(request: web.Request) -> web.Response:
     """POST /api/leads/{id}/dispatch?team= — manager: {rep, force?, reason?} (派单/改派)."""
     who = principal(request, Role.MANAGER)
     body = await json_body(request)
-    rep, force = _text(body, "rep", 64), body.get("force", False)
-    if not rep or not isinstance(force, bool):
-        raise ApiError(400, ErrorCode.BAD_FIELD, "rep: required; force: true or false")
+    rep, force = body.get("rep"), body.get("force", False)
+    if not is_rep_id(rep) or not isinstance(force, bool):
+        raise ApiError(400, ErrorCode.BAD_FIELD,
+                       f"rep: required, {REP_ID_RULE}; force: true or false")
+    assert isinstance(rep, str)
     done = await request.app[ARBITER].dispatch(
         team_param(request), request.match_info["id"], rep, f"manager:{who.subject}",
         force=force, reason=_text(body, "reason"))

@@ -15,7 +15,7 @@ from server.store.store import StoreError
 from server.web.appkeys import ARBITER, CLAIMS, CONFIG_PATH, METRICS
 from server.web.auth import Role
 from server.web.errors import ApiError
-from server.web.requests import json_body, principal, team_param
+from server.web.requests import json_body, principal, req_id, team_param
 
 
 async def publish_lead(request: web.Request) -> web.Response:
@@ -28,6 +28,8 @@ async def publish_lead(request: web.Request) -> web.Response:
     arbiter = request.app[ARBITER]
     if lead.team not in arbiter.config.teams:
         raise ApiError(400, ErrorCode.BAD_FIELD, f"team: unknown team {lead.team!r}")
+    if not who.sees(lead.team):
+        raise ApiError(403, ErrorCode.FORBIDDEN, f"this token does not cover team {lead.team!r}")
     result = await arbiter.publish(lead, f"{who.role}:{who.subject}")
     request.app[METRICS].published.labels(str(result.created).lower()).inc()
     body = {"lead_id": result.lead_id, "seq": result.seq, "created": result.created}
@@ -40,11 +42,10 @@ async def claim_lead(request: web.Request) -> web.Response:
     body = await json_body(request)
     if body.get("rep", who.subject) != who.subject:
         raise ApiError(403, ErrorCode.FORBIDDEN, "a rep can only claim as itself")
-    req_id = body.get("req_id") or request.headers.get("Idempotency-Key") or uuid.uuid4().hex
-    if not isinstance(req_id, str) or len(req_id) > 64:
-        raise ApiError(400, ErrorCode.BAD_FIELD, "req_id: expected a string of at most 64 chars")
+    req = req_id(body.get("req_id") or request.headers.get("Idempotency-Key")
+                 or uuid.uuid4().hex)
     result = await request.app[CLAIMS].decide(who.team or "", who.subject,
-                                              request.match_info["id"], req_id, "http")
+                                              request.match_info["id"], req, "http")
     return web.json_response(protocol.claim_result(result.req_id, result.lead_id, result.result,
                                                    result.reason, result.retry_after_ms))
 

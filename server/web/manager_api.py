@@ -14,6 +14,7 @@ from server.floor import audit_log
 from server.floor.audit_log import AuditQuery
 from server.floor.scoreboard import WINDOWS_MS, Report
 from server.protocol import ErrorCode
+from server.protocol.limits import LEAD_ID_RULE, REP_ID_RULE, is_lead_id, is_rep_id
 from server.store.store import StoreError
 from server.web.appkeys import ARBITER, METRICS, SCOREBOARD
 from server.web.auth import Role
@@ -95,8 +96,9 @@ def _start(request: web.Request, since: str | None) -> str:
 
 def _filter(request: web.Request, name: str) -> str | None:
     value = request.query.get(name)
-    if value is not None and not 0 < len(value) <= 128:
-        raise _bad(name, "expected 1 to 128 characters")
+    valid = is_lead_id if name == "lead" else is_rep_id
+    if value is not None and not valid(value):
+        raise _bad(name, f"expected {LEAD_ID_RULE if name == 'lead' else REP_ID_RULE}")
     return value
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from server.protocol import ErrorCode
+from server.protocol.limits import REQ_ID_RULE, is_req_id, wire_problem
 from server.web.appkeys import ARBITER, AUTHORITY
 from server.web.auth import AuthError, Principal, Role, parse_bearer
 from server.web.errors import ApiError
@@ -37,11 +38,22 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ApiError(400, ErrorCode.BAD_JSON, "body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ApiError(400, ErrorCode.BAD_JSON, "body must be a JSON object")
+    problem = wire_problem(body, "body")
+    if problem:
+        raise ApiError(400, ErrorCode.BAD_FIELD, problem)
     return body
+
+
+def req_id(value: object) -> str:
+    """A claim's req_id (from the body or the Idempotency-Key header), checked."""
+    if not is_req_id(value):
+        raise ApiError(400, ErrorCode.BAD_FIELD, f"req_id: expected {REQ_ID_RULE}")
+    assert isinstance(value, str)
+    return value
 
 
 def team_param(request: web.Request, default: str | None = None) -> str:

@@ -44,6 +44,7 @@ from server.web.socket_sink import CLOSE_TIMEOUT_S, SocketSink
 
 log = logging.getLogger(__name__)
 HEARTBEAT_LOST = "1006"  # the disconnects label of a peer that stopped answering pings
+INTERNAL_ERROR = 1011  # RFC 6455: the server met a condition it did not expect
 
 
 def origin_allowed(request: web.Request) -> bool:
@@ -70,6 +71,9 @@ async def handle(request: web.Request) -> web.StreamResponse:
         hello = await _await_hello(request, ws, codec)
         if hello is not None:
             await _session(request, ws, codec, *hello)
+    except Exception:  # a bug: logged, and a close frame, never an HTTP 500 into the socket
+        log.exception("WebSocket session failed")
+        await SocketSink(ws).close(INTERNAL_ERROR, "internal error")
     finally:
         request.app[SOCKETS].discard(ws)
     return ws
@@ -205,6 +209,9 @@ async def _read_loop(request: web.Request, ws: web.WebSocketResponse, conn: Conn
             metrics.redis_errors.inc()
             log.warning("request from %s failed: %s", conn.rep, exc)
             conn.send_frame(_unavailable(frame))
+        except Exception:  # a bug: logged with its traceback; the frame is answered
+            log.exception("frame from %s failed", conn.rep)
+            conn.send_frame(protocol.error(ErrorCode.INTERNAL, "internal error"))
     if ws.close_code == CloseCode.MESSAGE_TOO_BIG:
         metrics.protocol_errors.labels(ErrorCode.TOO_LARGE).inc()
     if isinstance(ws.exception(), TimeoutError) and not conn.closed.is_set():

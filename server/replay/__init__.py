@@ -1,0 +1,1 @@
+"""Replay of a recorded audit through the real scripts: exact, and "what if" under new rules."""
