@@ -9,7 +9,7 @@ from server import protocol
 from server.fanout.deliveries import Delivery, deliveries
 from server.fanout.hub import Hub, seq_key
 from server.floor.arbiter import Arbiter, member_version
-from server.floor.pool import PoolLead, scan, seen_by
+from server.floor.pool import PoolLead, seen_by
 from server.floor.roster import Member
 from server.protocol import Frame
 from server.shifts import intervals
@@ -93,7 +93,7 @@ async def snapshot(arbiter: Arbiter, member: Member, bound: int) -> list[Frame]:
             opening[lead.lead_id] = opens
         return opens is not None
 
-    leads, _ = await scan(arbiter.store, member.team, keep, bound)
+    leads = await arbiter.open_leads(member.team, keep, bound)
     frames = []
     for lead in leads:
         frame = protocol.lead(lead.payload())

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server.floor.pool import LeadQuery, browse, parse_cursor
+from server.floor.pool import LeadQuery, parse_cursor
 from server.protocol import ErrorCode
 from server.web.appkeys import ARBITER
 from server.web.auth import Principal, Role
@@ -86,7 +86,7 @@ async def list_leads(request: web.Request) -> web.Response:
     if who.role is Role.REP and viewer is None:
         raise ApiError(403, ErrorCode.FORBIDDEN, f"rep {who.subject!r} is not on the roster")
     reps = sorted(m.id for m in arbiter.roster.members.values() if m.team == query.team)
-    leads, nxt = await browse(arbiter.store, query, viewer, reps, await arbiter.now_ms())
+    leads, nxt = await arbiter.browse_pool(query, viewer, reps)
     return web.json_response({"team": query.team, "state": query.state, "leads": leads,
                               "next_cursor": nxt})
 
