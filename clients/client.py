@@ -309,7 +309,8 @@ class LeadGrabClient:
             if self._behind or self._queue.qsize() >= self._max_frames:
                 self._behind = True
                 return False
-            self.last_seq, self._baseline = str(frame["seq"]), False
+            if not frame.get("snapshot"):  # the pool on connect: its seqs are no resume point
+                self.last_seq, self._baseline = str(frame["seq"]), False
             return True
         # A gap after our own baseline resume only means the stream started after it.
         return not (frame["type"] == "gap" and self._baseline)

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 
 from server.config import Config
-from server.web.auth import Role, TokenAuthority, load_or_create_secret
+from server.web.auth import Role, TokenAuthority, existing_secret
 
 Scalar = str | int | float | bool
 TOKEN_TTL_S = 300
@@ -47,8 +47,8 @@ def lead_body(team: str, value: float, *, lead_id: str | None = None, region: st
 
 def integration_token(config: Config, ttl_s: int = TOKEN_TTL_S) -> str:
     """A short-lived integration token signed with the config's secret (a local operator's)."""
-    secret = load_or_create_secret(config.server.secret or None,
-                                   data_dir=Path(config.server.data_dir))
+    secret = existing_secret(config.server.secret or None,
+                             data_dir=Path(config.server.data_dir), where="the config")
     return TokenAuthority(secret).mint(Role.INTEGRATION, "cli-publish", ttl_s=ttl_s)
 
 

@@ -17,7 +17,8 @@ KEYS[6]    lg:{team}:events           stream: offers and decisions
 KEYS[7]    lg:{team}:trail:<lead_id>  list: this lead's audit entry ids
 KEYS[8]    lg:{team}:cust:<cid>       hash: the lead's customer
 KEYS[9]    lg:{team}:rr               string: the rep round_robin assigned to last
-KEYS[10..] per rep, in ARGV order: lg:{team}:rep:<rep>, lg:{team}:held:<rep>,
+KEYS[10]   lg:{team}:pool             zset: open leads, scored by when they (re)opened (ms)
+KEYS[11..] per rep, in ARGV order: lg:{team}:rep:<rep>, lg:{team}:held:<rep>,
            lg:{team}:lockout:<rep>, lg:{team}:shift:<rep>
 
 ARGV[1]    now override in ms ('' = Redis TIME; tests only)
@@ -46,6 +47,7 @@ Emits    events entry type=assigned; audit entry action=auto_assign (policy, see
 
 local rules_key, days_key, lead_key, timers_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local audit_key, events_key, trail_key, cust_key, rr_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local pool_key = KEYS[10]
 local now = clock_ms(ARGV[1])
 local lead_id, policy, cid, audit_maxlen, events_maxlen = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local seed_override = ARGV[7]
@@ -66,7 +68,7 @@ end
 
 local contenders = {}
 for i = 8, #ARGV do
-  local rep_id, base = ARGV[i], 9 + (i - 8) * 4
+  local rep_id, base = ARGV[i], 10 + (i - 8) * 4
   local rep_json = redis.call('HGET', rules_key, 'rep:' .. rep_id)
   local rep = rep_json and cjson.decode(rep_json)
   local open = redis.call('SCARD', KEYS[base + 2])
@@ -102,7 +104,7 @@ if not chosen then
   }, trail_key)
   return {'none', ''}
 end
-start_hold({rep_id = chosen.id, rep = chosen.rep, lead_id = lead_id, lead_key = lead_key,
+start_hold({pool_key = pool_key, rep_id = chosen.id, rep = chosen.rep, lead_id = lead_id, lead_key = lead_key,
   rep_key = chosen.rep_key, held_key = chosen.held_key, days_key = days_key,
   timers_key = timers_key, cust_key = cust_key, cid = cid, now = now, counts = true,
   cooldown = false, team = cjson.decode(redis.call('HGET', rules_key, 'team') or '{}')})

@@ -43,6 +43,7 @@ KEYS[12]  lg:{team}:rate:<rep>       string: claim attempts in the current secon
 KEYS[13]  lg:{team}:lockout:<rep>    hash: 'lead:<id>' / 'cust:<id>' -> locked until (ms)
 KEYS[14]  lg:{team}:cust:<cid>       hash: customer owner, owner_until_ms, holder, held_count
 KEYS[15]  lg:{team}:shift:<rep>      zset: the rep's shifts, 'start:end' scored by start (ms)
+KEYS[16]  lg:{team}:pool             zset: open leads, scored by when they (re)opened (ms)
 
 ARGV[1]  now override in ms ('' = Redis TIME; tests only)
 ARGV[2]  rep id
@@ -70,7 +71,7 @@ Emits    audit entry action=claim (every decision, including lost, rejected and 
 local rules_key, days_key, lead_key, rep_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local held_key, req_key, audit_key, events_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local trail_key, cand_key, timers_key, rate_key = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
-local lockout_key, cust_key, shift_key = KEYS[13], KEYS[14], KEYS[15]
+local lockout_key, cust_key, shift_key, pool_key = KEYS[13], KEYS[14], KEYS[15], KEYS[16]
 local now = clock_ms(ARGV[1])
 local rep_id, lead_id, req_id = ARGV[2], ARGV[3], ARGV[4]
 local req_ttl_ms, audit_maxlen, events_maxlen, cid = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
@@ -174,7 +175,7 @@ if lead.mode == 'window' then
   return finish('pending', nil, ends - now)
 end
 
-start_hold({rep_id = rep_id, rep = rep, lead_id = lead_id, lead_key = lead_key,
+start_hold({pool_key = pool_key, rep_id = rep_id, rep = rep, lead_id = lead_id, lead_key = lead_key,
   rep_key = rep_key, held_key = held_key, days_key = days_key, timers_key = timers_key,
   cust_key = cust_key, cid = cid, now = now, counts = true, cooldown = true,
   team = cjson.decode(redis.call('HGET', rules_key, 'team') or '{}')})

@@ -22,6 +22,7 @@ KEYS[11]  lg:{team}:cust:<cid>       hash: the lead's customer
 KEYS[12]  lg:{team}:held:<prev>      set: the current holder's leads (placeholder if none)
 KEYS[13]  lg:{team}:lockout:<rep>    hash: what the target is kept off
 KEYS[14]  lg:{team}:cand:<lead_id>   hash: claim-window candidates (told the outcome)
+KEYS[15]  lg:{team}:pool             zset: open leads, scored by when they (re)opened (ms)
 
 ARGV[1]  now override in ms ('' = Redis TIME; tests only)
 ARGV[2]  lead id
@@ -52,7 +53,7 @@ Emits    events entries type=settled (when a window was open) and type=assigned 
 local rules_key, days_key, lead_key, rep_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local held_key, shift_key, audit_key, events_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local trail_key, timers_key, cust_key, prev_held_key = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
-local lockout_key, cand_key = KEYS[13], KEYS[14]
+local lockout_key, cand_key, pool_key = KEYS[13], KEYS[14], KEYS[15]
 local now = clock_ms(ARGV[1])
 local lead_id, rep_id, actor, force, why = ARGV[2], ARGV[3], ARGV[4], ARGV[5] == '1', ARGV[6]
 local expected_prev, cid, audit_maxlen, events_maxlen = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
@@ -98,7 +99,7 @@ if lead[1] == 'window' then
       {'lead_id', lead_id, 'results', cjson.encode(results), 'ts', now})
   end
 end
-start_hold({rep_id = rep_id, rep = rep, lead_id = lead_id, lead_key = lead_key,
+start_hold({pool_key = pool_key, rep_id = rep_id, rep = rep, lead_id = lead_id, lead_key = lead_key,
   rep_key = rep_key, held_key = held_key, days_key = days_key, timers_key = timers_key,
   cust_key = cust_key, cid = cid, now = now, counts = true, cooldown = false,
   team = cjson.decode(redis.call('HGET', rules_key, 'team') or '{}')})

@@ -16,6 +16,7 @@ KEYS[7]   lg:{team}:rep:<holder>     hash: holder state (cooldown, misses)
 KEYS[8]   lg:{team}:held:<holder>    set: leads the holder holds
 KEYS[9]   lg:{team}:lockout:<holder> hash: what the holder is kept off
 KEYS[10]  lg:{team}:cust:<cid>       hash: the lead's customer
+KEYS[11] lg:{team}:pool             zset: open leads, scored by when they (re)opened (ms)
 
 ARGV[1]  now override in ms ('' = Redis TIME; tests only)
 ARGV[2]  timer member: 'warn:<lead_id>' or 'deadline:<lead_id>'
@@ -89,6 +90,7 @@ local seq = emit(events_key, events_maxlen, EVENT.LEAD, {'lead_id', lead_id,
   'payload', lead[4], 'published_ms', now, 'reoffer', '1',
   'audience', cjson.encode({except_reps = {holder}})})
 redis.call('HSET', lead_key, 'state', 'open', 'holder', '', 'seq', seq)
+redis.call('ZADD', KEYS[11], now, lead_id)
 redis.call('HDEL', lead_key, 'claimed_ms')
 audit(audit_key, audit_maxlen, {
   action = ACTION.RECYCLE, lead = lead_id, rep = holder, actor = 'system', result = 'ok',

@@ -21,6 +21,7 @@ KEYS[7]   lg:{team}:rules          hash: rep rules (for a duplicate's holder), v
 KEYS[8]   lg:{team}:days           zset: local days
 KEYS[9]   lg:{team}:rep:<holder>   hash: state of the customer's current holder (or a placeholder)
 KEYS[10]  lg:{team}:held:<holder>  set: leads of the customer's current holder (or a placeholder)
+KEYS[11]  lg:{team}:pool          zset: open leads, scored by when they (re)opened (ms)
 
 ARGV[1]  now override in ms ('' = Redis TIME; tests only)
 ARGV[2]  lead id
@@ -48,7 +49,7 @@ Emits    events entry type=lead (with an audience) or type=assigned; audit entri
 
 local lead_key, events_key, audit_key, trail_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local timers_key, cust_key, rules_key, days_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local holder_rep_key, holder_held_key = KEYS[9], KEYS[10]
+local holder_rep_key, holder_held_key, pool_key = KEYS[9], KEYS[10], KEYS[11]
 local now = clock_ms(ARGV[1])
 local lead_id, payload_json = ARGV[2], ARGV[3]
 local events_maxlen, audit_maxlen, actor = ARGV[4], ARGV[5], ARGV[6]
@@ -96,7 +97,7 @@ end
 
 local holder_rules = holder ~= '' and redis.call('HGET', rules_key, 'rep:' .. holder)
 if holder_rules then
-  start_hold({rep_id = holder, rep = cjson.decode(holder_rules), lead_id = lead_id,
+  start_hold({pool_key = pool_key, rep_id = holder, rep = cjson.decode(holder_rules), lead_id = lead_id,
     lead_key = lead_key, rep_key = holder_rep_key, held_key = holder_held_key,
     days_key = days_key, timers_key = timers_key, cust_key = cust_key, cid = cid, now = now,
     counts = false, cooldown = false,
@@ -135,6 +136,7 @@ if audience == nil and stages ~= '' then
   audience = {reps = {}}  -- no stage opens at once: the stage timers make the offers
 end
 local seq = offer(audience or {all = true})
+redis.call('ZADD', pool_key, now, lead_id)
 if (policy.assign_policy or 'none') ~= 'none' and (policy.auto_assign_after_ms or 0) > 0 then
   redis.call('ZADD', timers_key, now + policy.auto_assign_after_ms, 'auto:' .. lead_id)
 end

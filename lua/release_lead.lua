@@ -12,6 +12,7 @@ KEYS[6]  lg:{team}:trail:<lead_id>  list: this lead's audit entry ids
 KEYS[7]  lg:{team}:timers           zset: due timers (the lead's deadlines are removed)
 KEYS[8]  lg:{team}:cust:<cid>       hash: the lead's customer
 KEYS[9]  lg:{team}:lockout:<rep>    hash: what the rep is kept off
+KEYS[10] lg:{team}:pool             zset: open leads, scored by when they (re)opened (ms)
 
 ARGV[1]  now override in ms ('' = Redis TIME; tests only)
 ARGV[2]  rep id (must be the holder)
@@ -61,6 +62,7 @@ local seq = emit(events_key, events_maxlen, EVENT.LEAD, {'lead_id', lead_id,
   'payload', payload, 'published_ms', now, 'reoffer', '1',
   'audience', cjson.encode({except_reps = {rep_id}})})
 redis.call('HSET', lead_key, 'state', 'open', 'holder', '', 'seq', seq)
+redis.call('ZADD', KEYS[10], now, lead_id)
 redis.call('HDEL', lead_key, 'claimed_ms')
 audit(audit_key, audit_maxlen, {
   action = ACTION.RELEASE, lead = lead_id, rep = rep_id, actor = rep_id, result = 'ok',

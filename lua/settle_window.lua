@@ -20,7 +20,8 @@ KEYS[6]      lg:{team}:audit            stream: audit trail
 KEYS[7]      lg:{team}:events           stream: offers and decisions
 KEYS[8]      lg:{team}:trail:<lead_id>  list: this lead's audit entry ids
 KEYS[9]      lg:{team}:cust:<cid>       hash: the lead's customer (ownership)
-KEYS[10..]   per candidate, in ARGV order: lg:{team}:rep:<rep>, lg:{team}:held:<rep>
+KEYS[10]     lg:{team}:pool             zset: open leads, scored by when they (re)opened (ms)
+KEYS[11..]   per candidate, in ARGV order: lg:{team}:rep:<rep>, lg:{team}:held:<rep>
 
 ARGV[1]      now override in ms ('' = Redis TIME; tests only)
 ARGV[2]      lead id
@@ -49,7 +50,7 @@ local rules_key, days_key, lead_key, cand_key = KEYS[1], KEYS[2], KEYS[3], KEYS[
 local timers_key, audit_key, events_key, trail_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local now = clock_ms(ARGV[1])
 local lead_id, audit_maxlen, events_maxlen, cid = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local cust_key, seed_override = KEYS[9], ARGV[6]
+local cust_key, pool_key, seed_override = KEYS[9], KEYS[10], ARGV[6]
 local reps = {}
 for i = 7, #ARGV do
   reps[#reps + 1] = ARGV[i]
@@ -88,7 +89,7 @@ local contenders, rejected = {}, {}
 for i, rep_id in ipairs(reps) do
   local rep_json = redis.call('HGET', rules_key, 'rep:' .. rep_id)
   local rep = rep_json and cjson.decode(rep_json)
-  local rep_key, held_key = KEYS[8 + 2 * i], KEYS[9 + 2 * i]
+  local rep_key, held_key = KEYS[9 + 2 * i], KEYS[10 + 2 * i]
   local state = redis.call('HMGET', rep_key, 'cooldown_until_ms', 'day', 'day_count')
   local open = redis.call('SCARD', held_key)
   local limit = may_take({checks = TAKE.SETTLE, rep = rep, rep_id = rep_id,
@@ -131,7 +132,7 @@ local function decide(rep_id, result, reason)
 end
 
 if winner then
-  start_hold({rep_id = winner.id, rep = winner.rep, lead_id = lead_id, lead_key = lead_key,
+  start_hold({pool_key = pool_key, rep_id = winner.id, rep = winner.rep, lead_id = lead_id, lead_key = lead_key,
     rep_key = winner.rep_key, held_key = winner.held_key, days_key = days_key,
     timers_key = timers_key, cust_key = cust_key, cid = cid, now = now, counts = true,
     cooldown = true, team = cjson.decode(redis.call('HGET', rules_key, 'team') or '{}')})

@@ -9,6 +9,7 @@ KEYS[6]  lg:{team}:events           stream: offers and decisions
 KEYS[7]  lg:{team}:trail:<lead_id>  list: this lead's audit entry ids
 KEYS[8]  lg:{team}:cand:<lead_id>   hash: claim-window candidates (told it closed)
 KEYS[9]  lg:{team}:rules            hash: the rules version (for the audit entry)
+KEYS[10] lg:{team}:pool             zset: open leads, scored by when they (re)opened (ms)
 
 ARGV[1]  now override in ms ('' = Redis TIME; tests only)
 ARGV[2]  lead id
@@ -63,6 +64,7 @@ if stages ~= '' then
   end
 end
 redis.call('HSET', lead_key, 'state', 'withdrawn', 'holder', '', 'withdrawn_ms', now)
+redis.call('ZREM', KEYS[10], lead_id)
 emit(events_key, events_maxlen, EVENT.WITHDRAWN, {'lead_id', lead_id, 'rep', holder,
   'by', actor, 'reason', why})
 audit(audit_key, audit_maxlen, {

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from server.background import awaiting, stop_requested
 from server.config import Config, ConfigError, load_config
+from server.fanout import catchup as feed
 from server.fanout.hub import Hub
 from server.fanout.tail import BLOCK_MS, Tail
 from server.floor.arbiter import Arbiter
@@ -33,6 +34,7 @@ from server.web import (
     errors,
     floor_api,
     http_api,
+    leads_api,
     manager_api,
     openapi,
     refusals,
@@ -106,6 +108,7 @@ def create_app(config: Config, *, config_path: Path | None = None, redis: str | 
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/ws", ws.handle)
     http_api.add_routes(app)
+    leads_api.add_routes(app)
     manager_api.add_routes(app)
     whatif_api.add_routes(app)
     floor_api.add_routes(app)
@@ -142,7 +145,8 @@ def _running(redis_override: str | None, clock: NowOverride | None,
             for tail in tails:
                 await tail.start()
             tasks = [asyncio.create_task(t.run(), name=f"leadgrab:tail:{t.team}") for t in tails]
-            tasks.append(asyncio.create_task(_follow_reloads(arbiter), name="leadgrab:reloads"))
+            tasks.append(asyncio.create_task(_follow_reloads(arbiter, hub),
+                                             name="leadgrab:reloads"))
             tasks.append(asyncio.create_task(timers.run(), name="leadgrab:timers"))
             app[SCOREBOARD] = Scoreboard(arbiter, app[METRICS])
             app[SCOREBOARD].follow_roster()
@@ -167,15 +171,16 @@ async def _stop(tasks: list[asyncio.Task[None]]) -> None:
                   task.get_name(), STOP_WAIT_S, awaiting(task))
 
 
-async def _follow_reloads(arbiter: Arbiter) -> None:
+async def _follow_reloads(arbiter: Arbiter, hub: Hub) -> None:
     """Re-read the roster whenever any instance (or `leadgrab reload`) changed the rules,
     and rewrite the day and shift tables (which look ahead a bounded time) every few hours.
 
     Polls each team's rules version once a second: one HGET per team, and nothing to
-    lose when a connection drops (unlike a pub/sub message).
+    lose when a connection drops (unlike a pub/sub message). Connected reps whose limits
+    changed (here or elsewhere) are sent a `limits` frame.
     """
     loop = asyncio.get_running_loop()
-    refreshed = loop.time()
+    refreshed, seen = loop.time(), arbiter.roster
     while not stop_requested():
         await asyncio.sleep(RELOAD_POLL_S)
         try:
@@ -184,6 +189,9 @@ async def _follow_reloads(arbiter: Arbiter) -> None:
                 refreshed = loop.time()
             if await arbiter.rules_changed():
                 await arbiter.refresh_roster()
+            if arbiter.roster is not seen:
+                seen = arbiter.roster
+                await feed.tell_limits(arbiter, hub)
         except StoreError as exc:
             log.warning("rules version check failed: %s", exc)
 
@@ -205,3 +213,4 @@ async def reload(app: web.Application) -> None:
         return
     loads = await app[ARBITER].apply_rules(config)
     log.info("rules reloaded: %s", {x.team: x.version for x in loads})
+    await feed.tell_limits(app[ARBITER], app[HUB])

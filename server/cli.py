@@ -24,7 +24,11 @@ from server.floor.rules import effective_rep
 from server.replay import command as replay_command
 from server.store.embedded import EmbeddedRedisError
 from server.store.store import Store, StoreError
-from server.web.auth import SECRET_FILE_NAME, Role, TokenAuthority, load_or_create_secret
+from server.web.auth import (
+    Role,
+    TokenAuthority,
+    existing_secret,
+)
 
 log = logging.getLogger("leadgrab")
 SECRET_ENV = "LEADGRAB_SECRET"
@@ -160,14 +164,10 @@ def reload(args: argparse.Namespace) -> int:
 
 def _existing_secret(config: Config, config_path: Path) -> str:
     """The server's signing secret; never a new one, which the server would not know."""
-    path = Path(config.server.data_dir) / SECRET_FILE_NAME
-    if not (config.server.secret or os.environ.get(SECRET_ENV) or path.exists()):
-        raise ConfigError(f"no token secret found: looked at server.secret in {config_path}, "
-                          f"${SECRET_ENV} and {path} (run `leadgrab serve` once with this "
-                          "config to create it, or set one)")
     try:
-        return load_or_create_secret(config.server.secret or None, data_dir=path.parent,
-                                     env_var=SECRET_ENV)
+        return existing_secret(config.server.secret or None,
+                               data_dir=Path(config.server.data_dir), where=str(config_path),
+                               env_var=SECRET_ENV)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 

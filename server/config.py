@@ -191,6 +191,8 @@ class ServerConfig(_Frozen):
     workers: Positive | Literal["auto"] = 1  # gateway processes on the port; auto: one per core
     # always: an acknowledged decision is on disk (fsync) before it is answered
     durability: Literal["always", "everysec"] = "always"
+    pool_snapshot_max: Positive = 200  # open leads a rep connecting without resume receives
+    pool_stale_after_s: Positive = 300  # open this long unclaimed: counted as stale (gauge)
 
 
 class Config(_Frozen):

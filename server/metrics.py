@@ -27,8 +27,9 @@ class Metrics:
                  rep_label_max: int = 200) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
-        self.claims = Counter("leadgrab_claims_total", "Claims decided, by result and reason.",
-                              ["result", "reason", "transport"], registry=r)
+        self.claims = Counter("leadgrab_claims_total",
+                              "Claims decided, by result, reason and team.",
+                              ["result", "reason", "transport", "team"], registry=r)
         self.claim_seconds = Histogram("leadgrab_claim_seconds",
                                        "Time from receiving a claim to having its decision.",
                                        buckets=LATENCY_BUCKETS_S, registry=r)
@@ -58,13 +59,13 @@ class Metrics:
         self._per_rep(r)
         self._per_team(r)
         self.reps = RepSeries(self, rep_label_max)
-        self._claim_counters: dict[tuple[str, str, str], Any] = {}
+        self._claim_counters: dict[tuple[str, str, str, str], Any] = {}
         if registry is None and os.environ.get(MULTIPROC_ENV):
             self.registry = workers_view(self)  # /metrics: every worker's series summed
 
-    def claim_decided(self, result: str, reason: str, transport: str) -> None:
+    def claim_decided(self, result: str, reason: str, transport: str, team: str) -> None:
         """Count one claim in leadgrab_claims_total (label children looked up once each)."""
-        key = (result, reason, transport)
+        key = (result, reason, transport, team)
         child = self._claim_counters.get(key)
         if child is None:
             child = self._claim_counters[key] = self.claims.labels(*key)
@@ -131,6 +132,20 @@ class Metrics:
         self.fairness_scan = Gauge("leadgrab_fairness_scan_entries",
                                    "Audit entries the 24 h fairness figures count.",
                                    ["team"], registry=r, multiprocess_mode=LATEST)
+        self._pool(r)
+
+    def _pool(self, r: CollectorRegistry) -> None:
+        """Pool health per team, read from the open-lead index with the fairness figures."""
+        self.pool_open = Gauge("leadgrab_pool_open_leads", "Leads open in the team's pool.",
+                               ["team"], registry=r, multiprocess_mode=LATEST)
+        self.pool_oldest_age = Gauge("leadgrab_pool_oldest_open_age_seconds",
+                                     "Age of the oldest open lead since it (re)opened "
+                                     "(0 when the pool is empty).",
+                                     ["team"], registry=r, multiprocess_mode=LATEST)
+        self.pool_stale = Gauge("leadgrab_pool_stale_leads",
+                                "Open leads unclaimed for longer than [server] "
+                                "pool_stale_after_s since they (re)opened.",
+                                ["team"], registry=r, multiprocess_mode=LATEST)
 
 
 class _WorkersCollector:

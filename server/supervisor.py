@@ -17,7 +17,7 @@ from pathlib import Path
 from prometheus_client.multiprocess import mark_process_dead
 
 from server.app import redis_url
-from server.config import Config
+from server.config import Config, ConfigError, load_config
 from server.metrics import MULTIPROC_ENV
 from server.store.embedded import _death_signal_hook
 
@@ -81,7 +81,14 @@ class Supervisor:
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
     def forward(self, sig: int) -> None:
-        """Pass a signal (SIGHUP: re-read the config) to every running worker."""
+        """Pass a signal (SIGHUP: re-read the config) to every running worker. A config that
+        does not load is refused here, logged once, not once per worker."""
+        if sig == signal.SIGHUP:
+            try:
+                load_config(self.plan.config_path)
+            except ConfigError as exc:
+                log.error("reload refused, keeping the running rules: %s", exc)
+                return
         for proc in self.procs.values():
             if proc.returncode is None:
                 proc.send_signal(sig)

@@ -52,7 +52,7 @@ async def test_a_swallowed_cancel_still_stops_the_loop(gateway: Gateway, redis: 
         call, entered = swallowing(False)
         monkeypatch.setattr(app[ARBITER], "rules_changed", call)
         monkeypatch.setattr("server.app.RELOAD_POLL_S", 0.01)
-        runner = _follow_reloads(app[ARBITER])
+        runner = _follow_reloads(app[ARBITER], app[HUB])
     else:
         call, entered = swallowing(None)
         monkeypatch.setattr(app[SCOREBOARD], "publish", call)

@@ -166,6 +166,9 @@ async def test_a_scoped_manager_sees_nothing_of_another_team(two: Gateway) -> No
                      "/api/config/reload"):
             async with http.post(two.url(path), headers=headers, json={}) as resp:
                 assert resp.status == 403, path
+        async with http.post(two.url("/api/leads?team=south"), headers=headers,  # body: north
+                             json={"id": "N2", "team": "north", "value": 1}) as resp:
+            assert resp.status == 403
     status, body = await get(two, "/api/audit?team=south", south)
     assert status == 200 and {e["lead"] for e in body["entries"] if "lead" in e} == {"S1"}
     status, _ = await get(two, "/api/board/snapshot?team=north", manager(two))

@@ -19,7 +19,8 @@ WINDOW_MS = 20
 
 def counted(metrics: Metrics, result: str, reason: str = "") -> float:
     value = metrics.registry.get_sample_value(
-        "leadgrab_claims_total", {"result": result, "reason": reason, "transport": "test"})
+        "leadgrab_claims_total",
+        {"result": result, "reason": reason, "transport": "test", "team": "north"})
     return value or 0.0
 
 

@@ -49,6 +49,21 @@ def test_token_without_a_secret_fails_naming_where_it_looked(tmp_path: Path) -> 
     assert not (site / "data" / "secret").exists() and list(elsewhere.iterdir()) == []
 
 
+def test_publish_without_a_secret_fails_and_makes_none(tmp_path: Path) -> None:
+    """The token publish mints for itself would be refused by a server with another secret."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "config.toml").write_text(CONFIG)
+    env = {k: v for k, v in os.environ.items() if k not in ("LEADGRAB_SECRET", "LEADGRAB_TOKEN")}
+    done = subprocess.run([sys.executable, "-c", "from leadgrab.cli import main; "
+                           "raise SystemExit(main())", "publish", "--config", "config.toml",
+                           "--team", "north", "--value", "1", "--id", "L1"], cwd=site,
+                          capture_output=True, text=True, timeout=60,
+                          env={**env, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 2 and "no token secret found" in done.stderr
+    assert not (site / "data" / "secret").exists()
+
+
 def test_reload_finds_the_data_dir_from_another_folder(tmp_path: Path) -> None:
     site, elsewhere = tmp_path / "site", tmp_path / "elsewhere"
     (site / "data" / "redis").mkdir(parents=True)

@@ -28,7 +28,8 @@ async def send(gw: Gateway, method: str, path: str, token: str | None = None,
     ("method", "path", "role", "raw", "status", "code"),
     [
         ("GET", "/nope", None, None, 404, "not_found"),
-        ("GET", "/api/leads", None, None, 405, "method_not_allowed"),
+        ("GET", "/api/leads", None, None, 401, "auth_failed"),  # the pool: a rep or manager
+        ("GET", "/api/leads", Role.INTEGRATION, None, 403, "forbidden"),
         ("PUT", "/api/leads/L1/claim", None, None, 405, "method_not_allowed"),
         ("POST", "/api/leads", None, None, 401, "auth_failed"),
         ("POST", "/api/leads", Role.REP, None, 403, "forbidden"),

@@ -58,3 +58,17 @@ def test_the_scan_covers_the_layers() -> None:
 def test_no_module_outside_the_store_touches_redis() -> None:
     found = {str(p.relative_to(ROOT)): hits for p in scanned() if (hits := leaks(p))}
     assert not found
+
+
+def test_transports_and_fanout_ask_the_domain_not_the_store() -> None:
+    """web/ and fanout/ get what they need from the arbiter's methods; none reaches past it
+    to `arbiter.store` (the floor is where the store is used)."""
+    found = {}
+    for top in ("web", "fanout"):
+        for path in sorted((ROOT / "server" / top).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            hits = [n.lineno for n in ast.walk(tree)
+                    if isinstance(n, ast.Attribute) and n.attr == "store"]
+            if hits:
+                found[str(path.relative_to(ROOT))] = hits
+    assert not found

@@ -171,13 +171,17 @@ async def test_a_killed_worker_is_replaced_and_its_reps_reconnect(shared: Farm) 
         victim = shared.worker_of(ws)
         os.kill(victim, signal.SIGKILL)
         with pytest.raises(websockets.ConnectionClosed):
-            await asyncio.wait_for(ws.recv(), 10)
+            async with asyncio.timeout(10):
+                while True:  # the pool snapshot (leads still open) may come first
+                    await ws.recv()
     _wait(lambda: len(shared.workers()) == 2 and victim not in shared.workers(), shared.log)
     assert len(shared.workers() - before) == 1
     _wait(lambda: shared.log_count("LeadGrab listening") >= 3, shared.log)
     async with rep(shared, "r080") as ws:
         await publish(shared.base, "K1")
-        assert (await next_of(ws, "lead"))["lead_id"] == "K1"
+        lead = await next_of(ws, "lead")
+        while lead["lead_id"] != "K1":  # the snapshot: leads of earlier tests still open (K1
+            lead = await next_of(ws, "lead")  # too, when published before it was read)
 
 
 async def test_one_sighup_reaches_both_workers(shared: Farm) -> None:

@@ -40,10 +40,11 @@ local function keep_customer(cust_key, now)
   end
 end
 
--- h: rep_id, rep (rules), lead_id, lead_key, rep_key, held_key, days_key, timers_key,
+-- h: pool_key (the team's open-lead index), rep_id, rep (rules), lead_id, lead_key, rep_key, held_key, days_key, timers_key,
 --    cust_key, cid, team (settings), now, counts (toward max_daily), cooldown (after-claim)
 local function start_hold(h)
   redis.call('HSET', h.lead_key, 'state', 'held', 'holder', h.rep_id, 'claimed_ms', h.now)
+  redis.call('ZREM', h.pool_key, h.lead_id)
   redis.call('SADD', h.held_key, h.lead_id)
   local fields = {}
   if h.counts then

@@ -68,6 +68,7 @@ class Hub:
         self.orders: dict[str, FanoutOrder] = {}
         self.paused: set[str] = set()
         self.settlements: OrderedDict[str, None] = OrderedDict()
+        self.limits: dict[Connection, dict[str, Any]] = {}  # the limits each rep was told
 
     def add(self, conn: Connection) -> None:
         order = self.orders.get(conn.team)
@@ -84,6 +85,7 @@ class Hub:
             order.conns.discard(conn)
             order.changed()
             self.metrics.connected.dec()
+        self.limits.pop(conn, None)
 
     def in_order(self, team: str) -> list[Connection]:
         """The team's sockets in a fresh fair order (see FanoutOrder)."""

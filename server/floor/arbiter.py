@@ -18,9 +18,11 @@ from server.contracts.results import (
 from server.contracts.statuses import Status
 from server.contracts.timer_members import TimerMember
 from server.floor.lead import NewLead
+from server.floor.pool import Keep, LeadQuery, PoolLead, browse, scan
 from server.floor.roster import Member, Roster, roster_from_hashes
 from server.floor.rules import local_midnights, team_digest, team_reps
 from server.shifts import intervals
+from server.store.board_reads import BoardReads
 from server.store.store import Backlog, Entry, Store
 
 DAYS_BEFORE = 7
@@ -203,6 +205,20 @@ class Arbiter:
         fields = await self.store.rep_fields(member.team, rep_id)
         return {"rep": rep_id, "team": member.team, **fields,
                 "limits": dict(member.limits), "rules_version": member_version(self, member)}
+
+    def board_reads(self) -> BoardReads:
+        """The board's reads of the floor (state views, the audit and presence streams)."""
+        return BoardReads(self.store)
+
+    async def browse_pool(self, query: LeadQuery, viewer: Member | None,
+                          reps: list[str]) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of a team's pool for a rep (`viewer`) or a manager (None), and its cursor."""
+        return await browse(self.store, query, viewer, reps, await self.now_ms())
+
+    async def open_leads(self, team: str, keep: Keep, limit: int) -> list[PoolLead]:
+        """Up to `limit` of a team's open leads that `keep` admits, newest first."""
+        leads, _ = await scan(self.store, team, keep, limit)
+        return leads
 
     async def answering(self) -> None:
         """Raise StoreError unless Redis answers for every configured team."""

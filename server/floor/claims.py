@@ -24,7 +24,7 @@ class Claims:
         result = await self.arbiter.claim(rep, lead_id, req_id)
         elapsed_s = time.perf_counter() - started
         self.metrics.claim_seconds.observe(elapsed_s)
-        self.metrics.claim_decided(result.result, result.reason or "", transport)
+        self.metrics.claim_decided(result.result, result.reason or "", transport, team)
         self.metrics.reps.claimed(rep, result.lead_id, result.result, result.reason)
         if result.result is Outcome.PENDING:
             # the window's end was computed mid-call (Redis time): half the call is behind us

@@ -139,6 +139,17 @@ class Scoreboard:
             self._set_team(report)
         self.metrics.fairness_scan.labels(team).set(self.tallies[team].windows["24h"].entries)
         await self._set_open_leads(team)
+        await self.publish_pool(team)
+
+    async def publish_pool(self, team: str) -> None:
+        """Set the team's pool gauges from its open-lead index."""
+        now_ms = await self.arbiter.now_ms()  # the scripts' clock scores the index
+        stale_ms = self.arbiter.config.server.pool_stale_after_s * 1000
+        pool = await self.arbiter.store.pool_health(team, now_ms, stale_ms)
+        self.metrics.pool_open.labels(team).set(pool.open)
+        age_ms = now_ms - pool.oldest_ms if pool.oldest_ms is not None else 0
+        self.metrics.pool_oldest_age.labels(team).set(max(age_ms, 0) / 1000)
+        self.metrics.pool_stale.labels(team).set(pool.stale)
 
     def _set_team(self, report: Report) -> None:
         t, labels = report.figures.team, (report.team, report.window)

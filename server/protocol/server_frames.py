@@ -113,3 +113,10 @@ def gap(requested: str, first_available: str | None) -> Frame:
 def resumed(count: int) -> Frame:
     """Ends a resume replay: `count` frames were replayed and live frames follow."""
     return {"type": "resumed", "count": count}
+
+
+def limits(quota: Mapping[str, Any], cooldown_until_ms: int | None, rules_version: int,
+           rules: Mapping[str, Any]) -> Frame:
+    """A rep's effective limits changed (a reload): today's quota as in welcome, and the rules."""
+    return {"type": "limits", "quota": dict(quota), "cooldown_until_ms": cooldown_until_ms,
+            "rules_version": rules_version, "rules": dict(rules)}

@@ -14,7 +14,8 @@ RECENT_SCAN = 20_000  # audit entries a snapshot reads back to find the open lea
 
 
 class BoardReads:
-    """Reads a team's floor for the board; never changes arbitration state."""
+    """Reads a team's floor for the board; never changes arbitration state. Part of the
+    store package, so it uses the store's private client and fault-wrapped calls."""
 
     def __init__(self, store: Store) -> None:
         self.store = store

@@ -94,6 +94,12 @@ def round_robin(team: str) -> str:
     return _key(team, "rr")
 
 
+def pool(team: str) -> str:
+    """Sorted set: the team's open leads, scored by when each (re)opened (ms); kept by the
+    scripts that change a lead's state, read by the pool snapshot, GET /api/leads and gauges."""
+    return _key(team, "pool")
+
+
 def audit(team: str) -> str:
     """Stream: every decision, written by the script that made it."""
     return _key(team, "audit")
@@ -146,7 +152,7 @@ def publish_call(team: str, lead_id: str, fields_json: str, retention: Retention
     keys = [
         lead(team, lead_id), events(team), audit(team), trail(team, lead_id), timers(team),
         customer(team, customer_id), rules(team), days(team), rep_state(team, holder or "-"),
-        held(team, holder or "-"),
+        held(team, holder or "-"), pool(team),
     ]
     args: list[str | int] = [now, lead_id, fields_json, retention.events_maxlen,
                              retention.audit_maxlen, actor, policy_json, holder]
@@ -160,7 +166,7 @@ def claim_call(team: str, rep: str, lead_id: str, req_id: str, retention: Retent
         rules(team), days(team), lead(team, lead_id), rep_state(team, rep), held(team, rep),
         request(team, rep, req_id, lead_id), audit(team), events(team), trail(team, lead_id),
         candidates(team, lead_id), timers(team), rate(team, rep), lockout(team, rep),
-        customer(team, customer_id), shift(team, rep),
+        customer(team, customer_id), shift(team, rep), pool(team),
     ]
     args: list[str | int] = [
         now, rep, lead_id, req_id, retention.request_ttl_ms, retention.audit_maxlen,
@@ -174,7 +180,8 @@ def release_call(team: str, rep: str, lead_id: str, retention: Retention, now: s
     """release_lead.lua: the holder gives a lead back to the pool."""
     return ScriptCall(
         [rules(team), lead(team, lead_id), held(team, rep), audit(team), events(team),
-         trail(team, lead_id), timers(team), customer(team, customer_id), lockout(team, rep)],
+         trail(team, lead_id), timers(team), customer(team, customer_id), lockout(team, rep),
+         pool(team)],
         [now, rep, lead_id, retention.audit_maxlen, retention.events_maxlen, customer_id],
     )
 
@@ -205,7 +212,7 @@ def deadline_call(team: str, member: str, lead_id: str, holder: str, customer_id
     return ScriptCall(
         [rules(team), lead(team, lead_id), timers(team), audit(team), events(team),
          trail(team, lead_id), rep_state(team, holder or "-"), held(team, holder or "-"),
-         lockout(team, holder or "-"), customer(team, customer_id)],
+         lockout(team, holder or "-"), customer(team, customer_id), pool(team)],
         [now, member, lead_id, holder, customer_id, retention.audit_maxlen,
          retention.events_maxlen],
     )
@@ -236,7 +243,7 @@ def dispatch_call(team: str, lead_id: str, rep: str, actor: str, force: bool, re
         rules(team), days(team), lead(team, lead_id), rep_state(team, rep), held(team, rep),
         shift(team, rep), audit(team), events(team), trail(team, lead_id), timers(team),
         customer(team, customer_id), held(team, holder or "-"), lockout(team, rep),
-        candidates(team, lead_id),
+        candidates(team, lead_id), pool(team),
     ]
     args: list[str | int] = [now, lead_id, rep, actor, "1" if force else "0", reason, holder,
                              customer_id, retention.audit_maxlen, retention.events_maxlen]
@@ -249,7 +256,7 @@ def withdraw_call(team: str, lead_id: str, actor: str, reason: str, holder: str,
     return ScriptCall(
         [lead(team, lead_id), held(team, holder or "-"), timers(team),
          customer(team, customer_id), audit(team), events(team), trail(team, lead_id),
-         candidates(team, lead_id), rules(team)],
+         candidates(team, lead_id), rules(team), pool(team)],
         [now, lead_id, actor, reason, holder, customer_id, retention.audit_maxlen,
          retention.events_maxlen, retention.lead_retention_ms],
     )
@@ -260,7 +267,7 @@ def auto_assign_call(team: str, lead_id: str, policy: str, customer_id: str, rep
     """auto_assign.lua: assign a lead nobody claimed, by policy, among `reps` (sorted)."""
     keys = [
         rules(team), days(team), lead(team, lead_id), timers(team), audit(team), events(team),
-        trail(team, lead_id), customer(team, customer_id), round_robin(team),
+        trail(team, lead_id), customer(team, customer_id), round_robin(team), pool(team),
     ]
     for rep in reps:
         keys += [rep_state(team, rep), held(team, rep), lockout(team, rep), shift(team, rep)]
@@ -274,7 +281,7 @@ def settle_call(team: str, lead_id: str, reps: list[str], retention: Retention, 
     """settle_window.lua: close a lead's window and pick the winner among `reps` (sorted)."""
     keys = [
         rules(team), days(team), lead(team, lead_id), candidates(team, lead_id), timers(team),
-        audit(team), events(team), trail(team, lead_id), customer(team, customer_id),
+        audit(team), events(team), trail(team, lead_id), customer(team, customer_id), pool(team),
     ]
     for rep in reps:
         keys += [rep_state(team, rep), held(team, rep)]

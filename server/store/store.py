@@ -1,8 +1,8 @@
 """The Redis boundary other layers get: `Store`, one facade over the store's modules.
 
-Scripts (`commands`), named reads (`reads`, `streams`) and the client they share (`session`);
-driver errors become `StoreError` once (`faults`). No module outside `server/store/` holds a
-Redis client.
+Scripts (`commands`), named reads (`reads`, `streams`, `pool_reads`) and the client they
+share (`session`); driver errors become `StoreError` once (`faults`). No module outside
+`server/store/` holds a Redis client.
 """
 
 from __future__ import annotations
@@ -11,14 +11,16 @@ from server.store import backend
 from server.store.commands import Commands
 from server.store.faults import StoreError, connect
 from server.store.keys import Retention
+from server.store.pool_reads import PoolHealth, PoolReads
 from server.store.reads import Reads
 from server.store.session import NowOverride, SeedOverride
 from server.store.streams import Backlog, Entry, StreamReads
 
-__all__ = ["Backlog", "Entry", "NowOverride", "Retention", "SeedOverride", "Store", "StoreError"]
+__all__ = ["Backlog", "Entry", "NowOverride", "PoolHealth", "Retention", "SeedOverride", "Store",
+           "StoreError"]
 
 
-class Store(Commands, Reads, StreamReads):
+class Store(Commands, Reads, StreamReads, PoolReads):
     """Runs the arbitration scripts and answers the domain's reads, on one Redis client."""
 
     @classmethod

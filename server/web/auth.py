@@ -178,6 +178,18 @@ def load_or_create_secret(
         return _create_secret_file(path)
 
 
+def existing_secret(configured: str | None, *, data_dir: Path, where: str,
+                    env_var: str = "LEADGRAB_SECRET") -> str:
+    """The server's signing secret for a command that mints tokens: never a new one, which the
+    server would not know. ValueError naming every place looked at (`where`: the config file)."""
+    path = data_dir / SECRET_FILE_NAME
+    if not (configured or os.environ.get(env_var) or path.exists()):
+        raise ValueError(f"no token secret found: looked at server.secret in {where}, "
+                         f"${env_var} and {path} (run `leadgrab serve` once with this "
+                         "config to create it, or set one)")
+    return load_or_create_secret(configured, data_dir=data_dir, env_var=env_var)
+
+
 def _checked(secret: str, source: str) -> str:
     if len(secret) < MIN_SECRET_CHARS:
         raise ValueError(

@@ -14,7 +14,6 @@ from aiohttp import WSMsgType, web
 from server.fanout.board_feed import Board, BoardFeed, Cursor
 from server.floor.floor_view import FloorView
 from server.protocol import CloseCode, ErrorCode, error_body
-from server.store.board_reads import BoardReads
 from server.store.store import StoreError
 from server.web.appkeys import ARBITER, AUTHORITY, BOARD_FEED, CONFIG, SCOREBOARD
 from server.web.auth import AuthError, Principal, Role, parse_bearer
@@ -175,7 +174,7 @@ def running(app: web.Application) -> AsyncIterator[None]:
     """The board feed's tails, started after the arbiter (cleanup_ctx order)."""
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         arbiter = app[ARBITER]
-        reads = BoardReads(arbiter.store)
+        reads = arbiter.board_reads()
         app[BOARD_FEED] = BoardFeed(FloorView(arbiter, reads, app[SCOREBOARD]), reads,
                                     arbiter.config.teams)
         app[BOARD_FEED].start()

@@ -29,6 +29,8 @@ async def publish_lead(request: web.Request) -> web.Response:
     arbiter = request.app[ARBITER]
     if lead.team not in arbiter.config.teams:
         raise ApiError(400, ErrorCode.BAD_FIELD, f"team: unknown team {lead.team!r}")
+    if not who.sees(lead.team):
+        raise ApiError(403, ErrorCode.FORBIDDEN, f"this token does not cover team {lead.team!r}")
     result = await arbiter.publish(lead, f"{who.role}:{who.subject}")
     request.app[METRICS].published.labels(str(result.created).lower()).inc()
     body = {"lead_id": result.lead_id, "seq": result.seq, "created": result.created}

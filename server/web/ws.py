@@ -21,6 +21,7 @@ from server.protocol import (
     Codec,
     ErrorCode,
     Followup,
+    Frame,
     Hello,
     Pause,
     ProtocolError,
@@ -170,7 +171,10 @@ async def _drain(conn: Connection, writer: asyncio.Task[None]) -> None:
 async def _start(request: web.Request, conn: Connection, member: Member, hello: Hello) -> None:
     arbiter, hub = request.app[ARBITER], request.app[HUB]
     conn.send_frame(await feed.welcome(arbiter, member))
+    hub.limits[conn] = dict(member.limits)
     if hello.resume is None:
+        await _send_pool(conn, await feed.snapshot(arbiter, member,
+                                                   request.app[CONFIG].server.pool_snapshot_max))
         await hub.replay(conn, [])
         return
     missed = await feed.missed(arbiter, member.team, hello.resume)
@@ -178,6 +182,15 @@ async def _start(request: web.Request, conn: Connection, member: Member, hello: 
         conn.send_frame(protocol.gap(hello.resume, missed.first_available))
     count = await hub.replay(conn, missed.entries)
     conn.send_frame(protocol.resumed(count))
+
+
+async def _send_pool(conn: Connection, frames: list[Frame]) -> None:
+    """The pool snapshot, before live entries; an offer that arrived while it was read (the
+    same stream entry as a snapshot frame) is not sent twice."""
+    seqs = {frame["seq"] for frame in frames}
+    conn.held_back = [(seq, items) for seq, items in conn.held_back if seq not in seqs]
+    for frame in frames:
+        await conn.put(protocol.encode(frame, conn.codec))
 
 
 async def _read_loop(request: web.Request, ws: web.WebSocketResponse, conn: Connection) -> None:

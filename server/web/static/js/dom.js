@@ -24,6 +24,7 @@ export function leadLines(lead) {
   if (Array.isArray(lead.skills) && lead.skills.length) facts.push(`skills: ${lead.skills.join(", ")}`);
   if (lead.customer_id) facts.push(`customer ${lead.customer_id}`);
   if (lead.mode === "window") facts.push(`lottery window ${Math.round((lead.window_ms || 0) / 1000)} s`);
+  if (lead.opens_ms) facts.push(`opens for you at ${new Date(lead.opens_ms).toLocaleTimeString()}`);
   const attrs = Object.entries(lead.attrs || {}).map(([k, v]) => `${k}: ${v}`).join(" · ");
   return [
     el("div", { class: "head" }, head),

@@ -107,12 +107,22 @@ class App {
 
   lead(f) {
     const arrived = paint ? performance.now() : 0;
-    if (!this.fresh(f) || this.mine.has(f.lead_id)) return;
+    // the pool on connect: open leads, newest first; their seq is no resume point
+    if ((!f.snapshot && !this.fresh(f)) || this.mine.has(f.lead_id)) return;
     if (!this.offers.add(f)) return;
+    if (f.snapshot) return;
     if (this.replay) this.replay.leads += 1;
     else attention.newLead(`¥${f.value} · ${f.region || "any region"}`);
     if (paint) measurePaint(f.lead_id, arrived);
     if (paint && paint.script) paint.script.push(performance.now() - arrived);
+  }
+
+  limits(f) {
+    const q = f.quota || {};
+    Object.assign(this.me, { open: q.open, maxOpen: q.max_open, today: q.today, maxDaily: q.max_daily, day: q.day });
+    this.coolUntil(f.cooldown_until_ms ? this.local(f.cooldown_until_ms) : 0);
+    this.renderStatus();
+    this.outcome(`rules changed: ${q.max_open} open at a time, ${q.max_daily} a day`, "");
   }
 
   back(missed) {
@@ -177,6 +187,7 @@ function shiftText(me, app) {
 const HANDLERS = {
   welcome: (app, f) => app.welcome(f),
   lead: (app, f) => app.lead(f),
+  limits: (app, f) => app.limits(f),
   lead_taken: (app, f) => app.fresh(f) && app.offers.taken(f.lead_id),
   assigned: (app, f) => {
     if (!app.fresh(f)) return;
