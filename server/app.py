@@ -27,7 +27,7 @@ from server.store.keeper import kept
 from server.store.keys import Retention
 from server.store.persistence import warn_if_lossy
 from server.store.store import NowOverride, Store, StoreError
-from server.web import console, errors, floor_api, http_api, manager_api, ws
+from server.web import board_api, console, errors, floor_api, http_api, manager_api, ws
 from server.web.appkeys import (
     ARBITER,
     AUTHORITY,
@@ -97,6 +97,7 @@ def create_app(config: Config, *, config_path: Path | None = None, redis: str | 
     manager_api.add_routes(app)
     floor_api.add_routes(app)
     console.add_routes(app)
+    board_api.add_routes(app)
     return app
 
 

@@ -85,6 +85,8 @@ def add_commands(sub: Commands) -> None:
                            help="with --rep: print a URL opening the rep console signed in")
     token_cmd.add_argument("--base-url", help="the server as reps reach it (default: host and"
                            " port from the config)")
+    token_cmd.add_argument("--teams", help="with --role manager: only these teams (a,b);"
+                           " default: every team")
     token_cmd.set_defaults(func=token)
 
 
@@ -178,19 +180,35 @@ def token(args: argparse.Namespace) -> int:
         minted = authority.mint(Role.REP, rep.id, team=rep.team, ttl_s=args.ttl)
         print(console_link(config, args.base_url, minted) if args.link else minted)
         return 0
-    if args.link:
-        raise ConfigError("--link opens the rep console: give --rep ID")
     if args.role is None or args.role == Role.REP:
         raise ConfigError("give --rep ID for a rep token, or --role manager|integration")
-    print(authority.mint(Role(args.role), args.name, ttl_s=args.ttl))
+    if args.link and args.role != Role.MANAGER:
+        raise ConfigError("--link opens the rep console (--rep ID) or the board (--role manager)")
+    minted = authority.mint(Role(args.role), args.name, ttl_s=args.ttl,
+                            teams=_teams_arg(config, args.teams, Role(args.role)))
+    print(console_link(config, args.base_url, minted, "/board") if args.link else minted)
     return 0
 
 
-def console_link(config: Config, base_url: str | None, token: str) -> str:
-    """The console URL with the token in the fragment (browsers never send it to the server)."""
+def _teams_arg(config: Config, raw: str | None, role: Role) -> list[str] | None:
+    """--teams a,b as a list of configured teams (manager tokens only)."""
+    if raw is None:
+        return None
+    teams = [t.strip() for t in raw.split(",") if t.strip()]
+    if role != Role.MANAGER or not teams:
+        raise ConfigError("--teams: a comma-separated list of teams, with --role manager")
+    unknown = [t for t in teams if t not in config.teams]
+    if unknown:
+        raise ConfigError(f"--teams: no team {unknown[0]!r} in the config")
+    return teams
+
+
+def console_link(config: Config, base_url: str | None, token: str, path: str = "/") -> str:
+    """The console (or board) URL with the token in the fragment (browsers never send it to
+    the server)."""
     host = config.server.host if config.server.host not in ("", "0.0.0.0", "::") else "localhost"
     base = base_url or f"http://{host}:{config.server.port}"
-    return f"{base.rstrip('/')}/#token={token}"
+    return f"{base.rstrip('/')}{path}#token={token}"
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -80,7 +80,7 @@ def test_token_link_opens_the_console_signed_in(tmp_path: Path,
     assert cli.main(["token", "-c", str(config), "--rep", "alice", "--link",
                      "--base-url", "https://floor.example/"]) == 0
     assert capsys.readouterr().out.startswith("https://floor.example/#token=ey")
-    assert cli.main(["token", "-c", str(config), "--role", "manager", "--link"]) == 2
+    assert cli.main(["token", "-c", str(config), "--role", "integration", "--link"]) == 2
 
 
 def test_wheel_ships_the_console(tmp_path: Path) -> None:

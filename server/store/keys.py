@@ -273,3 +273,13 @@ def settle_call(team: str, lead_id: str, reps: list[str], retention: Retention, 
     args: list[str | int] = [now, lead_id, retention.audit_maxlen, retention.events_maxlen,
                              customer_id, *reps]
     return ScriptCall(keys, args)
+
+
+def presence(team: str) -> str:
+    """Hash: '<rep>|<instance>' -> open sockets of that rep on that server process."""
+    return _key(team, "presence")
+
+
+def presence_log(team: str) -> str:
+    """Stream: rep connected / disconnected, for the manager feed (capped)."""
+    return _key(team, "presence_log")

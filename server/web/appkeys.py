@@ -8,6 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from server.config import Config
+from server.fanout.board_feed import BoardFeed
 from server.fanout.hub import Hub
 from server.floor.arbiter import Arbiter
 from server.floor.claims import Claims
@@ -26,3 +27,4 @@ SCOREBOARD = web.AppKey("scoreboard", Scoreboard)
 METRICS = web.AppKey("metrics", Metrics)
 AUTHORITY = web.AppKey("authority", TokenAuthority)
 SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
+BOARD_FEED = web.AppKey("board_feed", BoardFeed)

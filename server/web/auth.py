@@ -37,6 +37,13 @@ class Principal:
     team: str | None
     # when verify starts refusing the token (its exp plus the leeway), Unix seconds
     valid_until_s: float = field(default=0.0, compare=False)
+    teams: frozenset[str] | None = None  # a manager scoped to these teams; None: every team
+
+    def sees(self, team: str) -> bool:
+        """Whether this principal may see `team` (a manager's scope, a rep's own team)."""
+        if self.role is Role.REP:
+            return team == self.team
+        return self.teams is None or team in self.teams
 
 
 class AuthError(Exception):
@@ -66,7 +73,8 @@ class TokenAuthority:
     def __repr__(self) -> str:
         return f"TokenAuthority(issuer={self._issuer!r}, leeway_s={self._leeway_s})"
 
-    def mint(self, role: Role, subject: str, *, team: str | None = None, ttl_s: int) -> str:
+    def mint(self, role: Role, subject: str, *, team: str | None = None, ttl_s: int,
+             teams: list[str] | None = None) -> str:
         """A signed token for `subject`, valid for `ttl_s` seconds from now."""
         role = Role(role)
         _check_identity(role, subject, team)
@@ -77,6 +85,10 @@ class TokenAuthority:
         claims.update(iat=now_s, exp=now_s + ttl_s)
         if team is not None:
             claims["team"] = team
+        if teams is not None:
+            if role is not Role.MANAGER or not teams or not all(teams):
+                raise ValueError("teams: a non-empty list of team names, for a manager token")
+            claims["teams"] = sorted(set(teams))
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> Principal:
@@ -130,7 +142,12 @@ def _principal(claims: dict[str, Any], valid_until_s: float) -> Principal:
         raise AuthError("token team must be a non-empty string when present")
     if role == Role.REP and team is None:
         raise AuthError("a rep token must carry a team")
-    return Principal(role=Role(role), subject=subject, team=team, valid_until_s=valid_until_s)
+    teams = claims.get("teams")
+    if teams is not None and (not isinstance(teams, list) or not teams
+                              or not all(isinstance(t, str) and t for t in teams)):
+        raise AuthError("token teams must be a non-empty list of team names when present")
+    return Principal(role=Role(role), subject=subject, team=team, valid_until_s=valid_until_s,
+                     teams=frozenset(teams) if teams is not None else None)
 
 
 def parse_bearer(header: str | None) -> str:

@@ -28,7 +28,16 @@ from server.protocol import (
     Resume,
 )
 from server.store.store import StoreError
-from server.web.appkeys import ARBITER, AUTHORITY, CLAIMS, CONFIG, HUB, METRICS, SOCKETS
+from server.web.appkeys import (
+    ARBITER,
+    AUTHORITY,
+    BOARD_FEED,
+    CLAIMS,
+    CONFIG,
+    HUB,
+    METRICS,
+    SOCKETS,
+)
 from server.web.auth import AuthError, Principal, Role
 from server.web.socket_sink import CLOSE_TIMEOUT_S, SocketSink
 
@@ -117,6 +126,8 @@ async def _session(request: web.Request, ws: web.WebSocketResponse, codec: Codec
                       app[CONFIG].server.send_queue_frames, app[METRICS])
     conn.replaying = True
     app[HUB].add(conn)
+    if BOARD_FEED in app:
+        app[BOARD_FEED].presence(member.team, member.id, +1)
     writer = asyncio.create_task(conn.run_writer())
     # a session lasts as long as its token: past it, the same token would be refused
     expiry = asyncio.get_running_loop().call_later(max(valid_until_s - time.time(), 0.0),
@@ -131,6 +142,8 @@ async def _session(request: web.Request, ws: web.WebSocketResponse, codec: Codec
     finally:
         expiry.cancel()
         app[HUB].remove(conn)
+        if BOARD_FEED in app:
+            app[BOARD_FEED].presence(member.team, member.id, -1)
         await _drain(conn, writer)
 
 
