@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -21,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from server.config_errors import describe
 from server.shifts import parse_shift
 
 _IDENT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -245,7 +244,8 @@ def parse_config(text: str, source: str = "config.toml") -> Config:
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: invalid configuration:\n{_describe(exc, raw)}") from None
+        told = describe(exc, raw, Config, RuleSet.model_fields, _IDENT)
+        raise ConfigError(f"{source}: invalid configuration:\n{told}") from None
 
 
 def load_config(path: str | Path) -> Config:
@@ -266,75 +266,3 @@ def relative_to(config: Config, folder: Path) -> Config:
         return config
     server = config.server.model_copy(update={"data_dir": str(folder / data_dir)})
     return config.model_copy(update={"server": server})
-
-
-def _describe(exc: ValidationError, raw: Mapping[str, Any]) -> str:
-    lines = []
-    for err in exc.errors(include_url=False):
-        loc = _dotted(_rep_ids(err["loc"], raw))
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            allowed = _allowed_keys(err["loc"][:-1])
-            hint = _did_you_mean(str(err["loc"][-1]), allowed)
-            lines.append(f"  {loc}: unknown key{hint} (expected one of: {', '.join(allowed)})")
-        elif err["type"] == "missing":
-            lines.append(f"  {loc}: required key is missing")
-        elif loc:
-            lines.append(f"  {loc}: {msg} (got {err['input']!r})")
-        else:
-            lines.append(f"  {msg}")
-    return "\n".join(lines)
-
-
-def _did_you_mean(key: str, allowed: list[str]) -> str:
-    """`; did you mean 'port'?` for a near miss, or a rule put outside its `rules` table."""
-    if key in RuleSet.model_fields and "rules" in allowed:
-        return f"; did you mean 'rules.{key}'? Rules go in the rules table"
-    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def _rep_ids(loc: tuple[int | str, ...], raw: Mapping[str, Any]) -> tuple[int | str, ...]:
-    """`reps[1]` as `reps.bob` when that rep has a usable id (people know reps by id)."""
-    reps = raw.get("reps")
-    if len(loc) < 2 or loc[0] != "reps" or not isinstance(loc[1], int) \
-            or not isinstance(reps, list) or loc[1] >= len(reps):
-        return loc
-    rep = reps[loc[1]]
-    rep_id = rep.get("id") if isinstance(rep, dict) else None
-    if not isinstance(rep_id, str) or not _IDENT.fullmatch(rep_id):
-        return loc
-    return ("reps", rep_id, *loc[2:])
-
-
-def _allowed_keys(parent: tuple[int | str, ...]) -> list[str]:
-    """The keys the table at `parent` accepts, found by walking the models down that path."""
-    node: Any = Config
-    for part in parent:
-        node = _unwrap(node)
-        if _is_model(node):
-            field = node.model_fields.get(str(part))
-            if field is None:
-                return []
-            node = field.annotation
-        else:  # a dict (value type is last) or a tuple (item type is first)
-            node = get_args(node)[0 if get_origin(node) is tuple else -1]
-    node = _unwrap(node)
-    return sorted(node.model_fields) if _is_model(node) else []
-
-
-def _unwrap(node: Any) -> Any:
-    while get_origin(node) in (Annotated, Union, UnionType):
-        node = next(a for a in get_args(node) if a is not type(None))
-    return node
-
-
-def _is_model(node: Any) -> bool:
-    return isinstance(node, type) and issubclass(node, BaseModel)
-
-
-def _dotted(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out

@@ -19,6 +19,7 @@ from server.store.store import Store
 from server.web.auth import Role
 from server.web.manager_api import typed
 from tests.conftest import Gateway
+from tests.helpers import from_csv_row
 from tests.test_fairness import fair_gateway, grab
 from tests.test_http import call
 
@@ -104,11 +105,11 @@ async def test_exports_parse_back_to_the_same_entries(redis: Redis, redis_url: s
         assert [json.loads(line) for line in text.splitlines()] == typed(everything)
         status, text = await get_raw(gw, "/api/audit?format=csv", token)
         rows = list(csv.DictReader(io.StringIO(text)))
-        assert status == 200 and [audit_log.from_csv_row(r) for r in rows] == everything
+        assert status == 200 and [from_csv_row(r) for r in rows] == everything
         assert tuple(rows[0]) == audit_log.CSV_HEADER
         assert json.loads(rows[-1]["extra"]) == {"custom": ODD["custom"], "ünï": "cödé"}
         status, text = await get_raw(gw, "/api/audit?format=csv&rep=r2", token)
-        assert [audit_log.from_csv_row(r) for r in csv.DictReader(io.StringIO(text))] == [
+        assert [from_csv_row(r) for r in csv.DictReader(io.StringIO(text))] == [
             e for e in everything if e.get("rep") == "r2"]
 
 

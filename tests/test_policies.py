@@ -4,7 +4,6 @@ release stages, shifts, pauses, dispatch and fallback assignment."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -12,11 +11,11 @@ from redis.asyncio import Redis
 from server.config import ConfigError, parse_config
 from server.contracts.reasons import Outcome, Reason
 from server.floor.arbiter import Arbiter
-from server.floor.lead import NewLead
 from server.floor.timers import Timers
 from server.store import keys
 from server.store.store import Store
 from tests.clock import ManualClock
+from tests.helpers import arbiter_for, publish
 
 RULES = ("max_open = 3, max_daily = 50, cooldown_after_claim_ms = 0, "
          "penalty_cooldown_ms = 60000, followup_sla_ms = 10000, warn_before_ms = 2000, "
@@ -29,18 +28,6 @@ def floor(team_extra: str = "", reps: str = "") -> str:
             + (reps or '[[reps]]\nid = "ann"\nteam = "north"\ntier = "gold"\n\n'
                        '[[reps]]\nid = "ben"\nteam = "north"\ntier = "silver"\n\n'
                        '[[reps]]\nid = "cat"\nteam = "north"\n'))
-
-
-async def arbiter_for(store: Store, text: str) -> Arbiter:
-    config = parse_config(text)
-    arbiter = Arbiter(store, config)
-    await arbiter.apply_rules(config)
-    return arbiter
-
-
-async def publish(arbiter: Arbiter, lead_id: str, **fields: Any) -> str:
-    result = await arbiter.publish(NewLead(id=lead_id, team="north", **fields), "test")
-    return "assigned" if result.assigned else "published"
 
 
 async def fire(arbiter: Arbiter) -> None:
@@ -122,7 +109,7 @@ async def test_duplicate_lead_goes_to_the_customer_holder(store: Store, redis: R
     arbiter = await arbiter_for(store, floor())
     await publish(arbiter, "L1", customer_id="C1")
     await arbiter.claim("ben", "L1", "b")
-    assert await publish(arbiter, "L2", customer_id="C1") == "assigned"
+    assert (await publish(arbiter, "L2", customer_id="C1")).assigned
     assert await redis.hget(keys.lead("north", "L2"), "holder") == "ben"
     assert await redis.smembers(keys.held("north", "ben")) == {"L1", "L2"}
     assert (await arbiter.claim("ann", "L2", "a")).result is Outcome.LOST

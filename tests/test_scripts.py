@@ -14,6 +14,7 @@ from server.floor.lead import NewLead
 from server.store import keys
 from server.store.store import Store
 from tests.clock import ManualClock
+from tests.helpers import publish
 
 
 @pytest.fixture
@@ -21,12 +22,6 @@ async def arbiter(store: Store, config: Config) -> Arbiter:
     arb = Arbiter(store, config)
     await arb.apply_rules(config)
     return arb
-
-
-async def publish(arbiter: Arbiter, lead_id: str = "L1", **fields: object) -> str:
-    result = await arbiter.publish(NewLead.model_validate({"id": lead_id, "team": "north",
-                                                           **fields}), "test")
-    return result.seq
 
 
 async def test_load_rules_versions_only_on_change(store: Store, config: Config,

@@ -10,14 +10,12 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from server.config import parse_config
 from server.contracts.reasons import Outcome, Reason
-from server.floor.arbiter import Arbiter
-from server.floor.lead import NewLead
 from server.store import keys
 from server.store.store import Store
 from tests.clock import ManualClock
 from tests.conftest import LIMITS
+from tests.helpers import arbiter_for, publish
 
 
 def window_config(policy: str = "lottery", reps: int = 4, extra_rules: str = "",
@@ -32,17 +30,6 @@ def window_config(policy: str = "lottery", reps: int = 4, extra_rules: str = "",
         f'window_policy = "{policy}"\n'
         'rules = { max_open = 5, max_daily = 1000, cooldown_after_claim_ms = 0, '
         f'penalty_cooldown_ms = 0 {extra_rules}}}\n\n' + roster)
-
-
-async def arbiter_for(store: Store, text: str) -> Arbiter:
-    config = parse_config(text)
-    arbiter = Arbiter(store, config)
-    await arbiter.apply_rules(config)
-    return arbiter
-
-
-async def publish(arbiter: Arbiter, lead_id: str, value: float = 0) -> None:
-    await arbiter.publish(NewLead(id=lead_id, team="north", value=value), "test")
 
 
 async def test_window_collects_candidates_and_settles_once(store: Store, clock: ManualClock,
@@ -177,8 +164,8 @@ async def test_value_band_picks_the_method(store: Store) -> None:
                                    'window_policy = "lottery"\n'
                                    'bands = [{ min_value = 1000, mode = "fcfs" }]\n')
     arbiter = await arbiter_for(store, text)
-    await publish(arbiter, "SMALL", 10)
-    await publish(arbiter, "BIG", 5000)
+    await publish(arbiter, "SMALL", value=10)
+    await publish(arbiter, "BIG", value=5000)
     assert (await arbiter.claim("r0", "SMALL", "a")).result is Outcome.PENDING
     assert (await arbiter.claim("r0", "BIG", "b")).result is Outcome.WON
 

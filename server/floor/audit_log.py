@@ -124,11 +124,3 @@ def csv_rows(entries: list[dict[str, str]], header: bool = False) -> bytes:
         row = [entry.get(name, "") for name in KNOWN_FIELDS]
         writer.writerow([*row, json.dumps(extra, sort_keys=True) if extra else ""])
     return out.getvalue().encode()
-
-
-def from_csv_row(row: Mapping[str, str]) -> dict[str, Any]:
-    """An entry back from a CSV row (the audit never stores empty values)."""
-    entry: dict[str, Any] = {k: row[k] for k in KNOWN_FIELDS if row.get(k)}
-    if row.get("extra"):
-        entry.update(json.loads(row["extra"]))
-    return entry
