@@ -14,7 +14,7 @@ import aiohttp
 import jsonschema
 
 from server.contracts.audit_fields import AuditField
-from server.floor.resources import lead_resource
+from server.floor.resources import audit_entry, lead_resource
 from server.web.openapi import document, schema
 from tests.conftest import Gateway
 from tests.test_http import call, integration, manager
@@ -183,3 +183,13 @@ def test_openapi_paths_and_methods_match_the_router(tmp_path: Path) -> None:
             if not any(m == sm and re.fullmatch(sp, p) for sm, sp in served)} == set()
     assert {(m, p) for m, p in served
             if not any(m == dm and re.fullmatch(p, dp) for dm, dp in documented)} == set()
+
+
+def test_an_offer_entry_keeps_its_stream_id() -> None:
+    """An `offer` entry's `seq` is the events-stream id of the offer, not a number (a typed
+    view that cast it answered 500 for every lead with a release stage)."""
+    entry = audit_entry("1795928330800-0", {"ts": "1795928330790", "action": "offer",
+                                            "lead": "L-1", "seq": "1795928330772-0",
+                                            "rules_version": "3"})
+    assert entry["seq"] == "1795928330772-0" and entry["rules_version"] == 3
+    valid("AuditEntry", entry)
