@@ -97,6 +97,8 @@ class Driver:
         self.inputs = 0
         # no timer fires before this (ts, pos) unless a script adds one (None: look again)
         self.quiet_until: tuple[int, int] | None = None
+        # past this a timer the record does not show firing may not have fired by its end
+        self.unrecorded_until = 2**62
 
     def _base_config(self) -> Config:
         first = self._first_version()
@@ -134,6 +136,8 @@ class Driver:
             if retry is not None:
                 heapq.heappush(queue, retry)
         last = self.record.steps[-1]
+        if self.config is None:
+            self.quiet_until, self.unrecorded_until = None, last.ts - MAX_LAG_MS
         await self.fire_until(last.ts, last.pos + 1)
         if self.config is not None:  # windows the new rules opened near the end still close
             await self.fire_until(2**62, 0, only=TimerKind.SETTLE)
@@ -166,6 +170,8 @@ class Driver:
                 at, kind = self._when(member, due), self._kind(member)
                 if (member, due) in done or (only is not None and (kind is None
                                                                    or kind[1] is not only)):
+                    continue
+                if at[1] == -1 and at[0] > self.unrecorded_until:
                     continue
                 first = min(first, at)
                 if at < (ts, pos) and (best is None or at < best[0]):
