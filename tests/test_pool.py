@@ -10,8 +10,10 @@ import pytest
 from redis.asyncio import Redis
 
 from server.app import create_app
+from server.fanout.deliveries import deliveries
 from server.protocol import Codec
 from server.store import keys
+from server.web.appkeys import HUB
 from tests.conftest import Gateway, gateway_config, running
 from tests.test_ws import CODECS, connect, publish
 
@@ -88,3 +90,19 @@ async def test_the_index_holds_exactly_the_open_leads(floor: Gateway, redis: Red
         await ann.send({"type": "release", "lead_id": "A"})
         assert (await ann.recv_type("action_result"))["ok"] is True
         assert set(await redis.zrange(keys.pool("north"), 0, -1)) == {"A", "B", "C"}
+
+
+async def test_a_lead_in_the_snapshot_is_not_sent_again_when_the_tail_lags(
+        floor: Gateway, redis: Redis) -> None:
+    """The tail may hand the hub an entry after a connecting rep's snapshot already showed
+    its lead (seen under load: the same lead twice on one socket); that late copy is dropped,
+    and what comes after it still arrives."""
+    seq = (await publish(floor, "LAG", value=100, region="north"))["seq"]
+    async with connect(floor, "ben") as ben:
+        await ben.recv_type("welcome")
+        assert (await ben.recv())["lead_id"] == "LAG"
+        [(_, fields)] = await redis.xrange(keys.events("north"), seq, seq)
+        floor.app[HUB].deliver("north", seq, deliveries(fields, seq))
+        await publish(floor, "NEXT", value=100, region="north")
+        assert (await ben.recv())["lead_id"] == "NEXT"
+        await ben.nothing(0.3)

@@ -232,6 +232,10 @@ class Arbiter:
         """Up to `count` of the team's audit entries between XRANGE bounds, oldest first."""
         return await self.store.audit_range(team, start, end, count)
 
+    async def events_head(self, team: str) -> str:
+        """Where the team's events stream ends now ('0-0' when empty)."""
+        return await self.store.events_head(team)
+
     async def events_backlog(self, team: str, resume: str, page: int) -> Backlog:
         """The team's events after `resume`, for a reconnecting rep."""
         return await self.store.events_backlog(team, resume, page)

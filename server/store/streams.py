@@ -46,6 +46,12 @@ class StreamReads(Session):
             found = await pipe.execute()
         return [{"id": rows[0][0], **rows[0][1]} for rows in found if rows]
 
+    async def events_head(self, team: str) -> str:
+        """The id of the newest entry of the team's events stream ('0-0' when empty)."""
+        newest: list[Entry] = await self._call(self._redis.xrevrange(keys.events(team),
+                                                                     count=1))
+        return newest[0][0] if newest else "0-0"
+
     async def events_backlog(self, team: str, resume: str, page: int) -> Backlog:
         """Every events entry after `resume` (read `page` at a time), the oldest id still
         kept, and whether `resume` itself is still there."""

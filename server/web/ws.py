@@ -13,6 +13,7 @@ from server import protocol
 from server.contracts.results import ActionResult
 from server.fanout import catchup as feed
 from server.fanout.connection import Connection
+from server.fanout.hub import seq_key
 from server.floor.roster import Member
 from server.protocol import (
     Claim,
@@ -21,7 +22,6 @@ from server.protocol import (
     Codec,
     ErrorCode,
     Followup,
-    Frame,
     Hello,
     Pause,
     ProtocolError,
@@ -173,9 +173,7 @@ async def _start(request: web.Request, conn: Connection, member: Member, hello: 
     conn.send_frame(await feed.welcome(arbiter, member))
     hub.limits[conn] = dict(member.limits)
     if hello.resume is None:
-        await _send_pool(conn, await feed.snapshot(arbiter, member,
-                                                   request.app[CONFIG].server.pool_snapshot_max))
-        await hub.replay(conn, [])
+        await _send_pool(request, conn, member)
         return
     missed = await feed.missed(arbiter, member.team, hello.resume)
     if missed.gap:
@@ -184,13 +182,21 @@ async def _start(request: web.Request, conn: Connection, member: Member, hello: 
     conn.send_frame(protocol.resumed(count))
 
 
-async def _send_pool(conn: Connection, frames: list[Frame]) -> None:
-    """The pool snapshot, before live entries; an offer that arrived while it was read (the
-    same stream entry as a snapshot frame) is not sent twice."""
-    seqs = {frame["seq"] for frame in frames}
-    conn.held_back = [(seq, items) for seq, items in conn.held_back if seq not in seqs]
+async def _send_pool(request: web.Request, conn: Connection, member: Member) -> None:
+    """The pool snapshot, then live entries, each lead once. The stream's end is read before
+    the pool: what came before it is in the snapshot (a late live copy of it is dropped),
+    what came after is sent like a resume, less the leads the snapshot already showed."""
+    arbiter, hub = request.app[ARBITER], request.app[HUB]
+    head = await arbiter.events_head(member.team)
+    frames = await feed.snapshot(arbiter, member, request.app[CONFIG].server.pool_snapshot_max)
+    shown = {frame["seq"] for frame in frames}
+    conn.held_back = [(seq, items) for seq, items in conn.held_back if seq not in shown]
     for frame in frames:
         await conn.put(protocol.encode(frame, conn.codec))
+    conn.last_seq = max(conn.last_seq, seq_key(head))
+    after = await feed.missed(arbiter, member.team, head)
+    # a shown lead's entry still moves the connection past it, so no live copy follows
+    await hub.replay(conn, [(seq, [] if seq in shown else items) for seq, items in after.entries])
 
 
 async def _read_loop(request: web.Request, ws: web.WebSocketResponse, conn: Connection) -> None:
