@@ -20,7 +20,10 @@ from leadgrab.cli import main
 from server.web.auth import Role, TokenAuthority
 from tests.conftest import BASE_CONFIG, ROOT, SECRET, Gateway
 
-MAIN = "from leadgrab.cli import main; raise SystemExit(main())"
+# Ctrl-C as in a terminal's foreground: a shell that ran pytest in the background (`cmd &`,
+# no job control) leaves SIGINT ignored, children inherit that, and Python then keeps it so
+MAIN = ("import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from leadgrab.cli import main; raise SystemExit(main())")
 
 
 def write_config(folder: Path) -> Path:
