@@ -74,6 +74,8 @@ async def test_a_node_down_takes_only_its_teams_down_and_they_come_back(
     async with running(app, cluster) as gw, ws_connect(gw, "bob") as bob:  # type: ignore[arg-type]
         await bob.recv_type("welcome")
         await publish(gw, "north", "N1")
+        # bob's session has read its pool (else north's fault would close it) once N1 reached it
+        assert (await bob.recv_type("lead", timeout=15))["lead_id"] == "N1"
         try:
             await nodes.servers[down].stop()
             await bob.send({"type": "claim", "req_id": "b1", "lead_id": "N1"})
