@@ -168,6 +168,9 @@ async def test_audit_search_pages_and_downloads(
     await page.fill("#audit-lead", "snap-3")
     await page.click("#audit-search")
     rows = page.locator("#audit tbody tr")
+    await page.wait_for_function(  # the status of the page before may match the pattern below
+        "() => [...document.querySelectorAll('#audit tbody tr')].some("
+        "r => r.cells[2].textContent === 'snap-3')", timeout=WAIT_MS)
     await expect(page.locator("#audit-status")).to_have_text(re.compile(r"^\d+ entries$"),
                                                              timeout=WAIT_MS)
     await expect(rows.first).to_contain_text("publish")
