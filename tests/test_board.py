@@ -5,41 +5,31 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
-from tests.board_harness import CONFIG, WAIT_MS, BoardPage, act, manager_token, open_board
-from tests.console_harness import Console, ServerProcess, launch, open_console
+from tests.browser_harness import (
+    BOARD_CONFIG,
+    WAIT_MS,
+    BoardPage,
+    Console,
+    ServerProcess,
+    act,
+    checked,
+    chromium,
+    manager_token,
+    open_board,
+    open_console,
+    served,
+)
 
 IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path_factory.mktemp("board"), CONFIG)
-    proc.start()
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        chromium = await launch(pw)
-        yield chromium
-        await chromium.close()
-
-
-@pytest.fixture
-async def pages() -> AsyncIterator[list[BoardPage | Console]]:
-    opened: list[BoardPage | Console] = []
-    yield opened
-    for page in opened:
-        assert page.errors == []
-        await page.context.close()
+server = served("board", BOARD_CONFIG)
+browser = chromium()
+pages = checked("pages")
 
 
 async def test_publish_shows_open_then_claim_moves_to_held(

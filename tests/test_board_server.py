@@ -15,16 +15,16 @@ from typing import Any
 import aiohttp
 import jwt
 import pytest
-from redis.asyncio import Redis
 
 from server import cli
-from server.app import create_app
 from server.store import keys
 from server.web.auth import Role
-from tests.conftest import BASE_CONFIG, ROOT, SECRET, Gateway, gateway_config, running
+from tests.conftest import BASE_CONFIG, ROOT, SECRET, Gateway
+from tests.helpers.gateways import gateway_with
+from tests.helpers.http import publish
 from tests.test_http import call, integration
 from tests.test_resources_api import storage_leaks, valid
-from tests.test_ws import connect, publish
+from tests.test_ws import connect
 
 TWO_TEAMS = BASE_CONFIG + """
 [teams.south]
@@ -42,11 +42,7 @@ team = "south"
 """
 
 
-@pytest.fixture
-async def two(redis: Redis, redis_url: str, tmp_path: Path) -> AsyncIterator[Gateway]:
-    app = create_app(gateway_config(tmp_path, body=TWO_TEAMS), redis=redis_url)
-    async with running(app, redis) as gw:
-        yield gw
+two = gateway_with("two", TWO_TEAMS)
 
 
 def manager(gw: Gateway, teams: list[str] | None = None) -> str:

@@ -14,8 +14,9 @@ from redis.asyncio import Redis
 from server.app import create_app
 from server.web.auth import Role
 from tests.conftest import Gateway, gateway_config, running
+from tests.helpers.http import publish
 from tests.test_pool import BODY
-from tests.test_ws import connect, publish
+from tests.test_ws import connect
 
 LEADS: list[dict[str, Any]] = [  # published in this order, ~20 ms apart
     {"id": "N1", "value": 100, "region": "north", "priority": 1, "customer_id": "C1"},
