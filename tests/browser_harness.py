@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
@@ -130,12 +130,36 @@ async def launch(pw: Playwright) -> Browser:
 
 
 @dataclass
-class Console:
-    """One rep's console in its own browser context; page errors are collected."""
+class Opened:
+    """A page in its own browser context; its errors (and failed requests, if asked) are
+    collected."""
 
     context: BrowserContext
     page: Page
     errors: list[str]
+
+
+async def open_page(browser: Browser, url: str, viewport: dict[str, int] | None = None,
+                    init_script: str = "", http_errors: bool = False,
+                    **options: Any) -> Opened:
+    """A new context and page at `url`, collecting page errors and console errors."""
+    context = await browser.new_context(viewport=viewport or DESKTOP, **options)
+    if init_script:
+        await context.add_init_script(init_script)
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    if http_errors:
+        page.on("response",
+                lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    await page.goto(url)
+    return Opened(context, page, errors)
+
+
+@dataclass
+class Console(Opened):
+    """One rep's console."""
 
     def row(self, lead_id: str, where: str = "offers") -> Any:
         return self.page.locator(f'#{where} li[data-lead-id="{lead_id}"]')
@@ -145,19 +169,12 @@ async def open_console(browser: Browser, server: ServerProcess, rep: str, team: 
                        viewport: dict[str, int] | None = None, init_script: str = "",
                        **options: Any) -> Console:
     """Open the link `leadgrab token --link` prints and wait for the welcome."""
-    context = await browser.new_context(viewport=viewport or DESKTOP, **options)
-    if init_script:
-        await context.add_init_script(init_script)
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    await page.goto(f"{server.url}/#token={server.rep_token(rep, team)}")
-    await page.wait_for_function(
+    opened = await open_page(browser, f"{server.url}/#token={server.rep_token(rep, team)}",
+                             viewport, init_script, http_errors=True, **options)
+    await opened.page.wait_for_function(
         "rep => document.getElementById('who').textContent.includes(rep)", arg=rep,
         timeout=15_000)
-    return Console(context, page, errors)
+    return Console(opened.context, opened.page, opened.errors)
 
 
 BOARD_CONFIG = """
@@ -245,12 +262,8 @@ def manager_token(server: ServerProcess, teams: list[str] | None = None) -> str:
 
 
 @dataclass
-class BoardPage:
-    """One board in its own browser context; page errors are collected."""
-
-    context: BrowserContext
-    page: Page
-    errors: list[str]
+class BoardPage(Opened):
+    """One manager board."""
 
     def lead(self, lead_id: str, where: str = "open") -> Any:
         return self.page.locator(f'#{where} li[data-lead-id="{lead_id}"]')
@@ -273,16 +286,11 @@ class BoardPage:
 async def open_board(browser: Browser, server: ServerProcess, token: str,
                      wait_live: bool = True, **options: Any) -> BoardPage:
     """Open the link `leadgrab token --role manager --link` prints."""
-    context = await browser.new_context(viewport=options.pop("viewport", DESKTOP), **options)
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    await page.goto(f"{server.url}/board#token={token}")
+    opened = await open_page(browser, f"{server.url}/board#token={token}", **options)
     if wait_live:
-        await page.wait_for_function(
+        await opened.page.wait_for_function(
             "() => document.getElementById('link-state').textContent === 'live'", timeout=WAIT_MS)
-    return BoardPage(context, page, errors)
+    return BoardPage(opened.context, opened.page, opened.errors)
 
 
 async def act(board: BoardPage, lead_id: str, where: str, button: str, rep: str | None,
@@ -293,11 +301,6 @@ async def act(board: BoardPage, lead_id: str, where: str, button: str, rep: str 
         await board.page.select_option("#act-rep", rep)
     await board.page.fill("#act-reason", reason)
     await board.page.click("#act-go")
-
-
-class Opened(Protocol):
-    context: BrowserContext
-    errors: list[str]
 
 
 def served(name: str, config: str, scope: Scope = "module",

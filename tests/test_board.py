@@ -27,7 +27,7 @@ from tests.browser_harness import (
 IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
 
 
-server = served("board", BOARD_CONFIG)
+server = served("server", BOARD_CONFIG)
 browser = chromium()
 pages = checked("pages")
 
@@ -161,6 +161,7 @@ async def test_audit_search_pages_and_downloads(
     await page.wait_for_function(  # the status of the page before may match the pattern below
         "() => [...document.querySelectorAll('#audit tbody tr')].some("
         "r => r.cells[2].textContent === 'snap-3')", timeout=WAIT_MS)
+    await asyncio.sleep(0.5)  # an answer to an earlier request arriving now must not repaint
     await expect(page.locator("#audit-status")).to_have_text(re.compile(r"^\d+ entries$"),
                                                              timeout=WAIT_MS)
     await expect(rows.first).to_contain_text("publish")

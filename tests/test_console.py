@@ -103,7 +103,7 @@ regions = ["kbd"]
 WAIT_MS = 15_000  # generous: a loaded 2-core machine
 
 
-server = served("console", CONFIG)
+server = served("server", CONFIG)
 browser = chromium()
 consoles = checked("consoles")
 

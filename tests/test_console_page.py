@@ -60,7 +60,7 @@ LEADS = [
 ]
 
 
-server = served("console-page", CONFIG)
+server = served("server", CONFIG)
 browser = chromium()
 
 

@@ -32,7 +32,7 @@ regions = ["north"]
 WAIT_MS = 15_000
 
 
-server = served("console-pool", CONFIG)
+server = served("server", CONFIG)
 browser = chromium()
 
 
