@@ -32,13 +32,21 @@ browser = chromium()
 pages = checked("pages")
 
 
-async def test_publish_shows_open_then_claim_moves_to_held(
-        browser: Browser, server: ServerProcess, pages: list[BoardPage | Console]) -> None:
+async def north_with_ana_and_ben(browser: Browser, server: ServerProcess,
+                                 pages: list[BoardPage | Console],
+                                 ) -> tuple[BoardPage, Console, Console]:
+    """A board on team north and the consoles of ana and ben (checked after the test)."""
     board = await open_board(browser, server, manager_token(server))
     ana = await open_console(browser, server, "ana")
     ben = await open_console(browser, server, "ben")
     pages += [board, ana, ben]
     await board.team("north")
+    return board, ana, ben
+
+
+async def test_publish_shows_open_then_claim_moves_to_held(
+        browser: Browser, server: ServerProcess, pages: list[BoardPage | Console]) -> None:
+    board, ana, _ben = await north_with_ana_and_ben(browser, server, pages)
     await expect(board.rep("ana")).to_contain_text("online", timeout=WAIT_MS)
     await expect(board.rep("ben")).to_contain_text("online", timeout=WAIT_MS)
     server.publish({"id": "live-1", "value": 8000, "region": "race",
@@ -55,11 +63,7 @@ async def test_publish_shows_open_then_claim_moves_to_held(
 
 async def test_dispatch_reassign_withdraw_and_pause(
         browser: Browser, server: ServerProcess, pages: list[BoardPage | Console]) -> None:
-    board = await open_board(browser, server, manager_token(server))
-    ana = await open_console(browser, server, "ana")
-    ben = await open_console(browser, server, "ben")
-    pages += [board, ana, ben]
-    await board.team("north")
+    board, ana, ben = await north_with_ana_and_ben(browser, server, pages)
     server.publish({"id": "disp-1", "value": 100, "region": "race"})
     await expect(board.lead("disp-1")).to_be_visible(timeout=WAIT_MS)
     await act(board, "disp-1", "open", "Dispatch", "ben", "key account")
