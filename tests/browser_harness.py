@@ -58,7 +58,8 @@ class ServerProcess:
     """`leadgrab serve` in a folder of its own; the log (access log included) is kept."""
 
     folder: Path
-    config: str  # the TOML after [server], braces doubled: str.format fills the [server] part
+    config: str  # TOML, braces doubled, {port} {data_dir} {secret} filled by str.format; without
+    # a [server] section of its own, SERVER (+ server_extra) is put in front
     server_extra: str = ""  # more [server] settings ("stream_maxlen = 20")
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
@@ -76,7 +77,8 @@ class ServerProcess:
         """Start on `port` (default: its own) and wait until /healthz answers."""
         port = port or self.port
         path = self.folder / "config.toml"
-        text = SERVER + self.server_extra + "\n" + self.config
+        text = self.config if "[server]" in self.config else (
+            SERVER + self.server_extra + "\n" + self.config)
         path.write_text(text.format(port=port, data_dir=self.folder / "data", secret=SECRET))
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen([str(LEADGRAB), "serve", "-c", str(path)],
@@ -167,9 +169,10 @@ class Console(Opened):
 
 async def open_console(browser: Browser, server: ServerProcess, rep: str, team: str = "north",
                        viewport: dict[str, int] | None = None, init_script: str = "",
-                       **options: Any) -> Console:
-    """Open the link `leadgrab token --link` prints and wait for the welcome."""
-    opened = await open_page(browser, f"{server.url}/#token={server.rep_token(rep, team)}",
+                       token: str = "", **options: Any) -> Console:
+    """Open the link `leadgrab token --link` prints (`token`: a given one instead of a fresh
+    hour-long one) and wait for the welcome."""
+    opened = await open_page(browser, f"{server.url}/#token={token or server.rep_token(rep, team)}",
                              viewport, init_script, http_errors=True, **options)
     await opened.page.wait_for_function(
         "rep => document.getElementById('who').textContent.includes(rep)", arg=rep,
