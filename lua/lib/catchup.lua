@@ -1,8 +1,10 @@
 -- Fair catch-up ([teams.<t>.returns], README "Coming back: open leads and catch-up"): in
 -- least_loaded comparisons a rep new to draws, or back from a pause longer than
--- catchup_after_ms, counts as loaded like the median of the other contenders until
--- catchup_for_ms after coming back: neither flooded (their own load is low after an absence)
--- nor starved (they count no more loaded than the median).
+-- catchup_after_ms, has their absence count as load: at their first draw back, the gap
+-- between their load and the median of the contenders not catching up is credited to them
+-- for catchup_for_ms. They compare like a rep loaded like the median, so they are neither
+-- flooded (their own load is low after an absence) nor starved, and win draws (and carry
+-- their load) at the rate of the others.
 
 -- The lower median of the contenders' field `name`.
 local function median_of(list, name)
@@ -29,10 +31,33 @@ local function came_back(rep_key, returns, now)
   return back, away
 end
 
+-- The load the rep's absence is credited with until catchup_for_ms after coming back: at
+-- the first draw back, how far below the median of the contenders not catching up each
+-- field of `by` was (kept in the rep hash, so every later draw of the span uses the same).
+local function credit(c, by, settled)
+  local found = redis.call('HMGET', c.rep_key, 'catchup_back_ms', 'catchup_credit')
+  local base
+  if tonumber(found[1]) == c.catchup.back_ms and found[2] then
+    base = cjson.decode(found[2])
+  else
+    base = {}
+    for _, name in ipairs(by) do
+      base[name] = #settled > 0 and math.max(median_of(settled, name) - c[name], 0) or 0
+    end
+    redis.call('HSET', c.rep_key, 'catchup_back_ms', c.catchup.back_ms,
+      'catchup_credit', cjson.encode(base))
+  end
+  local out = {}
+  for _, name in ipairs(by) do
+    out[name] = base[name] or 0
+  end
+  return out
+end
+
 -- For each contender catching up: c.counted, the load least_loaded compares (each field of
--- `by` raised to the median of the contenders not catching up), and c.catchup, the audit's
--- note of it ({back_ms, away_ms, and each field as counted}). Contenders carry rep_key.
--- `team` is the team JSON of the rules hash; nothing changes while catch-up is off.
+-- `by` plus its fading credit), and c.catchup, the audit's note of it ({back_ms, away_ms,
+-- and each field as counted}). Contenders carry rep_key. `team` is the team JSON of the
+-- rules hash; nothing changes (and nothing is written) while catch-up is off.
 local function calibrate(contenders, by, team, now)
   local returns = team.returns
   if not returns or (returns.catchup_after_ms or 0) <= 0 then
@@ -48,13 +73,11 @@ local function calibrate(contenders, by, team, now)
       settled[#settled + 1] = c
     end
   end
-  if #settled == 0 then
-    return
-  end
   for _, c in ipairs(returning) do
+    local extra = credit(c, by, settled)
     c.counted = {}
     for _, name in ipairs(by) do
-      c.counted[name] = math.max(c[name], median_of(settled, name))
+      c.counted[name] = c[name] + extra[name]
       c.catchup[name] = c.counted[name]
     end
   end
