@@ -89,7 +89,7 @@ async def test_without_catch_up_the_returning_rep_is_flooded(
     arbiter = await arbiter_for(store, team(catchup_after_ms=0))
     await back_from_leave(arbiter, clock)
     picks = await next_day(arbiter, clock)
-    assert picks[:HELD] == ["r4"] * HELD
+    assert picks[:HELD // 2] == ["r4"] * (HELD // 2)
     assert picks.count("r4") / LEADS > 1.5 / len(REPS)
 
 
