@@ -180,6 +180,8 @@ class Hub:
         """Follow a pause or resume (offers skip paused reps)."""
         if is_paused:
             self.paused.add(rep)
+            for conn in [c for c in self.on_duty if c.rep == rep]:  # away from the last check
+                self.away[conn] = self.on_duty.pop(conn)
         elif rep in self.paused:
             self.paused.discard(rep)
             self.woken.set()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -66,10 +67,19 @@ def back_since(member: Member, state: Mapping[str, str], now_ms: int,
     return min(starts, default=None)
 
 
-def offered_ids(entries: list[tuple[str, list[Delivery]]]) -> set[str]:
-    """The leads whose offers are among these (replayed) entries."""
+def paused_from(member: Member, state: Mapping[str, str], away_ms: int) -> int:
+    """When a rep seen on duty until `away_ms` went away: the start of the pause they just
+    resumed from, if it began later while they were on shift (the pause took them away)."""
+    began = int(state.get("away_from_ms") or 0)
+    return began if began > away_ms and member.on_shift(began) else away_ms
+
+
+def replayed_ids(hub: Hub, conn: Connection, member: Member,
+                 entries: list[tuple[str, list[Delivery]]]) -> set[str]:
+    """The leads whose offers the replay of these entries sent to `conn`."""
+    now_ms = int(time.time() * 1000)  # the hub's own clock for offers
     return {item.frame["lead_id"] for _, items in entries for item in items
-            if item.frame["type"] == "lead"}
+            if item.frame["type"] == "lead" and hub.visible(conn, member, item, now_ms)}
 
 
 class ReturnOffers:
@@ -102,7 +112,8 @@ class ReturnOffers:
                 continue
             on = conn.rep not in self.hub.paused and member.on_shift(now_ms)
             if on and conn in self.hub.away:
-                self.spawn(conn, member, self.hub.away.pop(conn), now_ms, ())
+                since = paused_from(member, await self._state(member), self.hub.away.pop(conn))
+                self.spawn(conn, member, since, now_ms, ())
             if on:
                 self.hub.on_duty[conn] = now_ms
             elif conn in self.hub.on_duty:
@@ -129,7 +140,7 @@ class ReturnOffers:
         self.hub.on_duty[conn] = now_ms
         since = back_since(member, state, now_ms, seen_ms) if resume else None
         if since is not None:
-            self.spawn(conn, member, since, now_ms, offered_ids(replayed))
+            self.spawn(conn, member, since, now_ms, replayed_ids(self.hub, conn, member, replayed))
 
     def spawn(self, conn: Connection, member: Member, since_ms: int, now_ms: int,
               skip: Collection[str]) -> None:
