@@ -1,7 +1,8 @@
 --[[ pause_rep.lua — pause a rep (out of office) or resume them.
 
-A paused rep is offered nothing and cannot claim (not_open). Resuming does not replay what
-was offered meanwhile; quotas keep counting the same calendar day across a pause.
+A paused rep is offered nothing and cannot claim (not_open). On resume the servers offer the
+rep the open leads it may claim (server/fanout/returns.py); quotas keep counting the same
+calendar day across a pause.
 
 KEYS[1]  lg:{team}:rep:<rep>  hash: rep state ('paused' = '1' while paused; a resume keeps
                               when the pause began in 'away_from_ms', for fair catch-up and

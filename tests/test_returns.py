@@ -11,9 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from redis.asyncio import Redis
 
 from server.app import create_app
+from server.cli import main
+from server.config import ConfigError, parse_config
 from server.floor.arbiter import Arbiter
 from server.store import keys
 from server.store.store import Store
@@ -158,3 +161,26 @@ async def test_only_leads_the_rep_may_claim(store: Store, clock: ManualClock) ->
     assert await store.claimable("north", "ben", ["L4", "S1"]) == ["L4", "S1"]
     await arbiter.pause("ben", True, "ben")
     assert await store.claimable("north", "ben", ["L4"]) == []
+
+
+def test_returns_config_is_validated_and_shown(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(floor("daily 09:00-17:00").replace(
+        "returns = { offer_max = 3 }", "returns = { offer_max = 3, catchup_after_ms = 5 }"))
+    assert main(["check-config", str(path)]) == 0
+    assert ("team north returns: offer_max=3 catchup_after_ms=5 catchup_for_ms=86400000"
+            in capsys.readouterr().out)
+    for bad, key in [("offer_max = -1", "offer_max"), ("offer_max = 1001", "offer_max"),
+                     ("catchup_for_ms = 0", "catchup_for_ms"),
+                     ("catchup_aftr_ms = 1", "catchup_aftr_ms")]:
+        with pytest.raises(ConfigError, match=f"teams.north.returns.{key}"):
+            parse_config(floor("daily 09:00-17:00").replace("offer_max = 3", bad))
+
+
+async def test_returns_config_reloads_into_the_team_rules(store: Store) -> None:
+    arbiter = await arbiter_for(store, floor("daily 09:00-17:00"))
+    assert arbiter.team("north").returns.offer_max == 3
+    changed = parse_config(floor("daily 09:00-17:00").replace("offer_max = 3", "offer_max = 7"))
+    loads = await arbiter.apply_rules(changed)
+    assert loads[0].changed and arbiter.team("north").returns.offer_max == 7
