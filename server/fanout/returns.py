@@ -27,6 +27,7 @@ from server.store.store import StoreError
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0
+PARALLEL = 8  # returning reps whose open leads are read at once, per process
 LOOK_BACK_DAYS = 8  # how far back a shift's end is looked for (older: away since ever)
 
 
@@ -67,6 +68,15 @@ def back_since(member: Member, state: Mapping[str, str], now_ms: int,
     return min(starts, default=None)
 
 
+def back_at(member: Member, state: Mapping[str, str], now_ms: int) -> int:
+    """For a rep on duty now: when they came on duty (their shift's start or their last
+    resume, the later one). Offers after it reached them live (or in a replay)."""
+    edges = shift_edges(member, now_ms)
+    start = edges[0] if edges is not None and edges[0] <= now_ms else 0
+    resumed = int(state.get("paused_changed_ms") or 0) if state.get("paused") != "1" else 0
+    return min(max(start, resumed), now_ms) or now_ms
+
+
 def paused_from(member: Member, state: Mapping[str, str], away_ms: int) -> int:
     """When a rep seen on duty until `away_ms` went away: the start of the pause they just
     resumed from, if it began later while they were on shift (the pause took them away)."""
@@ -88,6 +98,7 @@ class ReturnOffers:
     def __init__(self, arbiter: Arbiter, hub: Hub) -> None:
         self.arbiter, self.hub = arbiter, hub
         self.tasks: set[asyncio.Task[int]] = set()
+        self.parallel = asyncio.Semaphore(PARALLEL)
 
     async def run(self) -> None:
         """Check the connected reps every TICK_S, and at once when one resumes."""
@@ -112,8 +123,9 @@ class ReturnOffers:
                 continue
             on = conn.rep not in self.hub.paused and member.on_shift(now_ms)
             if on and conn in self.hub.away:
-                since = paused_from(member, await self._state(member), self.hub.away.pop(conn))
-                self.spawn(conn, member, since, now_ms, ())
+                state = await self._state(member)
+                since = paused_from(member, state, self.hub.away.pop(conn))
+                self.spawn(conn, member, since, back_at(member, state, now_ms), ())
             if on:
                 self.hub.on_duty[conn] = now_ms
             elif conn in self.hub.on_duty:
@@ -140,23 +152,29 @@ class ReturnOffers:
         self.hub.on_duty[conn] = now_ms
         since = back_since(member, state, now_ms, seen_ms) if resume else None
         if since is not None:
-            self.spawn(conn, member, since, now_ms, replayed_ids(self.hub, conn, member, replayed))
+            self.spawn(conn, member, since, back_at(member, state, now_ms),
+                       replayed_ids(self.hub, conn, member, replayed))
 
-    def spawn(self, conn: Connection, member: Member, since_ms: int, now_ms: int,
+    def spawn(self, conn: Connection, member: Member, since_ms: int, until_ms: int,
               skip: Collection[str]) -> None:
+        """Offer in the background (a shift start may bring many reps back at once: at most
+        PARALLEL pool reads run together)."""
         task = asyncio.get_running_loop().create_task(
-            self.offer(conn, member, since_ms, now_ms, skip))
+            self.offer(conn, member, since_ms, until_ms, skip))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def offer(self, conn: Connection, member: Member, since_ms: int, now_ms: int,
+    async def offer(self, conn: Connection, member: Member, since_ms: int, until_ms: int,
                     skip: Collection[str]) -> int:
-        """Send the open leads `member` may claim that were offered since `since_ms`."""
+        """Send the open leads `member` may claim that were offered to the team from
+        `since_ms` until `until_ms` (when they came back; later ones came live)."""
         limit = self.arbiter.team(member.team).returns.offer_max
         if limit == 0 or conn.closed.is_set():
             return 0
         try:
-            leads = await self.arbiter.offers_on_return(member, since_ms, now_ms, skip, limit)
+            async with self.parallel:
+                leads = await self.arbiter.offers_on_return(member, since_ms, until_ms, skip,
+                                                            limit)
         except StoreError as exc:
             log.warning("open leads for returning %s failed: %s", member.id, exc)
             return 0
