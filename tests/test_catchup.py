@@ -108,3 +108,32 @@ async def test_calibration_needs_a_long_absence_and_ends_after_the_span(
              for _, f in await redis.xrange(keys.audit("north")) if f["action"] == "auto_assign"}
     assert noted["back"] == (["r4"] if away_ms > 3 * DAY_MS else [])
     assert noted["later"] == []
+
+
+async def test_window_draws_are_calibrated_and_audited(
+        store: Store, clock: ManualClock, redis: Redis) -> None:
+    text = team(catchup_after_ms=3 * DAY_MS).replace(
+        'assign_policy = "least_loaded"\n',
+        'assign_policy = "none"\nmode = "window"\nwindow_policy = "least_loaded"\n')
+    arbiter = await arbiter_for(store, text)
+
+    async def window(lead_id: str, reps: tuple[str, ...]) -> dict[str, str]:
+        await publish(arbiter, lead_id)
+        for rep in reps:
+            await arbiter.claim(rep, lead_id, f"{rep}-{lead_id}")
+        clock.advance(3000)
+        await Timers(arbiter, ["north"]).fire_due()
+        return next(f for _, f in await redis.xrange(keys.audit("north"))
+                    if f["action"] == "settle" and f["lead"] == lead_id)
+
+    await window("first", REPS)
+    await arbiter.pause("r4", True, "manager:m")
+    for n in range(5):
+        await publish(arbiter, f"held-{n}")
+        await arbiter.dispatch("north", f"held-{n}", "r1", "manager:m", force=False, reason="")
+    clock.advance(14 * DAY_MS)
+    await arbiter.pause("r4", False, "manager:m")
+    settle = await window("back", ("r1", "r4"))
+    r4 = next(c for c in json.loads(settle["contenders"]) if c["rep"] == "r4")
+    assert r4["open"] == 0 and r4["catchup"]["open"] == 5  # r1's load, the median of one
+    assert r4["catchup"]["away_ms"] == 14 * DAY_MS
