@@ -145,7 +145,9 @@ class ReturnOffers:
         lag = await self.arbiter.redis_time_ms() - now_ms
         seen_ms = seq_key(resume)[0] - lag if resume else 0
         self.hub.duty_known.add(conn)
-        if state.get("paused") == "1" or not member.on_shift(now_ms):
+        # the hub's view too: a pause the tail handed over while this ran is not in `state`
+        if (state.get("paused") == "1" or conn.rep in self.hub.paused
+                or not member.on_shift(now_ms)):
             # the replay skipped offers for a rep off duty: owed from the resume point too
             self.hub.away[conn] = min(off_since(member, state, now_ms), seen_ms)
             return
