@@ -52,6 +52,7 @@ def window_day() -> Config:
     return Config.model_validate(body)
 
 
+@pytest.mark.timeout(180)  # a simulated day: ~20 s alone, over 60 s on a machine under load
 async def test_a_working_day_replays_exactly(store: Store, clock: ManualClock,
                                              redis: Redis) -> None:
     entries = await working_day(store, clock, redis, day_config())
@@ -65,6 +66,7 @@ async def test_a_working_day_replays_exactly(store: Store, clock: ManualClock,
         comparison.text()[:2000]
 
 
+@pytest.mark.timeout(180)
 async def test_a_day_of_windows_and_least_loaded_draws_replays_exactly(
         store: Store, clock: ManualClock, redis: Redis) -> None:
     entries = await working_day(store, clock, redis, window_day())

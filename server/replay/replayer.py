@@ -14,6 +14,7 @@ from server.contracts.timer_members import TimerKind
 from server.floor.arbiter import Arbiter
 from server.floor.lead import NewLead
 from server.floor.timers import Timers
+from server.replay.claim_batches import Diverged, run_claims, take_run
 from server.replay.due_timers import DueTimers
 from server.replay.firings import MAX_LAG_MS, NEVER, Firings, Key
 from server.replay.record import Fields, Record, RecordError
@@ -42,16 +43,28 @@ class Run:
 
 async def replay(record: Record, team: str, config: Config | None = None,
                  retry_rejected: bool = False) -> Run:
-    """Replay `record` (exactly, or with `config` in place of the recorded rules)."""
+    """Replay `record` (exactly, or with `config` in place of the recorded rules). An exact
+    replay sends runs of claims in one round trip (see claim_batches) unless it diverges."""
     if not record.steps:
         raise RecordError("the audit has no entries")
+    started = time.perf_counter()
+    try:
+        run = await _replay(record, team, config, retry_rejected, shared=config is None)
+    except Diverged:
+        run = await _replay(record, team, config, retry_rejected, shared=False)
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+async def _replay(record: Record, team: str, config: Config | None, retry_rejected: bool,
+                  shared: bool) -> Run:
     seeds = Seeds(Clock(record.steps[0].ts))
     async with private_redis() as url:
         store = await Store.open(url, RETENTION, seeds.clock, seed_override=seeds)
         try:
             started = time.perf_counter()
             driver = Driver(record, team, store, seeds, config, retry_rejected)
-            await driver.run()
+            await driver.run(shared)
             entries = await _audit(store, team)
             return Run(entries, driver.arbiter.team_reps(team), driver.inputs,
                        time.perf_counter() - started)
@@ -95,7 +108,9 @@ class Driver:
         self.version = -1
         self.inputs = 0
 
-    async def run(self) -> None:
+    async def run(self, shared: bool) -> None:
+        """Every input in order, timers in their places; with `shared`, runs of claims
+        share round trips."""
         if self.config is not None:
             await self.arbiter.apply_rules(self.config)
         else:
@@ -104,8 +119,10 @@ class Driver:
                  if s.is_input or (self.config is None and s.action == A.RULES_LOADED)]
         heapq.heapify(queue)
         while queue:
+            await self.due.fire_until((queue[0].ts, queue[0].pos, 0))
+            if shared and await self.claim_run(queue):
+                continue
             item = heapq.heappop(queue)
-            await self.due.fire_until((item.ts, item.pos, 0))
             self.clock.now_ms = max(self.clock.now_ms, item.ts)
             retry = await self.apply(item)
             if retry is not None:
@@ -117,6 +134,20 @@ class Driver:
         await self.due.fire_until((last.ts, last.pos + 1, 0))
         if self.config is not None:  # windows the new rules opened near the end still close
             await self.due.fire_until((NEVER, 0, 0), only=TimerKind.SETTLE)
+
+    async def claim_run(self, queue: list[Pending]) -> bool:
+        """Replay the run of claims at the head of the queue in one round trip, if any."""
+        run = take_run(queue, self.due.quiet_until,
+                       lambda f: int(f.get(AuditField.RULES_VERSION) or self.version)
+                       == self.version)
+        if not run:
+            return False
+        quiet, self.due.quiet_until = self.due.quiet_until, None
+        done = await run_claims(self.arbiter, self.clock, run)
+        self.inputs += len(run)
+        if done[-1].result in (Outcome.LOST, Outcome.REJECTED):
+            self.due.quiet_until = quiet
+        return True
 
     async def load_version(self, version: int) -> None:
         """Load a recorded rules version as load_rules.lua kept it."""
