@@ -95,7 +95,8 @@ class Pending:
 
 class Driver:
     """Feeds inputs at their times and fires timers when they fired in the record (else when
-    due), with the recorded rules versions or the given config."""
+    due, in a poll's order: see firings), with the recorded rules versions or the given
+    config."""
 
     def __init__(self, record: Record, team: str, store: Store, seeds: Seeds,
                  config: Config | None, retry_rejected: bool) -> None:
