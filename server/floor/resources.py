@@ -99,9 +99,18 @@ async def rep_of(arbiter: Arbiter, rep_id: str) -> dict[str, Any] | None:
     stored = await arbiter.rep_state(rep_id)
     online = await arbiter.store.rep_connections(member.team, rep_id)
     now_ms = await arbiter.now_ms()
-    return rep_resource(member, stored["state"], stored["held"], online=online, now_ms=now_ms,
-                        today=await arbiter.local_day(member.team, now_ms),
-                        rules_version=stored["rules_version"])
+    return {**rep_resource(member, stored["state"], stored["held"], online=online, now_ms=now_ms,
+                           today=await arbiter.local_day(member.team, now_ms),
+                           rules_version=stored["rules_version"]),
+            **await outcomes(arbiter, member.team, rep=rep_id)}
+
+
+async def outcomes(arbiter: Arbiter, team: str, lead_id: str = "",
+                   rep: str = "") -> dict[str, Any]:
+    """A lead's or a rep's feedback and disputes ({feedback: [...], disputes: [...]})."""
+    from server.floor.complaints import Complaints  # it imports the arbiter this module types
+
+    return await Complaints(arbiter).listed(team, lead_id, rep)
 
 
 def _audit_value(name: str, raw: str) -> Any:
