@@ -90,7 +90,7 @@ end
 audit(audit_key, audit_maxlen, {
   action = ACTION.FEEDBACK, lead = lead_id, rep = rep, actor = actor, ref = ref,
   rating = rating, category = category, status = status, note = text,
-  rules_version = version, ts = now,
+  contact_at = ARGV[9], rules_version = version, ts = now,
 }, trail_key)
 if status ~= '' and rep ~= '' then
   emit(events_key, events_maxlen, EVENT.COMPLAINT, {'rep', rep, 'ref', ref, 'lead_id', lead_id,

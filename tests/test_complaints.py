@@ -151,7 +151,7 @@ async def test_dismissed_never_penalises(store: Store, clock: ManualClock,
 
 async def test_bad_input_is_refused_with_a_reason_and_changes_nothing(
         store: Store, clock: ManualClock, redis: Redis) -> None:
-    arbiter, complaints = await held_by_ann(store, clock)
+    _arbiter, complaints = await held_by_ann(store, clock)
     await complaints.record("north", complaint("F1"))
     await complaints.record("north", rating("R1", 5))
     await complaints.rule("north", "F1", "upheld", "manager:m", "notes")

@@ -6,7 +6,7 @@ local AUDIT_FIELDS = {
   'ts', 'action', 'lead', 'rep', 'actor', 'req', 'result', 'reason', 'note', 'retry_after_ms',
   'rules_version', 'seq', 'outcome', 'policy', 'seed', 'contenders', 'digest', 'customer',
   'prev', 'force', 'deadline_ms', 'audience', 'value', 'region', 'mode', 'payload', 'rules',
-  'ref', 'category', 'status', 'rating', 'tier',
+  'ref', 'category', 'status', 'rating', 'tier', 'contact_at',
 }
 
 local ACTION = {

@@ -39,6 +39,7 @@ class AuditField(StrEnum):
     STATUS = "status"
     RATING = "rating"
     TIER = "tier"
+    CONTACT_AT = "contact_at"  # ms: the contact a feedback is about (its rep held the lead then)
 
 
 class AuditAction(StrEnum):

@@ -19,7 +19,8 @@ LEAD_TIMES = ("published_ms", "claimed_ms", "followed_up_ms", "closed_ms", "with
 # Payload fields published by the integrator that the lead shows as they are.
 PUBLIC_FIELDS = ("priority", "region", "customer_id")
 # How each audit field is typed; a field not named here stays a string.
-AUDIT_INTS = frozenset({F.TS, F.RETRY_AFTER_MS, F.RULES_VERSION, F.DEADLINE_MS})  # seq: an entry id
+AUDIT_INTS = frozenset({F.TS, F.RETRY_AFTER_MS, F.RULES_VERSION, F.DEADLINE_MS, F.RATING,
+                        F.CONTACT_AT})  # seq: an entry id
 AUDIT_JSON = frozenset({F.CONTENDERS, F.AUDIENCE, F.PAYLOAD, F.RULES})
 
 

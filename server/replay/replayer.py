@@ -16,6 +16,7 @@ from server.floor.arbiter import DAYS_AFTER, DAYS_BEFORE, SHIFT_DAYS_AFTER, Arbi
 from server.floor.lead import NewLead
 from server.floor.rules import local_midnights
 from server.floor.timers import Timers
+from server.replay import outcome_inputs
 from server.replay.record import Fields, Record, RecordError
 from server.replay.sandbox import Clock, Seeds, private_redis
 from server.shifts import intervals
@@ -167,7 +168,7 @@ class Driver:
             timers, first = await self._schedule(ts)
             best: tuple[tuple[int, int], str, int] | None = None
             for member, due in timers:
-                at, kind = self._when(member, due), self._kind(member)
+                at, kind = self._when(member, due), _timer_key(member)
                 if (member, due) in done or (only is not None and (kind is None
                                                                    or kind[1] is not only)):
                     continue
@@ -195,21 +196,17 @@ class Driver:
             return timers, (timers[-1][1], -1)
         return await self.store.timer_schedule(self.team, ts, 10**7), (ts + 1, -1)
 
-    @staticmethod
-    def _kind(member: str) -> tuple[str, TimerKind] | None:
-        return _timer_key(member)
-
     def _when(self, member: str, due: int) -> tuple[int, int]:
         """When the record says this timer fired: its first recorded firing at or after the
         due time (within MAX_LAG_MS), else the due time itself."""
-        key = self._kind(member)
+        key = _timer_key(member)
         for at in self.fired.get(key, []) if key else []:
             if due <= at[0] <= due + MAX_LAG_MS:
                 return at
         return due, -1
 
     def _consume(self, member: str, at: tuple[int, int]) -> None:
-        key = self._kind(member)
+        key = _timer_key(member)
         if key and at in self.fired.get(key, []):
             self.fired[key].remove(at)
 
@@ -255,6 +252,8 @@ class Driver:
             await self.arbiter.withdraw(self.team, lead, actor, reason)
         elif action in (A.PAUSE, A.RESUME):
             await self.arbiter.pause(rep, action == A.PAUSE, actor)
+        else:
+            await outcome_inputs.act(self.arbiter, self.team, action, f)
 
     async def _holder(self, lead: str) -> str:
         """Who holds the lead in this replay (what-if: the holder's follow-ups, closes and
