@@ -80,8 +80,6 @@ if decision == 'reassign' then
     days_key = days_key, timers_key = timers_key, cust_key = cust_key, cid = cid, now = now,
     counts = false, cooldown = false,
     team = cjson.decode(redis.call('HGET', rules_key, 'team') or '{}')})
-  emit(events_key, events_maxlen, EVENT.ASSIGNED, {'lead_id', lead_id, 'rep', rep_id,
-    'prev', named, 'payload', lead[4], 'by', actor, 'reason', 'dispute'})
 end
 redis.call('HSET', dispute_key, 'status', status, 'ruled_ms', now, 'ruling_reason', why,
   'ruled_by', actor)
@@ -92,4 +90,8 @@ audit(audit_key, audit_maxlen, {
 }, trail_key)
 emit(events_key, events_maxlen, EVENT.DISPUTE, {'ref', ref, 'lead_id', lead_id, 'rep', rep_id,
   'prev', named, 'status', status, 'reason', why})
+if status == 'reassigned' then
+  emit(events_key, events_maxlen, EVENT.ASSIGNED, {'lead_id', lead_id, 'rep', rep_id,
+    'prev', named, 'payload', lead[4], 'by', actor, 'reason', 'dispute'})
+end
 return {'ok', winner, status}

@@ -90,9 +90,6 @@ local function penalise()
     redis.call('HSET', fb_key, 'penalty_paused_ms', now, 'pause_until_ms', now + penalty.pause_ms)
     redis.call('ZADD', timers_key, now + penalty.pause_ms, 'resume:' .. rep_id)
   end
-  local team = cjson.decode(redis.call('HGET', rules_key, 'team') or '{}')
-  local window = (team.complaints or {}).appeal_window_ms or 0
-  redis.call('HSET', fb_key, 'appeal_until', now + window)
 end
 
 local function reverse()
@@ -118,11 +115,15 @@ audit(audit_key, audit_maxlen, {
   category = category, status = decision, reason = why, rules_version = version, ts = now,
 }, trail_key)
 if decision == 'upheld' then
-  penalise()
-elseif decision == 'overturned' then
-  reverse()
+  local team = cjson.decode(redis.call('HGET', rules_key, 'team') or '{}')
+  redis.call('HSET', fb_key, 'appeal_until', now + ((team.complaints or {}).appeal_window_ms or 0))
 end
 emit(events_key, events_maxlen, EVENT.COMPLAINT, {'rep', rep_id, 'ref', ref, 'lead_id', lead_id,
   'status', decision, 'category', category, 'reason', why,
   'appeal_until', redis.call('HGET', fb_key, 'appeal_until') or ''})
+if decision == 'upheld' then
+  penalise()
+elseif decision == 'overturned' then
+  reverse()
+end
 return {'ok', rep_id, decision}
