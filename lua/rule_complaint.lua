@@ -44,6 +44,11 @@ local now = clock_ms(ARGV[1])
 local ref, step, decision, actor, why = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local expected_rep, audit_maxlen, events_maxlen = ARGV[7], ARGV[8], ARGV[9]
 
+local DECISIONS = {ruling = {upheld = true, dismissed = true},
+  appeal_ruling = {overturned = true, rejected = true}}
+if not (DECISIONS[step] or {})[decision] then
+  error('rule_complaint: no decision ' .. decision .. ' at step ' .. step)  -- a caller's fault
+end
 local fb = redis.call('HMGET', fb_key, 'kind', 'rep', 'status', 'lead', 'category',
   'penalty_cooldown_until', 'prev_cooldown_until', 'penalty_paused_ms')
 if not fb[1] then
