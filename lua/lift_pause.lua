@@ -3,7 +3,8 @@
 Fires the 'resume:<rep>' timer rule_complaint.lua set. Resumes only a pause that is still
 the penalty's (the rep was not resumed and paused again by hand meanwhile).
 
-KEYS[1]  lg:{team}:rep:<rep>  hash: rep state (paused, paused_changed_ms, penalty_paused_ms)
+KEYS[1]  lg:{team}:rep:<rep>  hash: rep state (paused, paused_changed_ms, penalty_paused_ms;
+                              a resume keeps when the pause began in away_from_ms)
 KEYS[2]  lg:{team}:timers     zset: due timers
 KEYS[3]  lg:{team}:audit      stream: audit trail
 KEYS[4]  lg:{team}:events     stream: the pause event
@@ -41,7 +42,7 @@ redis.call('HDEL', rep_key, 'penalty_paused_ms', 'pause_until_ms')
 if state[1] ~= '1' or not state[3] or state[2] ~= state[3] then
   return {'noop', ''}
 end
-redis.call('HSET', rep_key, 'paused', '0', 'paused_changed_ms', now)
+redis.call('HSET', rep_key, 'paused', '0', 'paused_changed_ms', now, 'away_from_ms', state[2])
 emit(events_key, events_maxlen, EVENT.PAUSE, {'rep', rep_id, 'paused', '0'})
 audit(audit_key, audit_maxlen, {
   action = ACTION.RESUME, rep = rep_id, actor = 'system', result = 'ok',

@@ -71,6 +71,10 @@ local version = redis.call('HGET', rules_key, 'version') or '0'
 
 -- Pause or resume the rep as pause_rep.lua does (events pause entry, audit pause|resume).
 local function set_paused(paused, reason)
+  if paused == '0' then  -- as pause_rep.lua: when the pause began, for the return's offers
+    redis.call('HSET', rep_key, 'away_from_ms',
+      redis.call('HGET', rep_key, 'paused_changed_ms') or now)
+  end
   redis.call('HSET', rep_key, 'paused', paused, 'paused_changed_ms', now)
   emit(events_key, events_maxlen, EVENT.PAUSE, {'rep', rep_id, 'paused', paused})
   local action = ACTION.RESUME

@@ -21,6 +21,7 @@ from pydantic import (
 
 from server.config_errors import describe
 from server.config_outcomes import ComplaintConfig, Penalties, unknown_categories
+from server.config_returns import Returns
 from server.shifts import parse_shift
 
 _IDENT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -132,6 +133,7 @@ class TeamConfig(_Frozen):
     auto_assign_after_ms: NonNegative = 0
     assign_policy: Literal["none", "least_loaded", "round_robin"] = "none"
     complaints: ComplaintConfig = ComplaintConfig()  # server/config_outcomes.py
+    returns: Returns = Returns()  # coming back: open leads offered, fair catch-up
 
     def arbitration(self, value: float) -> tuple[str, int, str]:
         """(mode, window_ms, policy) for a lead of this value."""

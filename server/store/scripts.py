@@ -17,6 +17,7 @@ NAMES = (
     "withdraw_lead", "auto_assign",
     "record_feedback", "rule_complaint", "appeal_complaint", "lift_pause", "file_dispute",
     "resolve_dispute",
+    "claimable_leads",
 )
 _INCLUDE = re.compile(r'^-- @include "([\w/.-]+)"\s*$', re.MULTILINE)
 
@@ -88,6 +89,7 @@ class Scripts:
     lift_pause: AsyncScript
     file_dispute: AsyncScript
     resolve_dispute: AsyncScript
+    claimable_leads: AsyncScript
 
 
 def register(redis: Client) -> Scripts:

@@ -37,6 +37,7 @@ from server.web.appkeys import (
     CONFIG,
     HUB,
     METRICS,
+    RETURNS,
     SOCKETS,
 )
 from server.web.auth import AuthError, Principal, Role
@@ -174,12 +175,14 @@ async def _start(request: web.Request, conn: Connection, member: Member, hello: 
     hub.limits[conn] = dict(member.limits)
     if hello.resume is None:
         await _send_pool(request, conn, member)
+        await request.app[RETURNS].joined(conn, member, None, [])
         return
     missed = await feed.missed(arbiter, member.team, hello.resume)
     if missed.gap:
         conn.send_frame(protocol.gap(hello.resume, missed.first_available))
     count = await hub.replay(conn, missed.entries)
     conn.send_frame(protocol.resumed(count))
+    await request.app[RETURNS].joined(conn, member, hello.resume, missed.entries)
 
 
 async def _send_pool(request: web.Request, conn: Connection, member: Member) -> None:
