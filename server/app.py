@@ -16,6 +16,7 @@ from server.background import awaiting, stop_requested
 from server.config import Config, ConfigError, load_config
 from server.fanout import catchup as feed
 from server.fanout.hub import Hub
+from server.fanout.returns import ReturnOffers
 from server.fanout.tail import BLOCK_MS, Tail
 from server.floor.arbiter import Arbiter
 from server.floor.claims import Claims
@@ -30,6 +31,7 @@ from server.store.persistence import warn_if_lossy
 from server.store.store import NowOverride, Store, StoreError
 from server.web import (
     board_api,
+    complaints_api,
     console,
     errors,
     floor_api,
@@ -49,6 +51,7 @@ from server.web.appkeys import (
     CONFIG_PATH,
     HUB,
     METRICS,
+    RETURNS,
     SCOREBOARD,
     SOCKETS,
     TIMERS,
@@ -115,6 +118,7 @@ def create_app(config: Config, *, config_path: Path | None = None, redis: str | 
     console.add_routes(app)
     board_api.add_routes(app)
     openapi.add_routes(app)
+    complaints_api.add_routes(app)
     return app
 
 
@@ -148,6 +152,8 @@ def _running(redis_override: str | None, clock: NowOverride | None,
             tasks.append(asyncio.create_task(_follow_reloads(arbiter, hub),
                                              name="leadgrab:reloads"))
             tasks.append(asyncio.create_task(timers.run(), name="leadgrab:timers"))
+            app[RETURNS] = ReturnOffers(arbiter, hub)
+            tasks.append(asyncio.create_task(app[RETURNS].run(), name="leadgrab:returns"))
             app[SCOREBOARD] = Scoreboard(arbiter, app[METRICS])
             app[SCOREBOARD].follow_roster()
             tasks.append(asyncio.create_task(app[SCOREBOARD].run(), name="leadgrab:scoreboard"))

@@ -125,12 +125,18 @@ def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> i
 def check_config(args: argparse.Namespace) -> int:
     config = load_config(args.path)
     print(f"{args.path}: OK — {len(config.teams)} team(s), {len(config.reps)} rep(s)")
+    for name, team in config.teams.items():
+        print(f"  team {name} returns: " + " ".join(
+            f"{k}={v}" for k, v in team.returns.model_dump().items()))
     for rep in config.reps:
         eff = effective_rep(config, rep)
         rules = " ".join(f"{k}={v}" for k, v in eff.rules.model_dump().items())
         state = "active" if eff.active else "inactive"
         print(f"  {rep.id:<16} team={eff.team} tier={eff.tier or '-'} {state} "
               f"regions={','.join(eff.regions)} skills={','.join(eff.skills) or '-'} {rules}")
+    for name, team in config.teams.items():
+        print(f"  team {name} complaints: categories={','.join(team.complaints.categories)} "
+              f"appeal_window_ms={team.complaints.appeal_window_ms}")
     return 0
 
 

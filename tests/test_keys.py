@@ -10,7 +10,7 @@ import pytest
 from redis.crc import key_slot
 
 from server.contracts.timer_members import TimerKind, member
-from server.store import keys
+from server.store import keys, outcome_keys, return_keys
 from server.store.keys import Retention, ScriptCall
 from server.store.scripts import NAMES, lua_dir
 
@@ -48,14 +48,34 @@ SAMPLES: dict[str, Builder] = {
                                                      "", LIMITS, NOW),
     "auto_assign_call": lambda team: keys.auto_assign_call(team, "L-1", "round_robin", "C9",
                                                            CANDIDATES, LIMITS, NOW),
+    "feedback_call": lambda team: outcome_keys.feedback_call(team, FEEDBACK, "alice", LIMITS,
+                                                             NOW),
+    "ruling_call": lambda team: outcome_keys.ruling_call(team, "F1", "ruling", "upheld",
+                                                         "manager:m", "rude", "alice", "L-1",
+                                                         LIMITS, NOW),
+    "appeal_call": lambda team: outcome_keys.appeal_call(team, "F1", "alice", "no", "L-1",
+                                                         LIMITS, NOW),
+    "lift_pause_call": lambda team: outcome_keys.lift_pause_call(team, "alice", LIMITS, NOW),
+    "file_dispute_call": lambda team: outcome_keys.file_dispute_call(team, "D1", "L-1", "bob",
+                                                                     "mine", "alice", LIMITS,
+                                                                     NOW),
+    "resolve_dispute_call": lambda team: outcome_keys.resolve_dispute_call(team, RULING, LIMITS,
+                                                                           NOW),
+    "claimable_call": lambda team: return_keys.claimable_call(team, "alice", LEADS, NOW),
 }
+FEEDBACK = outcome_keys.FeedbackIn("F1", "L-1", "integration:crm", "complaint", None, "rude",
+                                   "shouted", None)
+RULING = outcome_keys.DisputeRuling("D1", "reassign", "manager:m", "earlier call", "L-1", "bob",
+                                    "alice", "C9")
+LEADS = ["L-1", "L:2"]
 CANDIDATES = ["alice", "bob", "carol"]
 # Scripts whose header ends with a variadic KEYS[n..] / ARGV[n..] block: how many more
 # keys and args the sample call carries beyond the numbered ones.
 EXTRA_KEYS = {"settle_window": 2 * len(CANDIDATES), "load_rules": len(REP_ROWS),
-              "auto_assign": 4 * len(CANDIDATES)}
+              "auto_assign": 4 * len(CANDIDATES), "claimable_leads": len(LEADS)}
 EXTRA_ARGS = {"load_rules": 2 * len(DAY_ROWS) + 3 * len(REP_ROWS),
-              "settle_window": len(CANDIDATES), "auto_assign": len(CANDIDATES)}
+              "settle_window": len(CANDIDATES), "auto_assign": len(CANDIDATES),
+              "claimable_leads": len(LEADS)}
 
 SCRIPT_BUILDERS = {
     "load_rules": "load_rules_call", "publish_lead": "publish_call", "claim_lead": "claim_call",
@@ -63,6 +83,10 @@ SCRIPT_BUILDERS = {
     "followup_lead": "followup_call", "fire_deadline": "deadline_call",
     "offer_lead": "offer_call", "pause_rep": "pause_call", "dispatch_lead": "dispatch_call",
     "withdraw_lead": "withdraw_call", "auto_assign": "auto_assign_call",
+    "record_feedback": "feedback_call", "rule_complaint": "ruling_call",
+    "appeal_complaint": "appeal_call", "lift_pause": "lift_pause_call",
+    "file_dispute": "file_dispute_call", "resolve_dispute": "resolve_dispute_call",
+    "claimable_leads": "claimable_call",
 }
 
 
@@ -83,7 +107,8 @@ def header_indexes(name: str, kind: str) -> list[int]:
 
 
 def test_every_builder_has_a_sample() -> None:
-    builders = {n for n, _ in inspect.getmembers(keys, inspect.isfunction) if n.endswith("_call")}
+    builders = {n for module in (keys, outcome_keys, return_keys)
+                for n, _ in inspect.getmembers(module, inspect.isfunction) if n.endswith("_call")}
     assert builders == set(SAMPLES)
     assert set(SCRIPT_BUILDERS.values()) == builders
 

@@ -15,3 +15,5 @@ class EventType(StrEnum):
     WITHDRAWN = "withdrawn"
     PAUSE = "pause"
     SETTLED = "settled"
+    COMPLAINT = "complaint"
+    DISPUTE = "dispute"

@@ -126,6 +126,15 @@ def _pause(fields: Mapping[str, str], seq: str) -> list[Delivery]:
     return [Delivery(protocol.paused(fields.get("paused") == "1"), only(fields["rep"]))]
 
 
+def _complaint(fields: Mapping[str, str], seq: str) -> list[Delivery]:
+    return [Delivery(protocol.complaint(fields), only(fields["rep"]))]
+
+
+def _dispute(fields: Mapping[str, str], seq: str) -> list[Delivery]:
+    frame = protocol.dispute(fields)
+    return [Delivery(frame, only(fields["rep"])), Delivery(frame, only(fields["prev"]))]
+
+
 def _settled(fields: Mapping[str, str], seq: str) -> list[Delivery]:
     return settlement(fields["lead_id"], json.loads(fields["results"]) or {})
 
@@ -143,4 +152,5 @@ BUILDERS: Mapping[EventType, Callable[[Mapping[str, str], str], list[Delivery]]]
     EventType.LEAD: _lead, EventType.TAKEN: _taken, EventType.ASSIGNED: _assigned,
     EventType.REVOKED: _revoked, EventType.WARN: _warn, EventType.WITHDRAWN: _withdrawn,
     EventType.PAUSE: _pause, EventType.SETTLED: _settled,
+    EventType.COMPLAINT: _complaint, EventType.DISPUTE: _dispute,
 }

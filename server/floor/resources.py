@@ -19,7 +19,8 @@ LEAD_TIMES = ("published_ms", "claimed_ms", "followed_up_ms", "closed_ms", "with
 # Payload fields published by the integrator that the lead shows as they are.
 PUBLIC_FIELDS = ("priority", "region", "customer_id")
 # How each audit field is typed; a field not named here stays a string.
-AUDIT_INTS = frozenset({F.TS, F.RETRY_AFTER_MS, F.RULES_VERSION, F.DEADLINE_MS})  # seq: an entry id
+AUDIT_INTS = frozenset({F.TS, F.RETRY_AFTER_MS, F.RULES_VERSION, F.DEADLINE_MS, F.RATING,
+                        F.CONTACT_AT})  # seq: an entry id
 AUDIT_JSON = frozenset({F.CONTENDERS, F.AUDIENCE, F.PAYLOAD, F.RULES})
 
 
@@ -37,6 +38,12 @@ def _number(raw: Any) -> int | float | None:
         return None
     value = float(raw)
     return int(value) if value.is_integer() and "." not in str(raw) else value
+
+
+def _list(raw: str | None) -> list[Any]:
+    """A stored JSON array; Lua's cjson writes an empty one as "{}"."""
+    value = json.loads(raw) if raw else []
+    return value if isinstance(value, list) else []
 
 
 def _deadlines(raw: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -59,11 +66,11 @@ def lead_resource(lead_id: str, team: str, raw: Mapping[str, str]) -> dict[str, 
         "id": lead_id, "team": team, "state": raw.get("state", ""),
         "value": _number(payload.get("value")), "priority": payload.get("priority"),
         "region": raw.get("region") or payload.get("region") or "",
-        "skills": json.loads(raw["skills"]) if raw.get("skills") else [],
+        "skills": _list(raw.get("skills")),
         "customer": raw.get("customer_id") or None, "mode": raw.get("mode") or "fcfs",
         "window_ms": _int(raw.get("window_ms")) or 0,
         "window_policy": raw.get("window_policy") or None,
-        "stages": json.loads(raw["stages"]) if raw.get("stages") else [],
+        "stages": _list(raw.get("stages")),
         "holder": raw.get("holder") or None, "owner": raw.get("owner") or None,
         "outcome": raw.get("outcome") or None, "seq": raw.get("seq") or None,
         "attrs": payload.get("attrs") or {}, "deadlines": _deadlines(raw),
@@ -99,9 +106,18 @@ async def rep_of(arbiter: Arbiter, rep_id: str) -> dict[str, Any] | None:
     stored = await arbiter.rep_state(rep_id)
     online = await arbiter.store.rep_connections(member.team, rep_id)
     now_ms = await arbiter.now_ms()
-    return rep_resource(member, stored["state"], stored["held"], online=online, now_ms=now_ms,
-                        today=await arbiter.local_day(member.team, now_ms),
-                        rules_version=stored["rules_version"])
+    return {**rep_resource(member, stored["state"], stored["held"], online=online, now_ms=now_ms,
+                           today=await arbiter.local_day(member.team, now_ms),
+                           rules_version=stored["rules_version"]),
+            **await outcomes(arbiter, member.team, rep=rep_id)}
+
+
+async def outcomes(arbiter: Arbiter, team: str, lead_id: str = "",
+                   rep: str = "") -> dict[str, Any]:
+    """A lead's or a rep's feedback and disputes ({feedback: [...], disputes: [...]})."""
+    from server.floor.complaints import Complaints  # it imports the arbiter this module types
+
+    return await Complaints(arbiter).listed(team, lead_id, rep)
 
 
 def _audit_value(name: str, raw: str) -> Any:

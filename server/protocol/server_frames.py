@@ -95,6 +95,23 @@ def paused(is_paused: bool) -> Frame:
     return {"type": "paused", "paused": is_paused}
 
 
+def complaint(fields: Mapping[str, str]) -> Frame:
+    """Tells a rep a step of a complaint against them: received, upheld, dismissed, appealed,
+    overturned or rejected (`reason`: the ruling's notes; `appeal_until_ms` once upheld)."""
+    until = fields.get("appeal_until") or ""
+    return {"type": "complaint", "id": fields.get("ref", ""), "lead_id": fields.get("lead_id", ""),
+            "status": fields.get("status", ""), "category": fields.get("category", ""),
+            "reason": fields.get("reason", ""), "appeal_until_ms": int(until) if until else None}
+
+
+def dispute(fields: Mapping[str, str]) -> Frame:
+    """Tells both reps of a 撞单 dispute a step: open, kept or reassigned (`rep` disputes the
+    lead `holder` held when it was filed)."""
+    return {"type": "dispute", "id": fields.get("ref", ""), "lead_id": fields.get("lead_id", ""),
+            "status": fields.get("status", ""), "rep": fields.get("rep", ""),
+            "holder": fields.get("prev", ""), "reason": fields.get("reason", "")}
+
+
 def lead_taken(lead_id: str, seq: str) -> Frame:
     """Tells every client a lead is decided, so they drop it."""
     return {"type": "lead_taken", "lead_id": lead_id, "seq": seq}

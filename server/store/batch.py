@@ -118,17 +118,37 @@ class Batcher:
 
     @staticmethod
     async def _execute_routed(cluster: RedisCluster, batch: list[Packed]) -> list[Any]:
-        """On a cluster, redis-py's pipeline sends each call to the node owning its keys'
-        slot (one team's) and follows MOVED and ASK while slots migrate."""
-        pipe = cluster.pipeline(transaction=False)
-        for (script, call, _), _ in batch:
-            pipe.execute_command("EVALSHA", script.sha, len(call.keys), *call.keys, *call.args)
-        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        """On a cluster, one pipeline per hash slot (a team's keys share one), run together:
+        a node that cannot be reached fails only its teams' calls, where one pipeline for
+        the whole tick would fail them all (a node down must not take other teams down)."""
+        slots: dict[int, list[int]] = {}
+        for i, ((_, call, _), _) in enumerate(batch):
+            slots.setdefault(cluster.keyslot(call.keys[0]) if call.keys else -1, []).append(i)
+        groups = list(slots.values())
+        answers = await asyncio.gather(
+            *(_pipeline(cluster, [batch[i] for i in group]) for group in groups),
+            return_exceptions=True)
+        replies: list[Any] = [None] * len(batch)
+        for group, answer in zip(groups, answers, strict=True):
+            if isinstance(answer, BaseException) and not isinstance(answer, Exception):
+                raise answer  # cancelled: the caller fails every call
+            for n, i in enumerate(group):
+                replies[i] = answer if isinstance(answer, Exception) else answer[n]
         return replies
 
     async def _load(self, scripts: set[AsyncScript]) -> None:
         for script in scripts:  # on a cluster, SCRIPT LOAD goes to every primary
             await self.redis.script_load(script.script)
+
+
+async def _pipeline(cluster: RedisCluster, batch: list[Packed]) -> list[Any]:
+    """redis-py's pipeline sends each call to the node owning its keys' slot and follows
+    MOVED and ASK while slots migrate; an error reply is that call's result."""
+    pipe = cluster.pipeline(transaction=False)
+    for (script, call, _), _ in batch:
+        pipe.execute_command("EVALSHA", script.sha, len(call.keys), *call.keys, *call.args)
+    replies: list[Any] = await pipe.execute(raise_on_error=False)
+    return replies
 
 
 def _packed(batch: list[Pending]) -> list[Packed]:
