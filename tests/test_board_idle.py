@@ -6,8 +6,8 @@ import asyncio
 
 from server.web.appkeys import BOARD_FEED
 from tests.conftest import Gateway
+from tests.helpers.http import publish
 from tests.test_board_server import feed, manager, until
-from tests.test_ws import publish
 
 
 async def _idle(gateway: Gateway, team: str) -> bool:
