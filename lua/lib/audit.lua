@@ -6,6 +6,7 @@ local AUDIT_FIELDS = {
   'ts', 'action', 'lead', 'rep', 'actor', 'req', 'result', 'reason', 'note', 'retry_after_ms',
   'rules_version', 'seq', 'outcome', 'policy', 'seed', 'contenders', 'digest', 'customer',
   'prev', 'force', 'deadline_ms', 'audience', 'value', 'region', 'mode', 'payload', 'rules',
+  'tier',
 }
 
 local ACTION = {
@@ -26,6 +27,7 @@ local ACTION = {
   AUTO_ASSIGN = 'auto_assign',
   PAUSE = 'pause',
   RESUME = 'resume',
+  TIER_CHANGE = 'tier_change',  -- an earned-tier move or a manager's pin (record_tier.lua)
 }
 
 -- Why a claim entry is not a plain first decision (fairness counts by these).

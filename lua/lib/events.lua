@@ -10,6 +10,7 @@ local EVENT = {
   WITHDRAWN = 'withdrawn',  -- a manager withdrew it
   PAUSE = 'pause',          -- a rep was paused or resumed
   SETTLED = 'settled',      -- a claim window's results per candidate
+  TIER = 'tier',            -- a rep's tier changed (promoted, demoted, pinned, unpinned)
 }
 
 -- Append an entry of type `kind` (an EVENT value), approximately capped at `maxlen`;

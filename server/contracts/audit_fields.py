@@ -34,6 +34,7 @@ class AuditField(StrEnum):
     MODE = "mode"
     PAYLOAD = "payload"
     RULES = "rules"
+    TIER = "tier"
 
 
 class AuditAction(StrEnum):
@@ -56,6 +57,7 @@ class AuditAction(StrEnum):
     AUTO_ASSIGN = "auto_assign"
     PAUSE = "pause"
     RESUME = "resume"
+    TIER_CHANGE = "tier_change"
 
 
 class AuditNote(StrEnum):

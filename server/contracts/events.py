@@ -15,3 +15,4 @@ class EventType(StrEnum):
     WITHDRAWN = "withdrawn"
     PAUSE = "pause"
     SETTLED = "settled"
+    TIER = "tier"
