@@ -20,6 +20,8 @@ from server.fanout.tail import BLOCK_MS, Tail
 from server.floor.arbiter import Arbiter
 from server.floor.claims import Claims
 from server.floor.scoreboard import Scoreboard
+from server.floor.scorecard import Scorecards
+from server.floor.tiers import TierDesk, TierSchedule
 from server.floor.timers import Timers
 from server.metrics import Metrics
 from server.protocol import CloseCode
@@ -38,6 +40,7 @@ from server.web import (
     manager_api,
     openapi,
     refusals,
+    scorecard_api,
     whatif_api,
     ws,
 )
@@ -50,7 +53,9 @@ from server.web.appkeys import (
     HUB,
     METRICS,
     SCOREBOARD,
+    SCORECARDS,
     SOCKETS,
+    TIER_DESK,
     TIMERS,
 )
 from server.web.auth import TokenAuthority, load_or_create_secret
@@ -115,6 +120,7 @@ def create_app(config: Config, *, config_path: Path | None = None, redis: str | 
     console.add_routes(app)
     board_api.add_routes(app)
     openapi.add_routes(app)
+    scorecard_api.add_routes(app)
     return app
 
 
@@ -151,6 +157,11 @@ def _running(redis_override: str | None, clock: NowOverride | None,
             app[SCOREBOARD] = Scoreboard(arbiter, app[METRICS])
             app[SCOREBOARD].follow_roster()
             tasks.append(asyncio.create_task(app[SCOREBOARD].run(), name="leadgrab:scoreboard"))
+            app[SCORECARDS] = Scorecards(arbiter, app[METRICS])
+            app[TIER_DESK] = TierDesk(arbiter)
+            schedule = TierSchedule(app[TIER_DESK], app[SCORECARDS])
+            tasks.append(asyncio.create_task(app[SCORECARDS].run(schedule.tick),
+                                             name="leadgrab:scorecard"))
             try:
                 yield
             finally:

@@ -23,6 +23,7 @@ from server.config_scores import ScorecardConfig
 from server.floor.arbiter import Arbiter
 from server.floor.score_tally import Counting, leads_and_refs
 from server.floor.score_terms import Term, figures, penalty_points, terms, totals, window_days
+from server.metrics import Metrics
 from server.store.store import StoreError
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,8 @@ class Card:
 class Scorecards:
     """Counts each team's audit into day counters and answers scorecards from them."""
 
-    def __init__(self, arbiter: Arbiter) -> None:
-        self.arbiter = arbiter
+    def __init__(self, arbiter: Arbiter, metrics: Metrics | None = None) -> None:
+        self.arbiter, self.metrics = arbiter, metrics
         self.pruned: dict[str, str] = {}  # team -> the local day its counters were pruned
 
     def card_config(self, team: str) -> ScorecardConfig:
@@ -135,7 +136,20 @@ class Scorecards:
         """Recompute the team's scores and leave them where the draw scripts read them."""
         found = await self.cards(team)
         await self.arbiter.store.write_scores(team, {c.rep: c.score for c in found})
+        self._gauges(team, found)
         return found
+
+    def _gauges(self, team: str, found: list[Card]) -> None:
+        """Score gauges for the reps that have per-rep series (the label cap holds)."""
+        if self.metrics is None:
+            return
+        labelled = self.metrics.reps.teams
+        for card in found:
+            if labelled.get(card.rep) == team:
+                self.metrics.rep_score.labels(team, card.rep).set(card.score)
+                for term in card.terms:
+                    self.metrics.rep_score_term.labels(team, card.rep, term.component).set(
+                        term.contribution)
 
     def scored_teams(self) -> list[str]:
         """Teams with a `[scorecard]` table: their scores are kept up in the background."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from server.config_scores import ScorecardConfig
 from server.floor.arbiter import Arbiter
 from server.floor.rules import team_digest, team_reps, tier_overrides
+from server.floor.scorecard import Card, Scorecards
 from server.store.score_keys import TierMove, rules_body
 from server.store.store import StoreError
 
@@ -88,3 +90,42 @@ class TierDesk:
                 await self.arbiter.refresh_roster()
                 return TierChange(rep, prev, new.tier, version)
         raise StoreError(f"the tiers of {team} kept changing; try again", temporary=True)
+
+
+class TierSchedule:
+    """Evaluates a team's earned tiers once a local day at `evaluate_at` (team time zone):
+    one process claims the day, moves the reps whose score left their band (pinned reps
+    hold), and each move is audited and told to the rep."""
+
+    def __init__(self, desk: TierDesk, cards: Scorecards) -> None:
+        self.desk, self.cards = desk, cards
+
+    async def tick(self, team: str, found: list[Card]) -> list[TierChange]:
+        """Evaluate now if the team's evaluation time has come today and nobody did yet."""
+        card = self.cards.card_config(team)
+        if not card.tiers:
+            return []
+        now_ms = await self.desk.arbiter.now_ms()
+        local = datetime.fromtimestamp(now_ms / 1000, self.cards.zone(team))
+        if local.hour * 60 + local.minute < card.evaluate_minute():
+            return []
+        if not await self.desk.arbiter.store.claim_evaluation(team, local.date().isoformat()):
+            return []
+        return await self.evaluate(team, found)
+
+    async def evaluate(self, team: str, found: list[Card]) -> list[TierChange]:
+        """Move every unpinned rep whose score earns another tier than the one it has."""
+        card, fields = self.cards.card_config(team), await self.desk.fields(team)
+        moved = []
+        for scored in found:
+            if f"pin:{scored.rep}" in fields:
+                continue
+            current = fields.get(f"earned:{scored.rep}")
+            new = earned_tier(card, current, scored.score)
+            if new != current:
+                reason = move_reason(card, current, new, scored.score)
+                moved.append(await self.desk.change(scored.rep, "earned", new, "schedule",
+                                                    reason))
+        if moved:
+            await self.desk.arbiter.refresh_tables()  # a tier may bring other shifts
+        return moved

@@ -38,6 +38,7 @@ from server.protocol.server_frames import (
     paused,
     resumed,
     revoked,
+    tier,
     warning,
     welcome,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "resumed",
     "revoked",
     "should_reconnect",
+    "tier",
     "warning",
     "welcome",
 ]

@@ -95,6 +95,11 @@ def paused(is_paused: bool) -> Frame:
     return {"type": "paused", "paused": is_paused}
 
 
+def tier(tier_name: str | None, prev: str | None, reason: str) -> Frame:
+    """Tells a rep its tier changed: promoted, demoted (earned by score), pinned or unpinned."""
+    return {"type": "tier", "tier": tier_name, "prev": prev, "reason": reason}
+
+
 def lead_taken(lead_id: str, seq: str) -> Frame:
     """Tells every client a lead is decided, so they drop it."""
     return {"type": "lead_taken", "lead_id": lead_id, "seq": seq}

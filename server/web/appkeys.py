@@ -13,6 +13,8 @@ from server.fanout.hub import Hub
 from server.floor.arbiter import Arbiter
 from server.floor.claims import Claims
 from server.floor.scoreboard import Scoreboard
+from server.floor.scorecard import Scorecards
+from server.floor.tiers import TierDesk
 from server.floor.timers import Timers
 from server.metrics import Metrics
 from server.web.auth import TokenAuthority
@@ -29,3 +31,5 @@ AUTHORITY = web.AppKey("authority", TokenAuthority)
 SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
 BOARD_FEED = web.AppKey("board_feed", BoardFeed)
 WHATIF_RUNNING: web.AppKey[set[str]] = web.AppKey("whatif_running")  # teams with a what-if
+SCORECARDS = web.AppKey("scorecards", Scorecards)
+TIER_DESK = web.AppKey("tier_desk", TierDesk)
