@@ -24,7 +24,12 @@ ZEROS = ", ".join(f"{w} = 0.0" for w in (
 CONFIG = f"""
 [teams.north]
 timezone = "Asia/Shanghai"
-rules = {{ max_open = 1000, max_daily = 1000, cooldown_after_claim_ms = 0, penalty_cooldown_ms = 0 }}
+
+[teams.north.rules]
+max_open = 1000
+max_daily = 1000
+cooldown_after_claim_ms = 0
+penalty_cooldown_ms = 0
 
 [teams.north.scorecard]
 window_days = 2
