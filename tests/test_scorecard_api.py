@@ -71,6 +71,8 @@ async def test_a_pin_tells_the_rep_and_changes_its_rules(gateway: Gateway) -> No
         assert status == 200 and (answer["tier"], answer["prev"]) == ("gold", None)
         frame = await bob.recv_type("tier")
         assert (frame["tier"], frame["prev"], frame["reason"]) == ("gold", None, "pinned")
+        limits = await bob.recv_type("limits")
+        assert limits["rules"]["max_open"] == 3  # gold's rule, told as after a reload
     status, card = await call(gateway, "GET", "/api/reps/bob/scorecard", manager)
     assert (card["tier"], card["pinned_tier"]) == ("gold", "gold")
     status, rep = await call(gateway, "GET", "/api/reps/bob", manager)
