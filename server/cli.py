@@ -19,6 +19,7 @@ from aiohttp import web
 from server import app as application
 from server import supervisor
 from server.config import Config, ConfigError, load_config
+from server.config_scores import scorecard_lines
 from server.floor.arbiter import Arbiter
 from server.floor.rules import effective_rep
 from server.replay import command as replay_command
@@ -131,6 +132,8 @@ def check_config(args: argparse.Namespace) -> int:
         state = "active" if eff.active else "inactive"
         print(f"  {rep.id:<16} team={eff.team} tier={eff.tier or '-'} {state} "
               f"regions={','.join(eff.regions)} skills={','.join(eff.skills) or '-'} {rules}")
+    for line in scorecard_lines(config.teams):
+        print(line)
     return 0
 
 

@@ -114,3 +114,25 @@ def unknown_score_tiers(teams: Mapping[str, object], tiers: Collection[str]) -> 
             return (f"teams.{name}.scorecard.tiers: unknown reference {tier!r} "
                     f"(expected one of: {known})")
     return None
+
+
+def scorecard_lines(teams: Mapping[str, object]) -> list[str]:
+    """What `leadgrab check-config` shows of each team's scorecard and score-weighted draws."""
+    lines = []
+    for name, team in teams.items():
+        card: ScorecardConfig | None = getattr(team, "scorecard", None)
+        if getattr(team, "weight_from", None) == "score":
+            lines.append(f"  team {name} draws: weight_from=score "
+                         f"floor={getattr(team, 'weight_floor', None) or 1.0} "
+                         f"cap={getattr(team, 'weight_cap', None) or '-'}")
+        if card is None:
+            continue
+        weights = " ".join(f"{k}={v}" for k, v in card.weights.model_dump().items())
+        tiers = " ".join(f"{t}=[{b.min_score if b.min_score is not None else '-'},"
+                         f"{b.max_score if b.max_score is not None else '-'})"
+                         for t, b in card.tiers.items()) or "-"
+        lines.append(f"  team {name} scorecard: window_days={card.window_days} base={card.base}"
+                     f" bonus_per_won={card.bonus_per_won} bonus_per_kept_deadline="
+                     f"{card.bonus_per_kept_deadline} {weights} tiers={tiers} hysteresis="
+                     f"{card.hysteresis} evaluate_at={card.evaluate_at}")
+    return lines

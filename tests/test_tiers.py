@@ -4,10 +4,13 @@ survive a reload and a restart (each move audited with the rules version it star
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from redis.asyncio import Redis
 
+from leadgrab.cli import main
 from server.config import parse_config
 from server.config_scores import ScorecardConfig
 from server.floor.arbiter import Arbiter
@@ -147,3 +150,41 @@ async def test_a_pinned_tier_holds_until_unpinned(store: Store, clock: ManualClo
             if f["action"] == "tier_change"]
     assert [(f["reason"], f["actor"]) for f in rows] == [("pinned", "manager:m"),
                                                          ("unpinned", "manager:m")]
+
+
+def test_bad_scorecard_tables_are_refused_naming_the_key() -> None:
+    bad = {
+        'tiers = { gold = { min_score = 10.0 } }':
+            'tiers = { gold = { min_score = 10.0 }, platinum = { min_score = 20.0 } }',
+        'evaluate_at = "06:00"': 'evaluate_at = "6am"',
+        'hysteresis = 2.0': 'hysteresis = -1.0',
+        'window_days = 2': 'window_days = 0',
+    }
+    expected = ["platinum", "evaluate_at", "hysteresis", "window_days"]
+    for (old, new), word in zip(bad.items(), expected, strict=True):
+        try:
+            parse_config(CONFIG.replace(old, new))
+        except Exception as exc:
+            assert word in str(exc), (word, str(exc))
+        else:
+            raise AssertionError(f"accepted {new}")
+    overlapping = CONFIG.replace('tiers = { gold = { min_score = 10.0 } }',
+                                 'tiers = { gold = { min_score = 10.0 }, '
+                                 'silver = { min_score = 5.0, max_score = 12.0 } }')
+    overlapping += "\n[tiers.silver.rules]\nmax_open = 2\n"
+    try:
+        parse_config(overlapping)
+    except Exception as exc:
+        assert "overlap" in str(exc)
+    else:
+        raise AssertionError("accepted overlapping bands")
+
+
+def test_check_config_shows_the_scorecard(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG)
+    assert main(["check-config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "team north scorecard: window_days=2" in out
+    assert "tiers=gold=[10.0,-) hysteresis=2.0 evaluate_at=06:00" in out
