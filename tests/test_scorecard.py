@@ -6,12 +6,14 @@ import asyncio
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
 from redis.asyncio import Redis
 
 from server.contracts.timer_members import TimerKind, member, parse
 from server.floor.arbiter import Arbiter
 from server.floor.score_terms import penalty_points
 from server.floor.scorecard import Card, Scorecards
+from server.metrics import Metrics
 from server.store.store import Store
 from tests.clock import ManualClock
 from tests.helpers import arbiter_for, publish
@@ -154,3 +156,15 @@ def test_penalty_points_come_from_the_complaint_penalties_rule() -> None:
                                       "no_contact": {"pause_ms": 100}}}
     assert penalty_points(limits, {"rude": 2, "no_contact": 3, "other": 1}) == 14
     assert penalty_points({}, {"rude": 2}) == 0
+
+
+async def test_score_gauges_keep_to_the_rep_label_cap(store: Store, redis: Redis,
+                                                      clock: ManualClock) -> None:
+    arbiter = await arbiter_for(store, CONFIG)
+    capped, roomy = Metrics(rep_label_max=1), Metrics(rep_label_max=2)
+    for metrics in (capped, roomy):
+        metrics.reps.set_roster({"alice": "north", "bob": "north"})
+        await Scorecards(arbiter, metrics).publish("north")
+    assert "leadgrab_rep_score{" not in generate_latest(capped.registry).decode()
+    assert 'leadgrab_rep_score{rep="bob",team="north"} 50.0' in \
+        generate_latest(roomy.registry).decode()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -56,6 +57,9 @@ class Card:
                 "window": {"since": self.since, "until": self.until, "days": self.days},
                 "score": round(self.score, 6), "figures": self.figures,
                 "terms": [t.body() for t in self.terms]}
+
+
+Tick = Callable[[str, list[Card]], Awaitable[object]]  # run after each team's refresh
 
 
 class Scorecards:
@@ -155,7 +159,7 @@ class Scorecards:
         """Teams with a `[scorecard]` table: their scores are kept up in the background."""
         return [t for t in self.arbiter.config.teams if self.arbiter.team(t).scorecard]
 
-    async def run(self, tick: Any = None) -> None:
+    async def run(self, tick: Tick | None = None) -> None:
         """Every `refresh_s`, publish each scored team's scores and run `tick(team, cards)`
         (the tier schedule) until stopped."""
         while not stop_requested():
