@@ -20,6 +20,10 @@ ENDING = frozenset({A.CLOSE, A.RELEASE, A.RECYCLE, A.WITHDRAW})
 FEEDBACK, RULING, APPEAL, APPEAL_RULING, DISPUTE_RULING = (
     "feedback", "complaint_ruling", "appeal", "appeal_ruling", "dispute_ruling")
 UPHELD = "upheld:"  # counter prefix: upheld complaints by category
+# The complaint steps after which a complaint counts against its rep, by the status they
+# carry: upheld (no appeal), or an appeal rejected; an appeal itself, a dismissal or an
+# overturned appeal leave it not counting
+COUNTING = {RULING: "upheld", APPEAL_RULING: "rejected"}
 
 
 def local_day(ts_ms: int, zone: ZoneInfo) -> str:
@@ -93,9 +97,7 @@ class Counting:
                                            "counted": False})
         state["category"] = f.get("category") or state["category"]
         state["rep"] = state["rep"] or rep
-        status = f.get("status", "")
-        counts = {RULING: status == "upheld", APPEAL: False,
-                  APPEAL_RULING: status == "rejected"}[action]
+        counts = COUNTING.get(action) == f.get("status", "")
         if counts and not state["day"]:
             state["day"] = day
         if counts != state["counted"] and state["rep"] and state["day"]:
