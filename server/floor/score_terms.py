@@ -100,7 +100,7 @@ def terms(t: Totals, card: ScorecardConfig, points: float) -> list[Term]:
         ("kept_deadline_bonus", float(t.kept), card.bonus_per_kept_deadline),
         ("complaint_penalty_points", points, -1.0),
     ]
-    return [Term(name, raw, weight, 0.0 if raw is None else raw * weight)
+    return [Term(name, raw, weight, 0.0 if raw is None else raw * weight + 0.0)  # no -0.0
             for name, raw, weight in raws]
 
 
