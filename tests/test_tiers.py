@@ -3,6 +3,7 @@ survive a reload and a restart (each move audited with the rules version it star
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -116,6 +117,11 @@ async def test_daily_evaluation_with_hysteresis_does_not_flap(store: Store, redi
         ("promoted", "gold", ""), ("demoted", "", "gold"), ("promoted", "gold", "")]
     version = int(await redis.hget("lg:{north}:rules", "version") or 0)
     assert int(rows[-1]["rules_version"]) == version and rows[-1]["actor"] == "schedule"
+    loads = [f for _, f in await store.audit_range("north", "-", "+", 10_000)
+             if f["action"] == "rules_loaded"]
+    kept = json.loads(loads[-1]["rules"])  # what a replay loads for that version
+    assert int(loads[-1]["rules_version"]) == version
+    assert kept["reps"]["alice"]["tier"] == "gold" and kept["reps"]["alice"]["max_open"] == 3
 
 
 async def test_an_earned_tier_brings_its_rules_and_survives_reload_and_restart(
