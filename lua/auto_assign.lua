@@ -4,7 +4,8 @@ Contenders are the team's reps who could take it now: eligible (active, region, 
 not locked out of it or its customer, not paused, on shift, within max_open and max_daily
 (cooldowns do not apply to an assignment): may_take with TAKE.ASSIGN (lib/availability.lua).
 Policies (lib/draw.lua):
-  least_loaded  fewest open leads; ties broken by a uniform draw (seed in the audit entry)
+  least_loaded  fewest open leads; ties broken by a uniform draw (seed in the audit entry);
+                a rep catching up counts as loaded like the median (lib/catchup.lua)
   round_robin   the next contender after the last rep this policy assigned to, by rep id
 Never by roster order. With no contender the lead stays in the pool.
 
@@ -34,7 +35,9 @@ Returns  {'assigned', rep}; {'none', ''} when nobody could take it; {'early', du
          {'noop', ''} when the timer is gone or the lead is no longer open;
          {'stale', ''} when ARGV[4] is not the lead's customer id.
 Emits    events entry type=assigned; audit entry action=auto_assign (policy, seed, result,
-         contenders: JSON list of {rep, open} — who could take it and their open leads).
+         contenders: JSON list of {rep, open} — who could take it and their open leads; a
+         contender catching up also carries `catchup`: back_ms, away_ms (-1: new to
+         draws) and the open it was counted with).
 ]]
 -- @include "lib/reasons.lua"
 -- @include "lib/clock.lua"
@@ -44,6 +47,7 @@ Emits    events entry type=assigned; audit entry action=auto_assign (policy, see
 -- @include "lib/availability.lua"
 -- @include "lib/holding.lua"
 -- @include "lib/draw.lua"
+-- @include "lib/catchup.lua"
 
 local rules_key, days_key, lead_key, timers_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local audit_key, events_key, trail_key, cust_key, rr_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
@@ -84,18 +88,20 @@ for i = 8, #ARGV do
 end
 
 local seed, u = draw_seed(lead_id, seed_override)
+local team = cjson.decode(redis.call('HGET', rules_key, 'team') or '{}')
 local chosen = nil
 if #contenders > 0 and policy == 'round_robin' then
   chosen = next_after(contenders, redis.call('GET', rr_key) or '')
   redis.call('SET', rr_key, chosen.id)
 elseif #contenders > 0 then
+  calibrate(contenders, {'open'}, team, now)
   chosen = least_loaded(contenders, u, {'open'})
 end
 
 local version = redis.call('HGET', rules_key, 'version') or '0'
 local pool = {}
 for _, c in ipairs(contenders) do
-  pool[#pool + 1] = {rep = c.id, open = c.open}
+  pool[#pool + 1] = {rep = c.id, open = c.open, catchup = c.catchup}
 end
 if not chosen then
   audit(audit_key, audit_maxlen, {
@@ -107,7 +113,7 @@ end
 start_hold({pool_key = pool_key, rep_id = chosen.id, rep = chosen.rep, lead_id = lead_id, lead_key = lead_key,
   rep_key = chosen.rep_key, held_key = chosen.held_key, days_key = days_key,
   timers_key = timers_key, cust_key = cust_key, cid = cid, now = now, counts = true,
-  cooldown = false, team = cjson.decode(redis.call('HGET', rules_key, 'team') or '{}')})
+  cooldown = false, team = team})
 emit(events_key, events_maxlen, EVENT.ASSIGNED, {'lead_id', lead_id, 'rep', chosen.id,
   'prev', '', 'payload', lead[5], 'by', 'system', 'reason', 'auto_assign'})
 audit(audit_key, audit_maxlen, {

@@ -1,9 +1,12 @@
 --[[ pause_rep.lua — pause a rep (out of office) or resume them.
 
-A paused rep is offered nothing and cannot claim (not_open). Resuming does not replay what
-was offered meanwhile; quotas keep counting the same calendar day across a pause.
+A paused rep is offered nothing and cannot claim (not_open). On resume the servers offer the
+rep the open leads it may claim (server/fanout/returns.py); quotas keep counting the same
+calendar day across a pause.
 
-KEYS[1]  lg:{team}:rep:<rep>  hash: rep state ('paused' = '1' while paused)
+KEYS[1]  lg:{team}:rep:<rep>  hash: rep state ('paused' = '1' while paused; a resume keeps
+                              when the pause began in 'away_from_ms', for fair catch-up and
+                              the open leads offered on return)
 KEYS[2]  lg:{team}:audit      stream: audit trail
 KEYS[3]  lg:{team}:events     stream: offers and decisions
 KEYS[4]  lg:{team}:rules      hash: rep rules (the rep must exist)
@@ -35,6 +38,9 @@ end
 local was = redis.call('HGET', rep_key, 'paused') or '0'
 if was == paused then
   return {'ok', paused, 0}
+end
+if paused == '0' then
+  redis.call('HSET', rep_key, 'away_from_ms', redis.call('HGET', rep_key, 'paused_changed_ms') or now)
 end
 redis.call('HSET', rep_key, 'paused', paused, 'paused_changed_ms', now)
 emit(events_key, events_maxlen, EVENT.PAUSE, {'rep', rep_id, 'paused', paused})

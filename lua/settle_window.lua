@@ -5,7 +5,8 @@ every later call finds nothing to do. Each candidate is checked again (eligibili
 quotas: may_take with TAKE.SETTLE, lib/availability.lua): those who fail are rejected with the
 reason, the rest compete by the lead's policy (lib/draw.lua):
   lottery       uniform draw
-  least_loaded  fewest open leads, then fewest wins today, then a uniform draw among the tied
+  least_loaded  fewest open leads, then fewest wins today, then a uniform draw among the tied;
+                a rep catching up counts as loaded like the median (lib/catchup.lua)
   weighted      draw proportional to each rep's `weight` rule, or with weight_from = "score"
                 (team or band) to the rep's score held within [weight_floor, weight_cap]
 The draw uses u = first 8 hex digits of `seed` / 2^32 over the contenders sorted by rep id;
@@ -37,7 +38,8 @@ Returns  {'settled', winner ('' if nobody could win; the lead is open again), re
          {'early', window_ends_ms} before the window closes; {'noop', ''} when there is no
          window; {'stale', ''} when the candidates or the customer differ from ARGV.
 Emits    audit entries action=claim for each candidate and action=settle (policy, seed,
-         contenders, winner); events entries type=settled (results per rep) and type=taken.
+         contenders, winner; a contender catching up carries `catchup`: back_ms, away_ms
+         (-1: new to draws) and the open/today it was counted with); events entries type=settled (results per rep) and type=taken.
 ]]
 -- @include "lib/reasons.lua"
 -- @include "lib/clock.lua"
@@ -46,6 +48,7 @@ Emits    audit entries action=claim for each candidate and action=settle (policy
 -- @include "lib/availability.lua"
 -- @include "lib/holding.lua"
 -- @include "lib/draw.lua"
+-- @include "lib/catchup.lua"
 
 local rules_key, days_key, lead_key, cand_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local timers_key, audit_key, events_key, trail_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
@@ -114,6 +117,7 @@ local policy = lead[3]
 local winner = nil
 if #contenders > 0 then
   if policy == 'least_loaded' then
+    calibrate(contenders, {'open', 'today'}, team, now)
     winner = least_loaded(contenders, u, {'open', 'today'})
   elseif policy == 'weighted' then
     winner = weighted(contenders, u)
@@ -157,7 +161,8 @@ redis.call('ZREM', timers_key, 'settle:' .. lead_id)
 
 local pool = {}
 for _, c in ipairs(contenders) do
-  pool[#pool + 1] = {rep = c.id, weight = c.weight, open = c.open, today = c.today}
+  pool[#pool + 1] = {rep = c.id, weight = c.weight, open = c.open, today = c.today,
+    catchup = c.catchup}
 end
 audit(audit_key, audit_maxlen, {
   action = ACTION.SETTLE, lead = lead_id, actor = 'system', result = winner and 'won' or 'none',

@@ -16,6 +16,7 @@ from server.background import awaiting, stop_requested
 from server.config import Config, ConfigError, load_config
 from server.fanout import catchup as feed
 from server.fanout.hub import Hub
+from server.fanout.returns import ReturnOffers
 from server.fanout.tail import BLOCK_MS, Tail
 from server.floor.arbiter import Arbiter
 from server.floor.claims import Claims
@@ -52,6 +53,7 @@ from server.web.appkeys import (
     CONFIG_PATH,
     HUB,
     METRICS,
+    RETURNS,
     SCOREBOARD,
     SCORECARDS,
     SOCKETS,
@@ -154,14 +156,12 @@ def _running(redis_override: str | None, clock: NowOverride | None,
             tasks.append(asyncio.create_task(_follow_reloads(arbiter, hub),
                                              name="leadgrab:reloads"))
             tasks.append(asyncio.create_task(timers.run(), name="leadgrab:timers"))
+            app[RETURNS] = ReturnOffers(arbiter, hub)
+            tasks.append(asyncio.create_task(app[RETURNS].run(), name="leadgrab:returns"))
             app[SCOREBOARD] = Scoreboard(arbiter, app[METRICS])
             app[SCOREBOARD].follow_roster()
             tasks.append(asyncio.create_task(app[SCOREBOARD].run(), name="leadgrab:scoreboard"))
-            app[SCORECARDS] = Scorecards(arbiter, app[METRICS])
-            app[TIER_DESK] = TierDesk(arbiter)
-            schedule = TierSchedule(app[TIER_DESK], app[SCORECARDS])
-            tasks.append(asyncio.create_task(app[SCORECARDS].run(schedule.tick),
-                                             name="leadgrab:scorecard"))
+            tasks.append(_scorecards(app, arbiter))
             try:
                 yield
             finally:
@@ -169,6 +169,14 @@ def _running(redis_override: str | None, clock: NowOverride | None,
                 for r in (reader, store):
                     await r.aclose()
     return ctx
+
+
+def _scorecards(app: web.Application, arbiter: Arbiter) -> asyncio.Task[None]:
+    """The scorecards, the tier desk, and their loop (scores, then the tier schedule)."""
+    app[SCORECARDS] = Scorecards(arbiter, app[METRICS])
+    app[TIER_DESK] = TierDesk(arbiter)
+    schedule = TierSchedule(app[TIER_DESK], app[SCORECARDS])
+    return asyncio.create_task(app[SCORECARDS].run(schedule.tick), name="leadgrab:scorecard")
 
 
 async def _stop(tasks: list[asyncio.Task[None]]) -> None:

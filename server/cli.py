@@ -126,6 +126,9 @@ def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> i
 def check_config(args: argparse.Namespace) -> int:
     config = load_config(args.path)
     print(f"{args.path}: OK — {len(config.teams)} team(s), {len(config.reps)} rep(s)")
+    for name, team in config.teams.items():
+        print(f"  team {name} returns: " + " ".join(
+            f"{k}={v}" for k, v in team.returns.model_dump().items()))
     for rep in config.reps:
         eff = effective_rep(config, rep)
         rules = " ".join(f"{k}={v}" for k, v in eff.rules.model_dump().items())

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from server.config_errors import describe
+from server.config_returns import Returns
 from server.config_scores import ScorecardConfig, ScoreDraw, unknown_score_tiers
 from server.shifts import parse_shift
 
@@ -129,6 +130,7 @@ class TeamConfig(ScoreDraw):
     owner_window_ms: NonNegative = 0
     auto_assign_after_ms: NonNegative = 0
     assign_policy: Literal["none", "least_loaded", "round_robin"] = "none"
+    returns: Returns = Returns()  # coming back: open leads offered, fair catch-up
     scorecard: ScorecardConfig | None = None  # server/config_scores.py
 
     def arbitration(self, value: float) -> tuple[str, int, str]:

@@ -26,8 +26,7 @@ import aiohttp
 from playwright.async_api import Page, async_playwright
 
 from server.web.auth import Role
-from tests.board_harness import open_board
-from tests.console_harness import ServerProcess, launch
+from tests.browser_harness import ServerProcess, launch, open_board
 
 REPS = 1000
 SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 60.0
@@ -35,12 +34,6 @@ RATE = float(sys.argv[2]) if len(sys.argv) > 2 else 20.0
 CLAIMERS = 3
 CLOSE_AFTER_S = 3.0
 HEAD = """
-[server]
-host = "127.0.0.1"
-port = {port}
-data_dir = "{data_dir}"
-secret = "{secret}"
-
 [teams.floor]
 timezone = "UTC"
 

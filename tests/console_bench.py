@@ -19,15 +19,9 @@ from pathlib import Path
 
 from playwright.async_api import async_playwright
 
-from tests.console_harness import ServerProcess, launch, open_console
+from tests.browser_harness import ServerProcess, launch, open_console
 
 CONFIG = """
-[server]
-host = "127.0.0.1"
-port = {port}
-data_dir = "{data_dir}"
-secret = "{secret}"
-
 [teams.north]
 timezone = "UTC"
 rules = {{ max_open = 5, max_daily = 5, cooldown_after_claim_ms = 0, penalty_cooldown_ms = 0 }}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import sys
 import time
@@ -88,6 +89,9 @@ async def main(path: str | None) -> None:
         "entries": len(entries), "inputs": run.inputs, "replay_s": round(run.seconds, 2),
         "replay_wall_s": round(wall, 2), "entries_per_s": round(len(entries) / run.seconds),
         "recorded_span_s": span_s, "fraction_of_day": run.seconds / span_s, **script,
+        "ratio_to_sequential": round(script["sequential_per_s"] * run.seconds / len(entries), 2),
+        "ratio_to_pipelined": round(script["pipelined_per_s"] * run.seconds / len(entries), 2),
+        "load_avg_1m": round(os.getloadavg()[0], 1),
     }, indent=1))
 
 

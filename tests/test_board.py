@@ -5,50 +5,48 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
-from tests.board_harness import CONFIG, WAIT_MS, BoardPage, act, manager_token, open_board
-from tests.console_harness import Console, ServerProcess, launch, open_console
+from tests.browser_harness import (
+    BOARD_CONFIG,
+    WAIT_MS,
+    BoardPage,
+    Console,
+    ServerProcess,
+    act,
+    checked,
+    chromium,
+    manager_token,
+    open_board,
+    open_console,
+    served,
+)
 
 IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path_factory.mktemp("board"), CONFIG)
-    proc.start()
-    yield proc
-    proc.stop()
+server = served("server", BOARD_CONFIG)
+browser = chromium()
+pages = checked("pages")
 
 
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        chromium = await launch(pw)
-        yield chromium
-        await chromium.close()
-
-
-@pytest.fixture
-async def pages() -> AsyncIterator[list[BoardPage | Console]]:
-    opened: list[BoardPage | Console] = []
-    yield opened
-    for page in opened:
-        assert page.errors == []
-        await page.context.close()
-
-
-async def test_publish_shows_open_then_claim_moves_to_held(
-        browser: Browser, server: ServerProcess, pages: list[BoardPage | Console]) -> None:
+async def north_with_ana_and_ben(browser: Browser, server: ServerProcess,
+                                 pages: list[BoardPage | Console],
+                                 ) -> tuple[BoardPage, Console, Console]:
+    """A board on team north and the consoles of ana and ben (checked after the test)."""
     board = await open_board(browser, server, manager_token(server))
     ana = await open_console(browser, server, "ana")
     ben = await open_console(browser, server, "ben")
     pages += [board, ana, ben]
     await board.team("north")
+    return board, ana, ben
+
+
+async def test_publish_shows_open_then_claim_moves_to_held(
+        browser: Browser, server: ServerProcess, pages: list[BoardPage | Console]) -> None:
+    board, ana, _ben = await north_with_ana_and_ben(browser, server, pages)
     await expect(board.rep("ana")).to_contain_text("online", timeout=WAIT_MS)
     await expect(board.rep("ben")).to_contain_text("online", timeout=WAIT_MS)
     server.publish({"id": "live-1", "value": 8000, "region": "race",
@@ -65,11 +63,7 @@ async def test_publish_shows_open_then_claim_moves_to_held(
 
 async def test_dispatch_reassign_withdraw_and_pause(
         browser: Browser, server: ServerProcess, pages: list[BoardPage | Console]) -> None:
-    board = await open_board(browser, server, manager_token(server))
-    ana = await open_console(browser, server, "ana")
-    ben = await open_console(browser, server, "ben")
-    pages += [board, ana, ben]
-    await board.team("north")
+    board, ana, ben = await north_with_ana_and_ben(browser, server, pages)
     server.publish({"id": "disp-1", "value": 100, "region": "race"})
     await expect(board.lead("disp-1")).to_be_visible(timeout=WAIT_MS)
     await act(board, "disp-1", "open", "Dispatch", "ben", "key account")
@@ -168,6 +162,10 @@ async def test_audit_search_pages_and_downloads(
     await page.fill("#audit-lead", "snap-3")
     await page.click("#audit-search")
     rows = page.locator("#audit tbody tr")
+    await page.wait_for_function(  # the status of the page before may match the pattern below
+        "() => [...document.querySelectorAll('#audit tbody tr')].some("
+        "r => r.cells[2].textContent === 'snap-3')", timeout=WAIT_MS)
+    await asyncio.sleep(0.5)  # an answer to an earlier request arriving now must not repaint
     await expect(page.locator("#audit-status")).to_have_text(re.compile(r"^\d+ entries$"),
                                                              timeout=WAIT_MS)
     await expect(rows.first).to_contain_text("publish")

@@ -15,13 +15,16 @@ from typing import Any
 import aiohttp
 import jwt
 import pytest
-from redis.asyncio import Redis
 
 from server import cli
-from server.app import create_app
+from server.store import keys
 from server.web.auth import Role
-from tests.conftest import BASE_CONFIG, ROOT, SECRET, Gateway, gateway_config, running
-from tests.test_ws import connect, publish
+from tests.conftest import BASE_CONFIG, ROOT, SECRET, Gateway
+from tests.helpers.gateways import gateway_with
+from tests.helpers.http import publish
+from tests.test_http import call, integration
+from tests.test_resources_api import storage_leaks, valid
+from tests.test_ws import connect
 
 TWO_TEAMS = BASE_CONFIG + """
 [teams.south]
@@ -39,11 +42,7 @@ team = "south"
 """
 
 
-@pytest.fixture
-async def two(redis: Redis, redis_url: str, tmp_path: Path) -> AsyncIterator[Gateway]:
-    app = create_app(gateway_config(tmp_path, body=TWO_TEAMS), redis=redis_url)
-    async with running(app, redis) as gw:
-        yield gw
+two = gateway_with("two", TWO_TEAMS)
 
 
 def manager(gw: Gateway, teams: list[str] | None = None) -> str:
@@ -101,13 +100,64 @@ async def test_snapshot_then_events_with_the_state_they_name(gateway: Gateway) -
     async with feed(gateway, manager(gateway)) as ws:
         snap = await until(ws, "snapshot")
         assert snap["team"] == "north" and set(snap["reps"]) == {"alice", "bob", "carol"}
-        assert snap["rules"]["alice"]["max_open"] == snap["reps"]["alice"]["max_open"]
+        assert snap["rules"]["alice"]["max_open"] == snap["reps"]["alice"]["limits"]["max_open"]
         assert set(snap["fairness"]) == {"1h", "24h"}
         await publish(gateway, "F1", region="north")
         events = await until(ws, "events", lambda m: any(e.get("lead") == "F1"
                                                           for e in m["entries"]))
         assert events["entries"][0]["action"] == "publish"
         assert events["leads"]["F1"]["state"] == "open"
+
+
+def typed(message: dict[str, Any]) -> None:
+    """Every lead, rep and entry of a snapshot or events message is the API's typed resource."""
+    for lead in message["leads"].values():
+        if lead is not None:
+            valid("Lead", lead)
+    for rep in message["reps"].values():
+        valid("Rep", rep)
+    for name in ("decisions", "entries"):
+        for entry in message.get(name, []):
+            valid("AuditEntry", entry)
+    for entry in message["presence"]:
+        valid("PresenceEntry", entry)
+    assert storage_leaks(message) == []
+
+
+async def test_snapshot_and_events_carry_typed_resources(gateway: Gateway) -> None:
+    await call(gateway, "POST", "/api/leads", integration(gateway),
+               {"id": "K1", "team": "north", "value": 9000, "region": "north",
+                "skills": ["solar"], "priority": 2, "customer_id": "C-1"})
+    async with connect(gateway, "alice") as alice:
+        await alice.recv_type("welcome")
+        await alice.send({"type": "claim", "req_id": "k1", "lead_id": "K1"})
+        assert (await alice.recv_type("claim_result"))["result"] == "won"
+        async with feed(gateway, manager(gateway)) as ws:
+            snap = await until(ws, "snapshot")
+            typed(snap)
+            valid("BoardTeam", snap)
+            _status, body = await get(gateway, "/api/board/snapshot", manager(gateway))
+            valid("BoardSnapshot", body)
+            lead = snap["leads"]["K1"]
+            single = (await call(gateway, "GET", "/api/leads/K1", manager(gateway)))[1]["lead"]
+            assert lead == single and lead["holder"] == "alice" and lead["value"] == 9000
+            rep = (await call(gateway, "GET", "/api/reps/alice", manager(gateway)))[1]
+            assert snap["reps"]["alice"] == rep and rep["held"] == ["K1"]
+            assert [e["action"] for e in snap["decisions"] if e.get("lead") == "K1"] == [
+                "publish", "claim"]
+            assert isinstance(snap["decisions"][1]["ts"], int)
+            await publish(gateway, "K2", region="north", value=10)
+            events = await until(ws, "events", lambda m: "K2" in m["leads"])
+            typed(events)
+            assert events["leads"]["K2"]["value"] == 10 and events["entries"][0]["at"]
+
+
+async def test_the_snapshot_finds_open_leads_by_the_pool_index(gateway: Gateway) -> None:
+    """An open lead whose audit entries were trimmed away is still on the board."""
+    await publish(gateway, "OLD", region="north")
+    await gateway.redis.xtrim(keys.audit("north"), maxlen=0)
+    _status, body = await get(gateway, "/api/board/snapshot", manager(gateway))
+    assert body["teams"]["north"]["leads"]["OLD"]["state"] == "open"
 
 
 async def test_resume_from_a_cursor_replays_only_what_came_after(gateway: Gateway) -> None:
@@ -136,12 +186,14 @@ async def test_presence_reaches_the_feed_and_the_snapshot(gateway: Gateway) -> N
             await alice.recv_type("welcome")
             joined = await until(ws, "events", lambda m: m["presence"])
             assert joined["presence"][0]["action"] == "connected"
-            assert joined["reps"]["alice"]["online"] == 1
+            assert joined["reps"]["alice"]["connections"] == 1
+            assert joined["reps"]["alice"]["online"] is True
             _status, body = await get(gateway, "/api/board/snapshot", manager(gateway))
-            assert body["teams"]["north"]["reps"]["alice"]["online"] == 1
+            assert body["teams"]["north"]["reps"]["alice"]["connections"] == 1
         left = await until(ws, "events", lambda m: m["presence"])
         assert left["presence"][0]["action"] == "disconnected"
-        assert left["reps"]["alice"]["online"] == 0
+        assert left["reps"]["alice"]["connections"] == 0
+        assert left["reps"]["alice"]["online"] is False
 
 
 async def test_a_scoped_manager_sees_nothing_of_another_team(two: Gateway) -> None:

@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -22,6 +21,7 @@ from server.protocol import CloseCode, Codec, Frame
 from server.web.appkeys import SOCKETS
 from server.web.auth import Role, TokenAuthority
 from tests.conftest import SECRET, Gateway, gateway_config
+from tests.helpers.http import publish
 
 CODECS = [Codec.JSON, Codec.MSGPACK]
 FAST: dict[str, Any] = {"backoff_base_s": 0.02, "backoff_cap_s": 0.2}
@@ -44,20 +44,6 @@ class Feed:
 
     async def leads(self, count: int, timeout: float = 5.0) -> list[str]:
         return [str((await self.next("lead", timeout))["lead_id"]) for _ in range(count)]
-
-
-async def publish(base_url: str, token: str, lead_id: str, **fields: Any) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {token}"}
-    body = {"id": lead_id, "team": "north", "region": "north", **fields}
-    async with aiohttp.ClientSession() as http, \
-            http.post(f"{base_url}/api/leads", json=body, headers=headers) as resp:
-        assert resp.status in (200, 201), await resp.text()
-        answer: dict[str, Any] = await resp.json()
-        return answer
-
-
-def base(gw: Gateway) -> str:
-    return gw.url("/").rstrip("/")
 
 
 def client(gw: Gateway, rep: str, **kwargs: Any) -> LeadGrabClient:
@@ -83,7 +69,7 @@ async def test_one_wins_the_other_loses(gateway: Gateway, codec: Codec) -> None:
         assert alice.welcome is not None and alice.welcome["rep"] == "alice"
         alice_feed, bob_feed = Feed(alice), Feed(bob)
         token = gateway.role_token(Role.INTEGRATION)
-        await publish(base(gateway), token, "L1", value=500, skills=[])
+        await publish(gateway, "L1", token, region="north", value=500, skills=[])
         lead = await alice_feed.next("lead")
         assert (lead["lead_id"], lead["value"], lead["region"]) == ("L1", 500, "north")
         assert (await bob_feed.next("lead"))["seq"] == lead["seq"]
@@ -96,7 +82,7 @@ async def test_one_wins_the_other_loses(gateway: Gateway, codec: Codec) -> None:
 
 async def test_claim_retry_is_idempotent_and_actions_answer(gateway: Gateway) -> None:
     async with client(gateway, "alice") as alice:
-        await publish(base(gateway), gateway.role_token(Role.INTEGRATION), "L1")
+        await publish(gateway, "L1", region="north")
         first = await asyncio.wait_for(alice.claim("L1", req_id="r-1"), 5)
         again = await asyncio.wait_for(alice.claim("L1", req_id="r-1"), 5)
         assert first == again and first["result"] == "won"
@@ -119,17 +105,17 @@ async def test_reconnect_resumes_exactly_once_in_order(
         feed = Feed(alice)
         await asyncio.wait_for(alice.connect(), 5)
         for n in range(seen_before):
-            await publish(base(gateway), token, f"B{n}")
+            await publish(gateway, f"B{n}", token, region="north")
         before = await feed.leads(seen_before)
     # The instance is gone: publish through another one while the client retries.
     away = [f"A{n}" for n in range(3)]
     for lead_id in away:
-        await publish(base(gateway), token, lead_id)
+        await publish(gateway, lead_id, token, region="north")
     claim = asyncio.create_task(alice.claim("A1", req_id="while-away"))
     async with serving(tmp_path, redis_url, port):
         assert before + await feed.leads(3) == [f"B{n}" for n in range(seen_before)] + away
         assert (await asyncio.wait_for(claim, 5))["result"] == "won"
-        await publish(base(gateway), token, "LIVE")
+        await publish(gateway, "LIVE", token, region="north")
         assert await feed.leads(1) == ["LIVE"]
         await alice.aclose()
 
@@ -139,7 +125,7 @@ async def test_server_side_close_resumes(gateway: Gateway) -> None:
         feed = Feed(bob)
         for sock in [*gateway.app[SOCKETS]]:
             await sock.close(code=CloseCode.SERVER_RESTART, message=b"restarting")
-        await publish(base(gateway), gateway.role_token(Role.INTEGRATION), "L1")
+        await publish(gateway, "L1", region="north")
         assert await feed.leads(1) == ["L1"]
         assert feed.welcomes == 2
 
@@ -150,7 +136,7 @@ async def test_full_queue_drops_then_replays_in_order(gateway: Gateway) -> None:
         await feed.next("welcome")
         ids = [f"L{n}" for n in range(8)]
         for lead_id in ids:
-            await publish(base(gateway), gateway.role_token(Role.INTEGRATION), lead_id)
+            await publish(gateway, lead_id, region="north")
         await asyncio.sleep(0.2)  # let the queue overflow before anything is read
         assert await feed.leads(len(ids)) == ids
         assert feed.welcomes == 2  # the dropped frames came back through a resume
@@ -184,7 +170,7 @@ async def test_rep_session_claims_newest_on_enter(gateway: Gateway) -> None:
         running = asyncio.create_task(session.run(lines))
         token = gateway.role_token(Role.INTEGRATION)
         for lead_id in ("OLD", "NEW"):
-            await publish(base(gateway), token, lead_id, value=100, priority=3)
+            await publish(gateway, lead_id, token, region="north", value=100, priority=3)
         async with asyncio.timeout(5):
             while "NEW" not in session.open:
                 await asyncio.sleep(0.01)
@@ -227,7 +213,7 @@ async def test_a_token_source_renews_an_expired_session_and_resumes(gateway: Gat
         feed = Feed(alice)
         await feed.next("welcome")
         await feed.next("welcome", timeout=8)  # the first token expired: closed with 4001, renewed
-        await publish(base(gateway), gateway.role_token(Role.INTEGRATION), "L1")
+        await publish(gateway, "L1", region="north")
         assert (await feed.next("lead"))["lead_id"] == "L1"
         assert asked == tokens and feed.welcomes == 2
         assert (await asyncio.wait_for(alice.claim("L1"), 5))["result"] == "won"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -19,7 +18,8 @@ from server.contracts.reasons import Outcome
 from server.store import backend, keys
 from server.web.auth import Role
 from tests.cluster import node_of, stored_on, url_of
-from tests.conftest import Gateway, gateway_config, running
+from tests.conftest import gateway_config, running
+from tests.helpers.http import get, publish
 from tests.test_race import TEAM, max_open_race, one_winner_race, start, team_config
 from tests.test_ws import connect as ws_connect
 
@@ -86,28 +86,6 @@ async def test_cli_reload_reaches_a_cluster(cluster: RedisCluster, cluster_urls:
         assert await cluster.hget(keys.rules(team), "version") == "1"
 
 
-async def post(gw: Gateway, path: str, body: dict[str, Any]) -> tuple[int, Any]:
-    """POST as an integration; the status and the JSON answer."""
-    headers = {"Authorization": f"Bearer {gw.role_token(Role.INTEGRATION)}"}
-    async with aiohttp.ClientSession() as http, http.post(gw.url(path), json=body,
-                                                          headers=headers) as resp:
-        return resp.status, await resp.json()
-
-
-async def publish(gw: Gateway, team: str, lead_id: str) -> dict[str, Any]:
-    status, body = await post(gw, "/api/leads", {"id": lead_id, "team": team})
-    assert status in (200, 201), body
-    result: dict[str, Any] = body
-    return result
-
-
-async def get(gw: Gateway, path: str, token: str | None = None) -> tuple[int, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with aiohttp.ClientSession() as http, http.get(gw.url(path), headers=headers) as resp:
-        return resp.status, await (resp.json() if resp.content_type.endswith("json")
-                                   else resp.text())
-
-
 async def test_two_servers_on_a_cluster_behave_as_one(cluster: RedisCluster,
                                                       cluster_urls: list[str],
                                                       tmp_path: Path) -> None:
@@ -126,8 +104,8 @@ async def test_two_servers_on_a_cluster_behave_as_one(cluster: RedisCluster,
             "sam", team="south")))
         for peer in (alice, bob, sam):
             await peer.recv_type("welcome")
-        await publish(one, "north", "N1")
-        await publish(two, "south", "S1")
+        await publish(one, "N1", team="north")
+        await publish(two, "S1", team="south")
         assert (await alice.recv_type("lead"))["lead_id"] == "N1"
         assert (await bob.recv_type("lead"))["lead_id"] == "N1"
         assert (await sam.recv_type("lead"))["lead_id"] == "S1"
@@ -181,7 +159,7 @@ async def test_a_claim_window_settles_once_across_two_servers(cluster: RedisClus
             "sue", team="south")))
         for peer in (sam, sue):
             await peer.recv_type("welcome")
-        await publish(one, "south", "W1")
+        await publish(one, "W1", team="south")
         for peer, req in ((sam, "s"), (sue, "u")):
             await peer.recv_type("lead")
             await peer.send({"type": "claim", "req_id": req, "lead_id": "W1"})

@@ -17,7 +17,8 @@ from server.store import backend, keys
 from server.web.auth import Role
 from tests.cluster import Cluster, move_slot, node_of, redis_cluster, stored_on, url_of
 from tests.conftest import Gateway, gateway_config, running
-from tests.test_cluster import TWO_TEAMS, get, post, publish
+from tests.helpers.http import get, post, publish
+from tests.test_cluster import TWO_TEAMS
 from tests.test_ws import connect as ws_connect
 
 # After a node went away and came back, or a failover, redis-py may drop a replaced node
@@ -42,12 +43,12 @@ async def test_a_team_moved_to_another_node_keeps_working(cluster: RedisCluster,
     try:
         async with running(app, cluster) as gw, ws_connect(gw, "alice") as alice:  # type: ignore[arg-type]
             await alice.recv_type("welcome")
-            await publish(gw, "north", "N1")
+            await publish(gw, "N1", team="north")
             assert (await alice.recv_type("lead"))["lead_id"] == "N1"
             await move_slot(cluster_urls, slot, home, away)
             moved = True
             assert await stored_on(after, keys.lead("north", "N1"))
-            await publish(gw, "north", "N2")
+            await publish(gw, "N2", team="north")
             assert (await alice.recv_type("lead", timeout=6))["lead_id"] == "N2"
             for lead in ("N1", "N2"):
                 await alice.send({"type": "claim", "req_id": lead, "lead_id": lead})
@@ -73,16 +74,17 @@ async def test_a_node_down_takes_only_its_teams_down_and_they_come_back(
     app = create_app(gateway_config(tmp_path, body=TWO_TEAMS), redis=seed)
     async with running(app, cluster) as gw, ws_connect(gw, "bob") as bob:  # type: ignore[arg-type]
         await bob.recv_type("welcome")
-        await publish(gw, "north", "N1")
+        await publish(gw, "N1", team="north")
+        crm = gw.role_token(Role.INTEGRATION)
         try:
             await nodes.servers[down].stop()
             await bob.send({"type": "claim", "req_id": "b1", "lead_id": "N1"})
             error = await bob.recv_type("error", timeout=15)
             assert (error["code"], error["temporary"], error["req_id"]) == (
                 "unavailable", True, "b1")
-            status, body = await post(gw, "/api/leads", {"id": "N2", "team": "north"})
+            status, body = await post(gw, "/api/leads", {"id": "N2", "team": "north"}, crm)
             assert (status, body["error"]["code"]) == (503, "unavailable")
-            assert (await post(gw, "/api/leads", {"id": "S1", "team": "south"}))[0] == 201
+            assert (await post(gw, "/api/leads", {"id": "S1", "team": "south"}, crm))[0] == 201
             assert (await get(gw, "/healthz"))[0] == 503  # a team is unreachable
             await nodes.servers[down].start()
             await nodes.wait_ok()
@@ -92,7 +94,7 @@ async def test_a_node_down_takes_only_its_teams_down_and_they_come_back(
             await set_full_coverage(nodes, "yes")
             await nodes.servers[down].stop()
             await nodes.wait_state("fail", without=down)
-            status, body = await post(gw, "/api/leads", {"id": "S2", "team": "south"})
+            status, body = await post(gw, "/api/leads", {"id": "S2", "team": "south"}, crm)
             assert status == 503 and body["error"]["code"] == "unavailable", (status, body)
             assert (await get(gw, "/healthz"))[0] == 503
         finally:  # (start is a no-op if it runs) same port and nodes.conf: its slots return
@@ -153,7 +155,7 @@ async def test_a_replica_takes_over_and_the_floor_goes_on(ha_nodes: Cluster,
     try:
         async with running(app, client) as gw, ws_connect(gw, "bob") as bob:  # type: ignore[arg-type]
             await bob.recv_type("welcome")
-            await publish(gw, "north", "N1")
+            await publish(gw, "N1", team="north")
             assert (await bob.recv_type("lead"))["lead_id"] == "N1"
             direct = Redis(host=primary.host, port=primary.port)
             assert await direct.execute_command("WAIT", 1, 2000) == 1  # N1 is on the replica
@@ -163,7 +165,7 @@ async def test_a_replica_takes_over_and_the_floor_goes_on(ha_nodes: Cluster,
                 while (result := await claim_over_http(gw, "bob", "N1")) is None:
                     await asyncio.sleep(0.2)
             assert result == "won"
-            await publish(gw, "north", "N2")  # the next lead bob sees: no N1 again
+            await publish(gw, "N2", team="north")  # the next lead bob sees: no N1 again
             assert (await bob.recv_type("lead", timeout=10))["lead_id"] == "N2"
         await client.aclose()
         client = await backend.connect(ha_nodes.urls[(down + 1) % 3])

@@ -5,25 +5,12 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
 
-import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
-from tests.console_harness import (
-    Console,
-    ServerProcess,
-    launch,
-    open_console,
-)
+from tests.browser_harness import Console, ServerProcess, checked, chromium, open_console, served
 
 CONFIG = """
-[server]
-host = "127.0.0.1"
-port = {port}
-data_dir = "{data_dir}"
-secret = "{secret}"
-
 [teams.north]
 timezone = "Asia/Shanghai"
 release = {{ min_value = 100000, stages = [ {{ tiers = ["gold"], after_ms = 0 }},
@@ -116,29 +103,9 @@ regions = ["kbd"]
 WAIT_MS = 15_000  # generous: a loaded 2-core machine
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path_factory.mktemp("console"), CONFIG)
-    proc.start()
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        chromium = await launch(pw)
-        yield chromium
-        await chromium.close()
-
-
-@pytest.fixture
-async def consoles() -> AsyncIterator[list[Console]]:
-    opened: list[Console] = []
-    yield opened
-    for console in opened:
-        assert console.errors == []
-        await console.context.close()
+server = served("server", CONFIG)
+browser = chromium()
+consoles = checked("consoles")
 
 
 async def test_two_reps_race_for_a_lead(browser: Browser, server: ServerProcess,

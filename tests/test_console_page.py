@@ -5,22 +5,14 @@ from __future__ import annotations
 import re
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
 
-import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from server.web.auth import Role
+from tests.browser_harness import PHONE, ServerProcess, chromium, open_console, served
 from tests.conftest import ROOT
-from tests.console_harness import PHONE, ServerProcess, launch, open_console
 
 CONFIG = """
-[server]
-host = "127.0.0.1"
-port = {port}
-data_dir = "{data_dir}"
-secret = "{secret}"
-
 [teams.north]
 timezone = "Asia/Shanghai"
 
@@ -68,20 +60,8 @@ LEADS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path_factory.mktemp("console-page"), CONFIG)
-    proc.start()
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        chromium = await launch(pw)
-        yield chromium
-        await chromium.close()
+server = served("server", CONFIG)
+browser = chromium()
 
 
 async def test_lead_fields_render_as_text_and_run_nothing(browser: Browser,

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
 
-import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from server.web.auth import Role
-from tests.console_harness import Console, ServerProcess, launch, open_console
+from tests.browser_harness import Console, ServerProcess, chromium, open_console, served
 
 CONFIG = """
-[server]
-host = "127.0.0.1"
-port = {port}
-data_dir = "{data_dir}"
-secret = "{secret}"
-
 [teams.north]
 timezone = "Asia/Shanghai"
 release = {{ min_value = 100000, stages = [ {{ tiers = ["gold"], after_ms = 0 }},
@@ -40,20 +32,8 @@ regions = ["north"]
 WAIT_MS = 15_000
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path_factory.mktemp("console-pool"), CONFIG)
-    proc.start()
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        chromium = await launch(pw)
-        yield chromium
-        await chromium.close()
+server = served("server", CONFIG)
+browser = chromium()
 
 
 async def test_the_console_shows_the_pool_and_new_limits(browser: Browser,

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
-from tests.console_harness import ServerProcess, free_port, launch, open_console
+from tests.browser_harness import ServerProcess, chromium, free_port, open_console, served
 
 CONFIG = """
-[server]
-host = "127.0.0.1"
-port = {port}
-data_dir = "{data_dir}"
-secret = "{secret}"
-
 [teams.north]
 timezone = "Asia/Shanghai"
 rules = {{ max_open = 5, max_daily = 50, cooldown_after_claim_ms = 0, penalty_cooldown_ms = 0 }}
@@ -29,30 +22,10 @@ regions = ["resume"]
 WAIT_MS = 40_000  # two server starts on a loaded machine, then the console's backoff
 
 
-@pytest.fixture
-def trimmed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """A server whose team stream keeps only the last few dozen entries."""
-    config = CONFIG.replace('secret = "{secret}"', 'secret = "{secret}"\nstream_maxlen = 20')
-    proc = ServerProcess(tmp_path_factory.mktemp("console-gap"), config)
-    proc.start()
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path_factory.mktemp("console-resume"), CONFIG)
-    proc.start()
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        chromium = await launch(pw)
-        yield chromium
-        await chromium.close()
+# a server whose team stream keeps only the last few dozen entries
+trimmed = served("trimmed", CONFIG, "function", server_extra="stream_maxlen = 20")
+server = served("server", CONFIG, "function")
+browser = chromium("function")
 
 
 @pytest.mark.timeout(180)

@@ -10,7 +10,7 @@ import pytest
 from redis.crc import key_slot
 
 from server.contracts.timer_members import TimerKind, member
-from server.store import keys, score_keys
+from server.store import keys, return_keys, score_keys
 from server.store.keys import Retention, ScriptCall
 from server.store.scripts import NAMES, lua_dir
 
@@ -48,9 +48,11 @@ SAMPLES: dict[str, Builder] = {
                                                      "", LIMITS, NOW),
     "auto_assign_call": lambda team: keys.auto_assign_call(team, "L-1", "round_robin", "C9",
                                                            CANDIDATES, LIMITS, NOW),
+    "claimable_call": lambda team: return_keys.claimable_call(team, "alice", LEADS, NOW),
     "tally_call": lambda team: score_keys.tally_call(team, "", "1-0", TALLY, "2027-01-01"),
     "tier_call": lambda team: score_keys.tier_call(team, TIER_MOVE, LIMITS, NOW),
 }
+LEADS = ["L-1", "L:2"]
 TALLY = score_keys.TallyBatch(incr={("alice", "2027-01-04|taken"): 1,
                                     ("bob", "2027-01-04|won"): 1},
                               append=[("carol", "2027-01-04|ff", 60000)])
@@ -60,9 +62,11 @@ CANDIDATES = ["alice", "bob", "carol"]
 # Scripts whose header ends with a variadic KEYS[n..] / ARGV[n..] block: how many more
 # keys and args the sample call carries beyond the numbered ones.
 EXTRA_KEYS = {"settle_window": 2 * len(CANDIDATES), "load_rules": len(REP_ROWS),
-              "auto_assign": 4 * len(CANDIDATES), "tally_scores": len(TALLY.reps())}
+              "auto_assign": 4 * len(CANDIDATES), "claimable_leads": len(LEADS),
+              "tally_scores": len(TALLY.reps())}
 EXTRA_ARGS = {"load_rules": 2 * len(DAY_ROWS) + 3 * len(REP_ROWS),
-              "settle_window": len(CANDIDATES), "auto_assign": len(CANDIDATES)}
+              "settle_window": len(CANDIDATES), "auto_assign": len(CANDIDATES),
+              "claimable_leads": len(LEADS)}
 
 SCRIPT_BUILDERS = {
     "load_rules": "load_rules_call", "publish_lead": "publish_call", "claim_lead": "claim_call",
@@ -70,7 +74,8 @@ SCRIPT_BUILDERS = {
     "followup_lead": "followup_call", "fire_deadline": "deadline_call",
     "offer_lead": "offer_call", "pause_rep": "pause_call", "dispatch_lead": "dispatch_call",
     "withdraw_lead": "withdraw_call", "auto_assign": "auto_assign_call",
-    "tally_scores": "tally_call", "record_tier": "tier_call",
+    "claimable_leads": "claimable_call", "tally_scores": "tally_call",
+    "record_tier": "tier_call",
 }
 
 
@@ -91,7 +96,7 @@ def header_indexes(name: str, kind: str) -> list[int]:
 
 
 def test_every_builder_has_a_sample() -> None:
-    builders = {n for module in (keys, score_keys)
+    builders = {n for module in (keys, return_keys, score_keys)
                 for n, _ in inspect.getmembers(module, inspect.isfunction) if n.endswith("_call")}
     assert builders == set(SAMPLES)
     assert set(SCRIPT_BUILDERS.values()) == builders

@@ -14,8 +14,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from server.web.auth import Role
 from server.web.openapi import document
-from tests.board_harness import CONFIG
-from tests.console_harness import ServerProcess
+from tests.browser_harness import BOARD_CONFIG, ServerProcess
 
 EXAMPLES = 15  # per operation; a bounded run in the suite
 SKIP = {"/ws", "/api/board/feed",  # WebSocket upgrades
@@ -24,7 +23,7 @@ SKIP = {"/ws", "/api/board/feed",  # WebSocket upgrades
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path_factory.mktemp("openapi"), CONFIG)
+    proc = ServerProcess(tmp_path_factory.mktemp("openapi"), BOARD_CONFIG)
     proc.start()
     yield proc
     proc.stop()

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
-from redis.asyncio import Redis
 
-from server.app import create_app
 from server.web.auth import Role
-from tests.conftest import Gateway, gateway_config, running
-from tests.test_ws import Peer, connect, publish
+from tests.conftest import Gateway
+from tests.helpers.gateways import gateway_with
+from tests.helpers.http import post, publish
+from tests.test_ws import Peer, connect
 
 WAIT_S = 5.0  # the app runs on real time; timers poll Redis every 0.2 s
 RULES = ("max_open = 3, max_daily = 50, cooldown_after_claim_ms = 0, "
@@ -55,23 +52,7 @@ regions = ["east"]
 """
 
 
-@pytest.fixture
-async def floor(redis: Redis, redis_url: str, tmp_path: Path) -> AsyncIterator[Gateway]:
-    """The app with short real-time floor policies, on real sockets."""
-    async with running(create_app(gateway_config(tmp_path, "", BODY), redis=redis_url),
-                       redis) as gw:
-        yield gw
-
-
-async def post(gw: Gateway, path: str, body: Any = None, token: str | None = None,
-               raw: str | None = None) -> tuple[int, dict[str, Any]]:
-    """POST JSON (or raw text) with an optional bearer token; (status, JSON body)."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with aiohttp.ClientSession() as http, http.post(
-            gw.url(path), json=body if raw is None else None, data=raw,
-            headers=headers) as resp:
-        data: dict[str, Any] = await resp.json()
-        return resp.status, data
+floor = gateway_with("floor", BODY)  # short real-time floor policies, on real sockets
 
 
 def manager(gw: Gateway) -> str:

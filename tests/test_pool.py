@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
-from server.app import create_app
 from server.fanout.deliveries import deliveries
 from server.protocol import Codec
 from server.store import keys
 from server.web.appkeys import HUB
-from tests.conftest import Gateway, gateway_config, running
-from tests.test_ws import CODECS, connect, publish
+from tests.conftest import Gateway
+from tests.helpers.gateways import gateway_with
+from tests.helpers.http import publish
+from tests.test_ws import CODECS, connect
 
 LATER_MS = 60_000
 BODY = f"""
@@ -41,11 +40,7 @@ regions = ["north"]
 """
 
 
-@pytest.fixture
-async def floor(redis: Redis, redis_url: str, tmp_path: Path) -> AsyncIterator[Gateway]:
-    async with running(create_app(gateway_config(tmp_path, "", BODY), redis=redis_url),
-                       redis) as gw:
-        yield gw
+floor = gateway_with("floor", BODY)
 
 
 @pytest.mark.parametrize("codec", CODECS)

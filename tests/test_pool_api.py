@@ -14,8 +14,9 @@ from redis.asyncio import Redis
 from server.app import create_app
 from server.web.auth import Role
 from tests.conftest import Gateway, gateway_config, running
+from tests.helpers.http import publish
 from tests.test_pool import BODY
-from tests.test_ws import connect, publish
+from tests.test_ws import connect
 
 LEADS: list[dict[str, Any]] = [  # published in this order, ~20 ms apart
     {"id": "N1", "value": 100, "region": "north", "priority": 1, "customer_id": "C1"},
@@ -50,7 +51,7 @@ def boss(gw: Gateway) -> str:
 async def ids(gw: Gateway, token: str, **params: Any) -> list[str]:
     status, body = await get(gw, token, **params)
     assert status == 200, body
-    return [lead["lead_id"] for lead in body["leads"]]
+    return [lead["id"] for lead in body["leads"]]
 
 
 async def test_a_manager_lists_every_open_lead_newest_first(pool: Gateway) -> None:
@@ -84,7 +85,7 @@ async def test_pages_follow_the_cursor_to_the_end(pool: Gateway) -> None:
         params: dict[str, Any] = {"limit": 2} | ({"cursor": cursor} if cursor else {})
         status, body = await get(pool, boss(pool), **params)
         assert status == 200 and len(body["leads"]) <= 2
-        seen += [lead["lead_id"] for lead in body["leads"]]
+        seen += [lead["id"] for lead in body["leads"]]
         cursor = body["next_cursor"]
     assert seen == ["N2", "BIG", "S1", "E1", "N1"] and cursor is None
 
@@ -93,10 +94,10 @@ async def test_a_rep_lists_only_what_it_may_see(pool: Gateway) -> None:
     # ben: silver, north only; BIG opens for silver in 60 s; E1 is east
     status, body = await get(pool, pool.token("ben"))
     assert status == 200
-    listed = {lead["lead_id"]: lead for lead in body["leads"]}
+    listed = {lead["id"]: lead for lead in body["leads"]}
     assert set(listed) == {"N2", "BIG", "N1"}  # not E1 (region), not S1 (skill solar)
     assert listed["BIG"]["opens_ms"] > listed["BIG"]["published_ms"]
-    assert "holder" not in listed["N2"]
+    assert listed["N2"]["holder"] is None and "opens_ms" not in listed["N2"]
     assert await ids(pool, pool.token("ben"), region="east") == []
     # ann: gold, every region, no skills: all but the solar lead
     assert await ids(pool, pool.token("ann")) == ["N2", "BIG", "E1", "N1"]
@@ -108,7 +109,7 @@ async def test_held_leads_are_for_managers(pool: Gateway) -> None:
         await ann.send({"type": "claim", "req_id": "1", "lead_id": "N1"})
         assert (await ann.recv_type("claim_result"))["result"] == "won"
     status, body = await get(pool, boss(pool), state="held")
-    assert [(x["lead_id"], x["holder"]) for x in body["leads"]] == [("N1", "ann")]
+    assert [(x["id"], x["holder"]) for x in body["leads"]] == [("N1", "ann")]
     assert "N1" not in await ids(pool, boss(pool))
     status, body = await get(pool, pool.token("ann"), state="held")
     assert status == 400 and body["error"]["code"] == "bad_field"
@@ -148,10 +149,10 @@ async def test_recent_lists_finished_leads_newest_first_for_managers(pool: Gatew
             headers={"Authorization": f"Bearer {boss(pool)}"}) as resp:
         assert resp.status == 200
     status, body = await get(pool, boss(pool), state="recent", limit=1)
-    assert status == 200 and [x["lead_id"] for x in body["leads"]] == ["E1"]
-    assert body["leads"][0]["state"] == "withdrawn" and body["leads"][0]["finished_ms"]
+    assert status == 200 and [x["id"] for x in body["leads"]] == ["E1"]
+    assert body["leads"][0]["state"] == "withdrawn" and body["leads"][0]["withdrawn_ms"]
     status, body = await get(pool, boss(pool), state="recent", cursor=body["next_cursor"])
-    assert [(x["lead_id"], x["outcome"], x["holder"]) for x in body["leads"]] == [
+    assert [(x["id"], x["outcome"], x["holder"]) for x in body["leads"]] == [
         ("N1", "won", "ann")]
     assert await ids(pool, boss(pool), state="recent", region="north") == ["N1"]
     status, _ = await get(pool, pool.token("ann"), state="recent")

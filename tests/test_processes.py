@@ -22,6 +22,7 @@ import websockets
 from server.store import keys
 from server.web.auth import Role, TokenAuthority
 from tests.conftest import SECRET
+from tests.helpers.http import publish as publish_lead
 
 LEADGRAB = [sys.executable, "-c", "from server.cli import main; raise SystemExit(main())"]
 REPS = 100
@@ -99,11 +100,9 @@ async def next_of(ws: Any, kind: str, timeout_s: float = 5.0) -> dict[str, Any]:
 
 
 async def publish(base: str, lead_id: str) -> None:
+    """Publish a lead not published before (201: created) to the server at `base`."""
     token = AUTH.mint(Role.INTEGRATION, "crm", ttl_s=60)
-    async with aiohttp.ClientSession() as http, http.post(
-            base + "/api/leads", json={"id": lead_id, "team": "north"},
-            headers={"Authorization": f"Bearer {token}"}) as resp:
-        assert resp.status == 201
+    assert (await publish_lead(base, lead_id, token))["created"] is True
 
 
 @pytest.fixture

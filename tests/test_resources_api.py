@@ -88,6 +88,35 @@ async def test_lead_resource_is_typed_and_matches_its_schema(gateway: Gateway) -
     assert all(isinstance(e["ts"], int) for e in view["audit"])
 
 
+async def test_pool_pages_are_typed_lead_resources(gateway: Gateway) -> None:
+    """GET /api/leads gives each lead as GET /api/leads/{id} does (without the trail)."""
+    await busy_floor(gateway)
+    status, page = await call(gateway, "GET", "/api/leads?team=north", manager(gateway))
+    assert status == 200
+    valid("LeadPage", page)
+    assert [lead["id"] for lead in page["leads"]] == ["L2"]
+    single = (await call(gateway, "GET", "/api/leads/L2", manager(gateway)))[1]["lead"]
+    assert {k: v for k, v in page["leads"][0].items() if not k.startswith("opened_")} == single
+    assert page["leads"][0]["opened_ms"] == single["published_ms"]
+    status, held = await call(gateway, "GET", "/api/leads?team=north&state=held",
+                              manager(gateway))
+    valid("LeadPage", held)
+    lead = held["leads"][0]
+    assert (lead["id"], lead["holder"], lead["value"], lead["skills"]) == (
+        "L-1001", "alice", 5000.0, ["solar"])
+    assert lead["attrs"] == LEAD["attrs"] and isinstance(lead["claimed_ms"], int)
+    await call(gateway, "POST", "/api/leads/L-1001/close", gateway.token("alice"),
+               {"outcome": "won"})
+    status, recent = await call(gateway, "GET", "/api/leads?team=north&state=recent",
+                                manager(gateway))
+    valid("LeadPage", recent)
+    assert [(x["id"], x["outcome"], x["state"]) for x in recent["leads"]] == [
+        ("L-1001", "won", "closed")]
+    status, mine = await call(gateway, "GET", "/api/leads", gateway.token("bob"))
+    assert status == 200 and [x["id"] for x in mine["leads"]] == ["L2"]
+    valid("LeadPage", mine)
+
+
 async def test_rep_resource_is_typed_and_matches_its_schema(gateway: Gateway) -> None:
     await busy_floor(gateway)
     status, rep = await call(gateway, "GET", "/api/reps/alice", gateway.token("alice"))

@@ -9,15 +9,14 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 from redis.asyncio import Redis
 
 from server.contracts.timer_members import TimerKind, member
 from server.store import keys
 from server.web.auth import Role
 from tests.conftest import SECRET
+from tests.helpers.http import post_ok, publish
 from tests.test_processes import AUTH, serve
 
 REPS = [("r0", "gold"), ("r1", "gold"), ("r2", "silver"), ("r3", "silver"), ("r4", None),
@@ -59,22 +58,13 @@ def serving(config: Path, redis_url: str) -> Iterator[str]:
             proc.wait(5)
 
 
-async def post(base: str, path: str, body: dict[str, Any], token: str) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as http, http.post(
-            base + path, json=body, headers={"Authorization": f"Bearer {token}"}) as resp:
-        assert resp.status in (200, 201), await resp.text()
-        data: dict[str, Any] = await resp.json()
-        return data
-
-
-async def publish(base: str, lead_id: str, value: int) -> None:
-    token = AUTH.mint(Role.INTEGRATION, "crm", ttl_s=60)
-    await post(base, "/api/leads", {"id": lead_id, "team": "north", "value": value}, token)
+def crm() -> str:
+    return AUTH.mint(Role.INTEGRATION, "crm", ttl_s=60)
 
 
 async def claim(base: str, rep: str, lead_id: str) -> None:
     token = AUTH.mint(Role.REP, rep, team="north", ttl_s=60)
-    body = await post(base, f"/api/leads/{lead_id}/claim", {"req_id": f"{rep}-{lead_id}"},
+    body = await post_ok(base, f"/api/leads/{lead_id}/claim", {"req_id": f"{rep}-{lead_id}"},
                       token)
     assert body["result"] == "won", body
 
@@ -141,7 +131,7 @@ async def test_two_processes_fire_every_timer_exactly_once(redis: Redis, redis_u
     with serving(config, redis_url) as a, serving(config, redis_url) as b:
         for n, (lead, value, rep) in enumerate(plan):
             base = (a, b)[n % 2]
-            await publish(base, lead, value)
+            await publish(base, lead, crm(), value=value)
             if rep:
                 await claim((b, a)[n % 2], rep, lead)
         await settled(redis)
@@ -165,11 +155,11 @@ async def test_overdue_timers_fire_once_when_a_server_starts(redis: Redis, redis
                          auto_ms=4500)
     with serving(config, redis_url) as a:
         for n in range(4):
-            await publish(a, f"LC{n}", 100)
+            await publish(a, f"LC{n}", crm(), value=100)
             await claim(a, f"r{n}", f"LC{n}")
-            await publish(a, f"HU{n}", HIGH)
-        await publish(a, "LU0", 100)
-        await publish(a, "LU1", 100)
+            await publish(a, f"HU{n}", crm(), value=HIGH)
+        await publish(a, "LU0", crm(), value=100)
+        await publish(a, "LU1", crm(), value=100)
     pending = await redis.zrange(keys.timers("north"), 0, -1, withscores=True)
     assert not [e for e in await audit(redis) if e["action"] in FIRED]
     assert len(pending) == 4 * 3 + 4 * 3 + 2
@@ -215,7 +205,7 @@ def write_window_team(folder: Path, redis_url: str, window_ms: int) -> Path:
 
 async def pending(base: str, rep: str, lead_id: str) -> None:
     token = AUTH.mint(Role.REP, rep, team="north", ttl_s=60)
-    body = await post(base, f"/api/leads/{lead_id}/claim", {"req_id": f"{rep}-{lead_id}"},
+    body = await post_ok(base, f"/api/leads/{lead_id}/claim", {"req_id": f"{rep}-{lead_id}"},
                       token)
     assert body["result"] == "pending", body
 
@@ -244,10 +234,10 @@ async def test_windows_settle_once_with_two_processes_and_when_the_opener_dies(
     with serving(config, redis_url) as b:
         with serve(config, redis_url) as (opener, a):
             for n in range(4):  # candidates through both processes
-                await publish(a, f"W{n}", 100)
+                await publish(a, f"W{n}", crm(), value=100)
                 await pending((a, b)[n % 2], "r0", f"W{n}")
                 await pending((b, a)[n % 2], "r1", f"W{n}")
-            await publish(a, "DIES", 100)
+            await publish(a, "DIES", crm(), value=100)
             await pending(a, "r2", "DIES")  # the window opens on `a`...
             await pending(a, "r3", "DIES")
             opener.kill()  # ...which dies before it closes, its local timer with it

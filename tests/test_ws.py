@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import aiohttp
 import msgpack
 import pytest
 import websockets
@@ -23,6 +22,7 @@ from server.protocol import CloseCode, Codec
 from server.store import keys
 from server.web.auth import Role, TokenAuthority
 from tests.conftest import SECRET, Gateway
+from tests.helpers.http import publish
 from tests.test_client import short_lived
 
 CODECS = [Codec.JSON, Codec.MSGPACK]
@@ -74,15 +74,6 @@ async def connect(gw: Gateway, rep: str | None = "alice", codec: Codec = Codec.J
                 hello["resume"] = resume
             await peer.send(hello)
         yield peer
-
-
-async def publish(gw: Gateway, lead_id: str, **fields: Any) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {gw.role_token(Role.INTEGRATION)}"}
-    async with aiohttp.ClientSession() as http:
-        body = {"id": lead_id, "team": "north", **fields}
-        async with http.post(gw.url("/api/leads"), json=body, headers=headers) as resp:
-            data: dict[str, Any] = await resp.json()
-            return data
 
 
 @pytest.mark.parametrize("codec", CODECS)

@@ -18,11 +18,13 @@ local function uniform(list, u)
 end
 
 -- Whether a is less loaded (-1), as loaded (0) or more loaded (1) than b, comparing the
--- fields named in `by` in turn (e.g. {'open', 'today'}).
+-- fields named in `by` in turn (e.g. {'open', 'today'}); a contender catching up
+-- (lib/catchup.lua) by its `counted` load.
 local function load_order(a, b, by)
+  local la, lb = a.counted or a, b.counted or b
   for _, name in ipairs(by) do
-    if a[name] < b[name] then return -1 end
-    if a[name] > b[name] then return 1 end
+    if la[name] < lb[name] then return -1 end
+    if la[name] > lb[name] then return 1 end
   end
   return 0
 end

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections import OrderedDict
@@ -69,6 +70,11 @@ class Hub:
         self.paused: set[str] = set()
         self.settlements: OrderedDict[str, None] = OrderedDict()
         self.limits: dict[Connection, dict[str, Any]] = {}  # the limits each rep was told
+        # coming back (fanout/returns.py): since when each rep was on duty, or away
+        self.duty_known: set[Connection] = set()
+        self.on_duty: dict[Connection, int] = {}
+        self.away: dict[Connection, int] = {}
+        self.woken = asyncio.Event()  # a rep resumed: check now
 
     def add(self, conn: Connection) -> None:
         order = self.orders.get(conn.team)
@@ -86,6 +92,9 @@ class Hub:
             order.changed()
             self.metrics.connected.dec()
         self.limits.pop(conn, None)
+        self.duty_known.discard(conn)
+        self.on_duty.pop(conn, None)
+        self.away.pop(conn, None)
 
     def in_order(self, team: str) -> list[Connection]:
         """The team's sockets in a fresh fair order (see FanoutOrder)."""
@@ -171,8 +180,11 @@ class Hub:
         """Follow a pause or resume (offers skip paused reps)."""
         if is_paused:
             self.paused.add(rep)
-        else:
+            for conn in [c for c in self.on_duty if c.rep == rep]:  # away from the last check
+                self.away[conn] = self.on_duty.pop(conn)
+        elif rep in self.paused:
             self.paused.discard(rep)
+            self.woken.set()
 
     async def replay(self, conn: Connection, entries: list[tuple[str, list[Delivery]]]) -> int:
         """Send missed entries, then what arrived live meanwhile: in order, no duplicates.

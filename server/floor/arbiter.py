@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from server.config import Config, TeamConfig
@@ -19,6 +20,7 @@ from server.contracts.statuses import Status
 from server.contracts.timer_members import TimerMember
 from server.floor.lead import NewLead
 from server.floor.pool import Keep, LeadQuery, PoolLead, browse, scan
+from server.floor.return_offers import offers_on_return
 from server.floor.roster import Member, Roster, roster_from_hashes
 from server.floor.rules import local_midnights, team_digest, team_reps, tier_overrides
 from server.shifts import intervals
@@ -220,6 +222,11 @@ class Arbiter:
         """Up to `limit` of a team's open leads that `keep` admits, newest first."""
         leads, _ = await scan(self.store, team, keep, limit)
         return leads
+
+    async def offers_on_return(self, member: Member, since_ms: int, until_ms: int,
+                               skip: Collection[str], limit: int) -> list[PoolLead]:
+        """The open leads a rep coming back is offered (floor/return_offers.py)."""
+        return await offers_on_return(self.store, member, since_ms, until_ms, skip, limit)
 
     async def answering(self) -> None:
         """Raise StoreError unless Redis answers for every configured team."""

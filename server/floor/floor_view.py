@@ -1,35 +1,27 @@
-"""What the manager board sees of a team: leads, reps, rules and fairness as plain JSON."""
+"""What the manager board sees of a team: lead and rep resources, typed audit entries, rules
+and fairness, as the HTTP API shows them (server/floor/resources.py)."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from server.floor.arbiter import Arbiter
+from server.floor.resources import audit_entry, lead_resource, rep_resource
 from server.floor.roster import Member
 from server.floor.scoreboard import WINDOWS_MS, Report, Scoreboard
 from server.store.board_reads import BoardReads, Entry
 
 LIVE_STATES = ("open", "window", "held")
 RECENT_DECISIONS = 200
-LEAD_FIELDS = ("state", "holder", "published_ms", "claimed_ms", "deadline_ms", "deadline_kind",
-               "mode", "window_ends_ms", "release_base_ms", "owner", "owner_until_ms")
-PUBLIC_FIELDS = ("value", "priority", "region", "skills", "customer_id", "window_ms")
 
 
-def lead_view(lead_id: str, raw: Mapping[str, str]) -> dict[str, Any] | None:
-    """A live lead as the board shows it; None once it is closed, withdrawn or gone."""
+def lead_view(lead_id: str, team: str, raw: Mapping[str, str]) -> dict[str, Any] | None:
+    """A live lead's resource (as GET /api/leads/{id}); None once closed, withdrawn or gone."""
     if raw.get("state") not in LIVE_STATES:
         return None
-    view: dict[str, Any] = {"id": lead_id}
-    view.update({name: raw[name] for name in LEAD_FIELDS if raw.get(name)})
-    payload = json.loads(raw.get("payload") or "{}")
-    view["fields"] = {k: payload[k] for k in PUBLIC_FIELDS if k in payload}
-    view["attrs"] = payload.get("attrs") or {}
-    view["stages"] = json.loads(raw["stages"]) if raw.get("stages") else []
-    return view
+    return lead_resource(lead_id, team, raw)
 
 
 def rules_of(member: Member) -> dict[str, Any]:
@@ -63,24 +55,17 @@ class FloorView:
                       key=lambda m: m.id)
 
     async def reps(self, team: str, rep_ids: Iterable[str], now_ms: int) -> dict[str, Any]:
-        """Each named rep's quotas, cooldown, holds, presence, pause and shift."""
+        """Each named rep's resource (as GET /api/reps/{id}): quotas, cooldown, holds,
+        presence, pause and shift."""
         wanted = [m for m in self.members(team) if m.id in set(rep_ids)]
         raw = await self.reads.reps(team, [m.id for m in wanted])
         online = await self.reads.online(team)
         today = await self.arbiter.local_day(team, now_ms)
-        return {m.id: self._rep(m, raw[m.id], online.get(m.id, 0), today, now_ms)
+        version = self.arbiter.roster.versions.get(team, 0)
+        return {m.id: rep_resource(m, raw[m.id]["state"], raw[m.id]["held"],
+                                   online=online.get(m.id, 0), now_ms=now_ms, today=today,
+                                   rules_version=version)
                 for m in wanted}
-
-    @staticmethod
-    def _rep(m: Member, raw: dict[str, Any], online: int, today: str | None,
-             now_ms: int) -> dict[str, Any]:
-        state = raw["state"]
-        return {"id": m.id, "tier": m.tier, "active": m.active, "online": online,
-                "paused": state.get("paused") == "1", "on_shift": m.on_shift(now_ms),
-                "held": raw["held"], "max_open": m.limits.get("max_open"),
-                "max_daily": m.limits.get("max_daily"),
-                "today": int(state.get("day_count", 0)) if state.get("day") == today else 0,
-                "cooldown_until_ms": int(state.get("cooldown_until_ms", 0))}
 
     async def shift_changes(self, team: str, known: dict[str, bool]) -> list[dict[str, Any]]:
         """A `shift` message per rep whose working hours began or ended since last asked."""
@@ -90,14 +75,14 @@ class FloorView:
             on = m.on_shift(now_ms)
             if known.get(m.id, on) != on:
                 changes.append({"type": "shift", "team": team, "rep": m.id, "on_shift": on,
-                                "ts": str(now_ms)})
+                                "ts": now_ms})
             known[m.id] = on
         return changes
 
     async def leads(self, team: str, lead_ids: Iterable[str]) -> dict[str, Any]:
         """Each named lead's live view (null once finished)."""
         raw = await self.reads.leads(team, lead_ids)
-        return {lead_id: lead_view(lead_id, fields) for lead_id, fields in raw.items()}
+        return {lead_id: lead_view(lead_id, team, fields) for lead_id, fields in raw.items()}
 
     async def fairness(self, team: str) -> dict[str, Any]:
         return {w: fairness_body(await self.scoreboard.report(team, w)) for w in WINDOWS_MS}
@@ -144,6 +129,6 @@ class FloorView:
         return message
 
 
-def entry_json(entry: Entry) -> dict[str, str]:
-    """A stream entry as one JSON object with its id."""
-    return {"id": entry[0], **entry[1]}
+def entry_json(entry: Entry) -> dict[str, Any]:
+    """An audit or presence stream entry, typed as the audit API shows it (with its id)."""
+    return audit_entry(*entry)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from server.floor.resources import iso, lead_resource
 from server.floor.roster import Member
 from server.store.store import Store
 
@@ -121,16 +122,13 @@ class LeadQuery:
                 and (self.customer is None or p.get("customer_id", "") == self.customer))
 
 
-def listed(lead: PoolLead, opens_ms: int | None, now_ms: int, manager: bool) -> dict[str, Any]:
-    """One lead as GET /api/leads shows it (holder and deadline for managers only)."""
-    body = lead.payload()
-    body.update(state=lead.fields.get("state", ""), opened_ms=lead.opened_ms)
+def listed(team: str, lead: PoolLead, opens_ms: int | None, now_ms: int) -> dict[str, Any]:
+    """One lead as GET /api/leads shows it: the lead resource (as GET /api/leads/{id}, without
+    the trail), when it (re)opened, and when it opens for this rep if not yet."""
+    body = lead_resource(lead.lead_id, team, lead.fields)
+    body.update(opened_ms=lead.opened_ms, opened_at=iso(lead.opened_ms))
     if opens_ms is not None and opens_ms > now_ms:
-        body["opens_ms"] = opens_ms
-    if manager:
-        body.update(holder=lead.fields.get("holder", ""),
-                    claimed_ms=int(lead.fields.get("claimed_ms") or 0) or None,
-                    deadline_ms=int(lead.fields.get("deadline_ms") or 0) or None)
+        body.update(opens_ms=opens_ms, opens_at=iso(opens_ms))
     return body
 
 
@@ -152,7 +150,7 @@ async def browse(store: Store, query: LeadQuery, viewer: Member | None, reps: li
 
     after = parse_cursor(query.cursor) if query.cursor else None
     leads, nxt = await scan(store, query.team, keep, query.limit, after)
-    return [listed(lead, opening[lead.lead_id], now_ms, viewer is None) for lead in leads], nxt
+    return [listed(query.team, lead, opening[lead.lead_id], now_ms) for lead in leads], nxt
 
 
 async def _held(store: Store, query: LeadQuery, reps: list[str],
@@ -166,7 +164,7 @@ async def _held(store: Store, query: LeadQuery, reps: list[str],
     page = [lead for lead in leads if query.admits(lead, now_ms)][:query.limit + 1]
     more = len(page) > query.limit
     page = page[:query.limit]
-    return ([listed(lead, None, now_ms, True) for lead in page],
+    return ([listed(query.team, lead, None, now_ms) for lead in page],
             page[-1].lead_id if more else None)
 
 
@@ -194,16 +192,8 @@ async def _recent(store: Store, query: LeadQuery,
             row = (await store.lead_rows(query.team, [lead_id]))[0]
             lead = PoolLead(lead_id, int(row.get("published_ms") or 0), row)
             if row.get("state") in ("closed", "withdrawn") and query.admits(lead, now_ms):
-                found.append(recent_body(lead, now_ms))
+                found.append(listed(query.team, lead, None, now_ms))
                 if len(found) == query.limit:
                     return found, before
     return found, before
 
-
-def recent_body(lead: PoolLead, now_ms: int) -> dict[str, Any]:
-    """A finished lead as GET /api/leads?state=recent shows it."""
-    body = listed(lead, None, now_ms, True)
-    body.update(outcome=lead.fields.get("outcome") or None,
-                finished_ms=int(lead.fields.get("closed_ms")
-                                or lead.fields.get("withdrawn_ms") or 0) or None)
-    return body

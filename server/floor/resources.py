@@ -39,6 +39,12 @@ def _number(raw: Any) -> int | float | None:
     return int(value) if value.is_integer() and "." not in str(raw) else value
 
 
+def _list(raw: str | None) -> list[Any]:
+    """A stored JSON array; Lua's cjson writes an empty one as "{}"."""
+    value = json.loads(raw) if raw else []
+    return value if isinstance(value, list) else []
+
+
 def _deadlines(raw: Mapping[str, str]) -> list[dict[str, Any]]:
     """The deadlines that apply to the lead now: hold, claim window, owner window."""
     found = []
@@ -59,11 +65,11 @@ def lead_resource(lead_id: str, team: str, raw: Mapping[str, str]) -> dict[str, 
         "id": lead_id, "team": team, "state": raw.get("state", ""),
         "value": _number(payload.get("value")), "priority": payload.get("priority"),
         "region": raw.get("region") or payload.get("region") or "",
-        "skills": json.loads(raw["skills"]) if raw.get("skills") else [],
+        "skills": _list(raw.get("skills")),
         "customer": raw.get("customer_id") or None, "mode": raw.get("mode") or "fcfs",
         "window_ms": _int(raw.get("window_ms")) or 0,
         "window_policy": raw.get("window_policy") or None,
-        "stages": json.loads(raw["stages"]) if raw.get("stages") else [],
+        "stages": _list(raw.get("stages")),
         "holder": raw.get("holder") or None, "owner": raw.get("owner") or None,
         "outcome": raw.get("outcome") or None, "seq": raw.get("seq") or None,
         "attrs": payload.get("attrs") or {}, "deadlines": _deadlines(raw),

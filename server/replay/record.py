@@ -73,14 +73,10 @@ class Record:
                 found[(step.fields.get(AuditField.LEAD, ""), kind)].append((step.ts, step.pos))
         return dict(found)
 
-    def seeds(self) -> dict[str, list[str]]:
-        """Lead -> the seeds its recorded draws used, in order."""
-        found: defaultdict[str, list[str]] = defaultdict(list)
-        for step in self.steps:
-            seed = step.fields.get(AuditField.SEED)
-            if seed and step.action in (A.SETTLE, A.AUTO_ASSIGN):
-                found[step.fields.get(AuditField.LEAD, "")].append(seed)
-        return dict(found)
+    def seeds(self) -> dict[int, str]:
+        """Position -> the seed its recorded draw (settle, auto_assign) used."""
+        return {step.pos: step.fields[AuditField.SEED] for step in self.steps
+                if step.action in (A.SETTLE, A.AUTO_ASSIGN) and step.fields.get(AuditField.SEED)}
 
 
 def record(entries: Iterable[Mapping[str, str]],

@@ -2,31 +2,30 @@
 
 from __future__ import annotations
 
-import functools
 import heapq
 import json
 import time
 from dataclasses import dataclass, field
 
-from server.config import Config, TeamConfig
+from server.config import Config
 from server.contracts.audit_fields import AuditAction, AuditField
 from server.contracts.reasons import Outcome
-from server.contracts.timer_members import TimerKind, TimerMemberError, parse
-from server.floor.arbiter import DAYS_AFTER, DAYS_BEFORE, SHIFT_DAYS_AFTER, Arbiter
+from server.contracts.timer_members import TimerKind
+from server.floor.arbiter import Arbiter
 from server.floor.lead import NewLead
-from server.floor.rules import local_midnights
 from server.floor.timers import Timers
+from server.replay.claim_batches import Diverged, run_claims, take_run
+from server.replay.due_timers import DueTimers
+from server.replay.firings import MAX_LAG_MS, NEVER, Firings, Key
 from server.replay.record import Fields, Record, RecordError
+from server.replay.recorded_rules import RecordedRules
 from server.replay.sandbox import Clock, Seeds, private_redis
-from server.shifts import intervals
 from server.store.store import Retention, Store
 
 A = AuditAction
 RETENTION = Retention(events_maxlen=1000, audit_maxlen=100_000_000, request_ttl_ms=86_400_000)
-MAX_LAG_MS = 10_000  # a recorded timer firing this long after its due time still matches it
 RETRIES = 3  # --retry-rejected: retries of one rejected attempt at most
 PAGE = 10_000
-SCHEDULE_PAGE = 32
 HOLDER_ACTS = frozenset({A.FOLLOWUP, A.CLOSE, A.RELEASE})
 # inputs whose scripts only ever remove timers (so nothing can fall due sooner after them)
 ADD_NO_TIMER = frozenset({A.CLOSE, A.RELEASE, A.WITHDRAW, A.PAUSE, A.RESUME})
@@ -44,16 +43,28 @@ class Run:
 
 async def replay(record: Record, team: str, config: Config | None = None,
                  retry_rejected: bool = False) -> Run:
-    """Replay `record` (exactly, or with `config` in place of the recorded rules)."""
+    """Replay `record` (exactly, or with `config` in place of the recorded rules). An exact
+    replay sends runs of claims in one round trip (see claim_batches) unless it diverges."""
     if not record.steps:
         raise RecordError("the audit has no entries")
-    clock = Clock(record.steps[0].ts)
+    started = time.perf_counter()
+    try:
+        run = await _replay(record, team, config, retry_rejected, shared=config is None)
+    except Diverged:
+        run = await _replay(record, team, config, retry_rejected, shared=False)
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+async def _replay(record: Record, team: str, config: Config | None, retry_rejected: bool,
+                  shared: bool) -> Run:
+    seeds = Seeds(Clock(record.steps[0].ts))
     async with private_redis() as url:
-        store = await Store.open(url, RETENTION, clock, seed_override=Seeds(record.seeds(), clock))
+        store = await Store.open(url, RETENTION, seeds.clock, seed_override=seeds)
         try:
             started = time.perf_counter()
-            driver = Driver(record, team, store, clock, config, retry_rejected)
-            await driver.run()
+            driver = Driver(record, team, store, seeds, config, retry_rejected)
+            await driver.run(shared)
             entries = await _audit(store, team)
             return Run(entries, driver.arbiter.team_reps(team), driver.inputs,
                        time.perf_counter() - started)
@@ -84,141 +95,72 @@ class Pending:
 
 class Driver:
     """Feeds inputs at their times and fires timers when they fired in the record (else when
-    due), with the recorded rules versions or the given config."""
+    due, in a poll's order: see firings), with the recorded rules versions or the given
+    config."""
 
-    def __init__(self, record: Record, team: str, store: Store, clock: Clock,
+    def __init__(self, record: Record, team: str, store: Store, seeds: Seeds,
                  config: Config | None, retry_rejected: bool) -> None:
-        self.record, self.team, self.store, self.clock = record, team, store, clock
+        self.record, self.team, self.store, self.clock = record, team, store, seeds.clock
         self.config, self.retry = config, retry_rejected
-        self.arbiter = Arbiter(store, config or self._base_config())
-        self.timers = Timers(self.arbiter, [team])
-        self.fired = record.fired()
+        self.rules = RecordedRules(record, team)
+        self.arbiter = Arbiter(store, config or self.rules.base_config())
+        self.due = DueTimers(store, Timers(self.arbiter, [team]), team, seeds,
+                             Firings(record.fired(), record.seeds()))
         self.version = -1
         self.inputs = 0
-        # no timer fires before this (ts, pos) unless a script adds one (None: look again)
-        self.quiet_until: tuple[int, int] | None = None
-        # past this a timer the record does not show firing may not have fired by its end
-        self.unrecorded_until = 2**62
 
-    def _base_config(self) -> Config:
-        first = self._first_version()
-        settings = json.loads(self._rules(first))["team"]
-        stages = (settings.get("release") or {}).get("stages") or ()
-        tiers: dict[str, dict[str, object]] = {
-            tier: {} for stage in stages for tier in stage["tiers"] if tier != "*"}
-        return Config.model_validate({"teams": {self.team: settings}, "tiers": tiers})
-
-    def _first_version(self) -> int:
-        for step in self.record.steps:
-            if step.fields.get(AuditField.RULES_VERSION, "0") != "0":
-                return int(step.fields[AuditField.RULES_VERSION])
-        raise RecordError("no entry names a rules version: nothing to replay under")
-
-    def _rules(self, version: int) -> str:
-        if version not in self.record.rules:
-            raise RecordError(f"rules version {version} is neither in the audit nor in the "
-                              "rules history (replay from --redis-url, or pass --config)")
-        return self.record.rules[version]
-
-    async def run(self) -> None:
+    async def run(self, shared: bool) -> None:
+        """Every input in order, timers in their places; with `shared`, runs of claims
+        share round trips."""
         if self.config is not None:
             await self.arbiter.apply_rules(self.config)
         else:
-            await self.load_version(self._first_version())
+            await self.load_version(self.rules.first_version())
         queue = [Pending(s.ts, s.pos, 0, dict(s.fields)) for s in self.record.steps
                  if s.is_input or (self.config is None and s.action == A.RULES_LOADED)]
         heapq.heapify(queue)
         while queue:
+            await self.due.fire_until((queue[0].ts, queue[0].pos, 0))
+            if shared and await self.claim_run(queue):
+                continue
             item = heapq.heappop(queue)
-            await self.fire_until(item.ts, item.pos)
             self.clock.now_ms = max(self.clock.now_ms, item.ts)
             retry = await self.apply(item)
             if retry is not None:
                 heapq.heappush(queue, retry)
         last = self.record.steps[-1]
-        if self.config is None:
-            self.quiet_until, self.unrecorded_until = None, last.ts - MAX_LAG_MS
-        await self.fire_until(last.ts, last.pos + 1)
+        if self.config is None:  # servers poll: a timer due just before the end may not
+            self.due.quiet_until = None  # have fired by then (see firings)
+            self.due.firings.unrecorded_until = last.ts - MAX_LAG_MS
+        await self.due.fire_until((last.ts, last.pos + 1, 0))
         if self.config is not None:  # windows the new rules opened near the end still close
-            await self.fire_until(2**62, 0, only=TimerKind.SETTLE)
+            await self.due.fire_until((NEVER, 0, 0), only=TimerKind.SETTLE)
+
+    async def claim_run(self, queue: list[Pending]) -> bool:
+        """Replay the run of claims at the head of the queue in one round trip, if any."""
+        run = take_run(queue, self.due.quiet_until,
+                       lambda f: int(f.get(AuditField.RULES_VERSION) or self.version)
+                       == self.version)
+        if not run:
+            return False
+        quiet, self.due.quiet_until = self.due.quiet_until, None
+        done = await run_claims(self.arbiter, self.clock, run)
+        self.inputs += len(run)
+        if done[-1].result in (Outcome.LOST, Outcome.REJECTED):
+            self.due.quiet_until = quiet
+        return True
 
     async def load_version(self, version: int) -> None:
         """Load a recorded rules version as load_rules.lua kept it."""
-        rules = json.loads(self._rules(version))
-        settings = TeamConfig.model_validate(rules["team"])
-        now = self.clock.now_ms
-        days = local_midnights(settings.timezone, now, DAYS_BEFORE, DAYS_AFTER)
-        reps = [(rep_id, json.dumps(rep), json.dumps(intervals(
-            tuple(rep.get("shifts") or ()), settings.timezone, now, 1, SHIFT_DAYS_AFTER)))
-            for rep_id, rep in rules["reps"].items()]
-        digest = self.record.digests.get(version) or f"replay-v{version}"
-        await self.store.load_rules(self.team, digest, json.dumps(rules["team"]), days, reps)
-        await self.arbiter.refresh_roster()
+        await self.rules.load(self.store, self.arbiter, self.clock.now_ms, version)
         self.version = version
-
-    async def fire_until(self, ts: int, pos: int, only: TimerKind | None = None) -> None:
-        """Fire every timer (of one kind, if given) whose firing comes before the input at
-        (ts, pos). Skipped while the last look showed nothing due that soon and nothing since
-        could have added a timer."""
-        if only is None and self.quiet_until is not None and (ts, pos) < self.quiet_until:
-            return
-        done: set[tuple[str, int]] = set()
-        while True:
-            timers, first = await self._schedule(ts)
-            best: tuple[tuple[int, int], str, int] | None = None
-            for member, due in timers:
-                at, kind = self._when(member, due), self._kind(member)
-                if (member, due) in done or (only is not None and (kind is None
-                                                                   or kind[1] is not only)):
-                    continue
-                if at[1] == -1 and at[0] > self.unrecorded_until:
-                    continue
-                first = min(first, at)
-                if at < (ts, pos) and (best is None or at < best[0]):
-                    best = (at, member, due)
-            if best is None:
-                self.quiet_until = None if only else first
-                return
-            (at_ms, _), member, due = best
-            done.add((member, due))
-            self._consume(member, best[0])
-            self.clock.now_ms = max(self.clock.now_ms, at_ms)
-            await self.timers.fire_member(self.team, member)
-
-    async def _schedule(self, ts: int) -> tuple[list[tuple[str, int]], tuple[int, int]]:
-        """The earliest timers (every one due by `ts` if there are more), and the earliest
-        firing any timer not among them can have."""
-        timers = await self.store.timer_schedule(self.team, 2**62, SCHEDULE_PAGE)
-        if len(timers) < SCHEDULE_PAGE:
-            return timers, (2**62, 0)
-        if timers[-1][1] > ts:
-            return timers, (timers[-1][1], -1)
-        return await self.store.timer_schedule(self.team, ts, 10**7), (ts + 1, -1)
-
-    @staticmethod
-    def _kind(member: str) -> tuple[str, TimerKind] | None:
-        return _timer_key(member)
-
-    def _when(self, member: str, due: int) -> tuple[int, int]:
-        """When the record says this timer fired: its first recorded firing at or after the
-        due time (within MAX_LAG_MS), else the due time itself."""
-        key = self._kind(member)
-        for at in self.fired.get(key, []) if key else []:
-            if due <= at[0] <= due + MAX_LAG_MS:
-                return at
-        return due, -1
-
-    def _consume(self, member: str, at: tuple[int, int]) -> None:
-        key = self._kind(member)
-        if key and at in self.fired.get(key, []):
-            self.fired[key].remove(at)
 
     async def apply(self, item: Pending) -> Pending | None:
         """Run one input through the arbiter as the server would have."""
         f, action = item.fields, item.fields[AuditField.ACTION]
         if self.config is None:
             await self._recorded_rules(action, f)
-        quiet, self.quiet_until = self.quiet_until, None  # a claim may keep it (see claim)
+        quiet, self.due.quiet_until = self.due.quiet_until, None  # a claim may keep it (see claim)
         if action == A.RULES_LOADED:
             return None
         self.inputs += 1
@@ -227,7 +169,7 @@ class Driver:
                                     quiet)
         await self._act(action, f)
         if action in ADD_NO_TIMER:
-            self.quiet_until = quiet
+            self.due.quiet_until = quiet
         return None
 
     async def _recorded_rules(self, action: str, f: Fields) -> None:
@@ -262,30 +204,20 @@ class Driver:
         return (await self.store.lead_fields(self.team, lead)).get("holder", "")
 
     async def claim(self, item: Pending, rep: str, lead: str,
-                    quiet: tuple[int, int] | None) -> Pending | None:
+                    quiet: Key | None) -> Pending | None:
         """A claim attempt (a lost or rejected one added no timer: `quiet` still holds);
         with retry_rejected, a rejection that names a wait is tried again after it (a new
         request id), up to RETRIES times."""
         req = item.fields.get(AuditField.REQ, "")
         done = await self.arbiter.claim(rep, lead, req)
         if done.result in (Outcome.LOST, Outcome.REJECTED):
-            self.quiet_until = quiet
+            self.due.quiet_until = quiet
         wait = done.retry_after_ms or 0
         if not (self.retry and done.result is Outcome.REJECTED and wait
                 and item.attempt < RETRIES):
             return None
         again = {**item.fields, AuditField.REQ.value: f"{req}~retry{item.attempt + 1}"}
         return Pending(item.ts + wait, item.pos, item.attempt + 1, again)
-
-
-@functools.lru_cache(maxsize=65_536)
-def _timer_key(member: str) -> tuple[str, TimerKind] | None:
-    """(lead id, kind) of a timer member; None outside the grammar."""
-    try:
-        timer = parse(member)
-    except TimerMemberError:
-        return None
-    return timer.lead_id, timer.kind
 
 
 def _lead(f: Fields) -> NewLead:

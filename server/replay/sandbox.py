@@ -24,15 +24,16 @@ class Clock:
 
 @dataclass(slots=True)
 class Seeds:
-    """The draw seeds: the recorded ones per lead in order, then one derived from the clock."""
+    """The draw seeds: the one the record shows for the timer firing under way (set while it
+    runs: a draw consumes the seed of its own recorded entry, whatever fired before it on
+    that lead), else one derived from the clock."""
 
-    recorded: dict[str, list[str]]
     clock: Clock
+    firing: str = ""
 
     def __call__(self, _team: str, lead_id: str) -> str:
-        left = self.recorded.get(lead_id)
-        if left:
-            return left.pop(0)
+        if self.firing:
+            return self.firing
         return hashlib.sha1(f"{lead_id}:{self.clock.now_ms}".encode()).hexdigest()
 
 

@@ -10,7 +10,7 @@ from server.store.store import Store
 
 Entry = tuple[str, dict[str, str]]
 PRESENCE_MAXLEN = 10_000
-RECENT_SCAN = 20_000  # audit entries a snapshot reads back to find the open leads
+OPEN_MAX = 20_000  # open leads a snapshot shows at the most (the newest by opening)
 
 
 class BoardReads:
@@ -84,9 +84,11 @@ class BoardReads:
         return counts
 
     async def open_lead_ids(self, team: str) -> set[str]:
-        """Leads named by the recent audit (bounded scan); the caller checks their state."""
-        rows = await self.recent(team, RECENT_SCAN)
-        return {fields["lead"] for _, fields in rows if fields.get("lead")}
+        """The open leads in the team's pool index (lg:{team}:pool; the newest OPEN_MAX by
+        when each opened); the caller checks their state."""
+        ids: list[str] = await self.store._call(
+            self.store._redis.zrevrange(keys.pool(team), 0, OPEN_MAX - 1))
+        return set(ids)
 
     async def presence_changed(self, team: str, rep: str, instance: str, delta: int,
                                now_ms: int) -> None:

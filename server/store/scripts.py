@@ -14,7 +14,8 @@ from server.store.backend import Client
 NAMES = (
     "load_rules", "publish_lead", "claim_lead", "release_lead", "close_lead", "settle_window",
     "followup_lead", "fire_deadline", "offer_lead", "pause_rep", "dispatch_lead",
-    "withdraw_lead", "auto_assign", "tally_scores", "record_tier",
+    "withdraw_lead", "auto_assign",
+    "claimable_leads", "tally_scores", "record_tier",
 )
 _INCLUDE = re.compile(r'^-- @include "([\w/.-]+)"\s*$', re.MULTILINE)
 
@@ -80,6 +81,7 @@ class Scripts:
     dispatch_lead: AsyncScript
     withdraw_lead: AsyncScript
     auto_assign: AsyncScript
+    claimable_leads: AsyncScript
     tally_scores: AsyncScript
     record_tier: AsyncScript
 

@@ -13,6 +13,7 @@ from server.store.faults import StoreError, connect
 from server.store.keys import Retention
 from server.store.pool_reads import PoolHealth, PoolReads
 from server.store.reads import Reads
+from server.store.return_reads import ReturnReads
 from server.store.score_reads import ScoreReads
 from server.store.session import NowOverride, SeedOverride
 from server.store.streams import Backlog, Entry, StreamReads
@@ -21,7 +22,7 @@ __all__ = ["Backlog", "Entry", "NowOverride", "PoolHealth", "Retention", "SeedOv
            "StoreError"]
 
 
-class Store(Commands, Reads, StreamReads, PoolReads, ScoreReads):
+class Store(Commands, Reads, StreamReads, PoolReads, ReturnReads, ScoreReads):
     """Runs the arbitration scripts and answers the domain's reads, on one Redis client."""
 
     @classmethod

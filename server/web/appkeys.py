@@ -10,6 +10,7 @@ from aiohttp import web
 from server.config import Config
 from server.fanout.board_feed import BoardFeed
 from server.fanout.hub import Hub
+from server.fanout.returns import ReturnOffers
 from server.floor.arbiter import Arbiter
 from server.floor.claims import Claims
 from server.floor.scoreboard import Scoreboard
@@ -31,5 +32,6 @@ AUTHORITY = web.AppKey("authority", TokenAuthority)
 SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
 BOARD_FEED = web.AppKey("board_feed", BoardFeed)
 WHATIF_RUNNING: web.AppKey[set[str]] = web.AppKey("whatif_running")  # teams with a what-if
+RETURNS = web.AppKey("returns", ReturnOffers)  # open leads offered to reps coming back
 SCORECARDS = web.AppKey("scorecards", Scorecards)
 TIER_DESK = web.AppKey("tier_desk", TierDesk)

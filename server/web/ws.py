@@ -37,6 +37,7 @@ from server.web.appkeys import (
     CONFIG,
     HUB,
     METRICS,
+    RETURNS,
     SOCKETS,
 )
 from server.web.auth import AuthError, Principal, Role
@@ -170,33 +171,36 @@ async def _drain(conn: Connection, writer: asyncio.Task[None]) -> None:
 
 async def _start(request: web.Request, conn: Connection, member: Member, hello: Hello) -> None:
     arbiter, hub = request.app[ARBITER], request.app[HUB]
-    conn.send_frame(await feed.welcome(arbiter, member))
+    welcome = await feed.welcome(arbiter, member)
+    conn.send_frame(welcome)
     hub.limits[conn] = dict(member.limits)
     if hello.resume is None:
-        await _send_pool(request, conn, member)
+        # the client's resume point until it sees a live entry (clients/connection.py)
+        await _send_pool(request, conn, member, f"{welcome['server_time_ms'] - 1}-0")
+        await request.app[RETURNS].joined(conn, member, None, [])
         return
     missed = await feed.missed(arbiter, member.team, hello.resume)
     if missed.gap:
         conn.send_frame(protocol.gap(hello.resume, missed.first_available))
     count = await hub.replay(conn, missed.entries)
     conn.send_frame(protocol.resumed(count))
+    await request.app[RETURNS].joined(conn, member, hello.resume, missed.entries)
 
 
-async def _send_pool(request: web.Request, conn: Connection, member: Member) -> None:
-    """The pool snapshot, then live entries, each lead once. The stream's end is read before
-    the pool: what came before it is in the snapshot (a late live copy of it is dropped),
-    what came after is sent like a resume, less the leads the snapshot already showed."""
+async def _send_pool(request: web.Request, conn: Connection, member: Member,
+                     base: str) -> None:
+    """The pool snapshot, then live entries, each lead once, split at `base`: the snapshot
+    shows the open leads offered up to it (a late live copy of those entries is dropped),
+    entries after it are sent as on a resume from it. A client that reconnects resuming
+    from `base` is sent neither twice."""
     arbiter, hub = request.app[ARBITER], request.app[HUB]
-    head = await arbiter.events_head(member.team)
+    until = seq_key(base)
     frames = await feed.snapshot(arbiter, member, request.app[CONFIG].server.pool_snapshot_max)
-    shown = {frame["seq"] for frame in frames}
-    conn.held_back = [(seq, items) for seq, items in conn.held_back if seq not in shown]
     for frame in frames:
-        await conn.put(protocol.encode(frame, conn.codec))
-    conn.last_seq = max(conn.last_seq, seq_key(head))
-    after = await feed.missed(arbiter, member.team, head)
-    # a shown lead's entry still moves the connection past it, so no live copy follows
-    await hub.replay(conn, [(seq, [] if seq in shown else items) for seq, items in after.entries])
+        if seq_key(frame["seq"]) <= until:
+            await conn.put(protocol.encode(frame, conn.codec))
+    conn.last_seq = max(conn.last_seq, until)
+    await hub.replay(conn, (await feed.missed(arbiter, member.team, base)).entries)
 
 
 async def _read_loop(request: web.Request, ws: web.WebSocketResponse, conn: Connection) -> None:

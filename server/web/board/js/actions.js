@@ -78,6 +78,7 @@ export class Audit {
     this.api = api;
     this.teamName = teamName;
     this.next = null;
+    this.asked = 0; // the newest search: an older answer arriving later is dropped
     $("audit-search").addEventListener("click", () => this.search(null));
     $("audit-next").addEventListener("click", () => this.search(this.next));
     $("audit-jsonl").addEventListener("click", () => this.download("jsonl"));
@@ -96,7 +97,9 @@ export class Audit {
   async search(cursor) {
     const params = this.query({ limit: "50" });
     if (cursor) params.set("cursor", cursor);
+    const asked = ++this.asked;
     const result = await this.api.call("GET", `/api/audit?${params}`);
+    if (asked !== this.asked) return;
     if (!result.ok) {
       $("audit-status").textContent = failure(result);
       return;

@@ -98,5 +98,5 @@ export function diffRules(before, after) {
 export function repStatus(rep) {
   if (rep.paused) return "paused";
   if (!rep.on_shift) return "off shift";
-  return rep.online > 0 ? "online" : "offline";
+  return rep.online ? "online" : "offline";
 }

@@ -15,12 +15,18 @@ export function seconds(ms) {
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 
+// The lead resource's deadline that applies to `what` (hold, window, owner), or undefined.
+export function deadline(lead, what) {
+  return (lead.deadlines || []).find((d) => d.applies_to === what);
+}
+
 export function atRisk(lead, team, now) {
-  if (!lead.deadline_ms) return false;
+  const due = deadline(lead, "hold");
+  if (!due) return false;
   const rules = team.rules[lead.holder] || {};
   const span = Number(rules.followup_sla_ms) || Number(rules.max_hold_ms) || 5 * AT_RISK_MS;
   const warn = Number(rules.warn_before_ms) || Math.min(AT_RISK_MS, span / 5);
-  return Number(lead.deadline_ms) - now <= warn;
+  return due.ms - now <= warn;
 }
 
 function repRow(rep, team, now, act) {
@@ -32,8 +38,8 @@ function repRow(rep, team, now, act) {
   return el("tr", { dataset: { rep: rep.id }, class: risky ? "at-risk" : "" },
     el("td", {}, rep.id),
     el("td", { class: `status-${status.split(" ")[0]}` }, status),
-    el("td", {}, `${rep.held.length} / ${rep.max_open ?? "∞"}`),
-    el("td", {}, `${rep.today} / ${rep.max_daily ?? "∞"}`),
+    el("td", {}, `${rep.held.length} / ${rep.limits.max_open ?? "∞"}`),
+    el("td", {}, `${rep.today} / ${rep.limits.max_daily ?? "∞"}`),
     el("td", {}, cooling),
     el("td", {}, risky ? String(risky) : ""),
     el("td", {}, toggle));
@@ -63,20 +69,20 @@ function title(lead) {
 }
 
 function facts(lead) {
-  const f = lead.fields || {};
-  const parts = [`¥${Number(f.value) || 0}`];
-  if (f.region) parts.push(String(f.region));
-  if (f.priority) parts.push(`priority ${f.priority}`);
-  if (Array.isArray(f.skills) && f.skills.length) parts.push(`skills: ${f.skills.join(", ")}`);
-  if (f.customer_id) parts.push(`customer ${f.customer_id}`);
+  const parts = [`¥${lead.value || 0}`];
+  if (lead.region) parts.push(lead.region);
+  if (lead.priority) parts.push(`priority ${lead.priority}`);
+  if (lead.skills.length) parts.push(`skills: ${lead.skills.join(", ")}`);
+  if (lead.customer) parts.push(`customer ${lead.customer}`);
   for (const [k, v] of Object.entries(lead.attrs || {})) parts.push(`${k}: ${v}`);
   return parts.join(" · ");
 }
 
 export function stage(lead, now) {
-  const stages = lead.stages || [];
-  if (!stages.length) return lead.owner_until_ms > now ? `owner ${lead.owner} first` : "all reps";
-  const base = Number(lead.release_base_ms) || 0;
+  const stages = lead.stages;
+  const owner = deadline(lead, "owner");
+  if (!stages.length) return owner && owner.ms > now ? `owner ${lead.owner} first` : "all reps";
+  const base = lead.release_base_ms || 0;
   let current = -1;
   stages.forEach((s, i) => { if (base + s.after_ms <= now) current = i; });
   const next = stages[current + 1];
@@ -85,8 +91,9 @@ export function stage(lead, now) {
 }
 
 function openItem(lead, now, act) {
-  const windowText = lead.state === "window"
-    ? `window closes in ${seconds(Number(lead.window_ends_ms) - now)}`
+  const ends = deadline(lead, "window");
+  const windowText = lead.state === "window" && ends
+    ? `window closes in ${seconds(ends.ms - now)}`
     : lead.mode === "window" ? "window: waiting for a first claim" : "first come";
   return el("li", { dataset: { leadId: lead.id, state: lead.state } },
     el("div", { class: "title" }, title(lead)),
@@ -94,13 +101,14 @@ function openItem(lead, now, act) {
       el("button", { type: "button", on: { click: () => act.dispatch(lead) } }, "Dispatch"),
       el("button", { type: "button", on: { click: () => act.withdraw(lead) } }, "Withdraw")),
     el("div", { class: "facts" }, facts(lead)),
-    el("div", { class: "facts" }, `age ${seconds(now - Number(lead.published_ms))} · ${stage(lead, now)} · ${windowText}`));
+    el("div", { class: "facts" }, `age ${seconds(now - lead.published_ms)} · ${stage(lead, now)} · ${windowText}`));
 }
 
 function heldItem(lead, team, now, act) {
   const risky = atRisk(lead, team, now);
-  const due = lead.deadline_ms
-    ? `${lead.deadline_kind === "max_hold" ? "hold ends" : "follow-up due"} in ${seconds(Number(lead.deadline_ms) - now)}`
+  const hold = deadline(lead, "hold");
+  const due = hold
+    ? `${hold.kind === "max_hold" ? "hold ends" : "follow-up due"} in ${seconds(hold.ms - now)}`
     : "no deadline";
   return el("li", { dataset: { leadId: lead.id, holder: lead.holder }, class: risky ? "at-risk" : "" },
     el("div", { class: "title" }, `${title(lead)} — held by ${lead.holder}`),
@@ -113,10 +121,11 @@ function heldItem(lead, team, now, act) {
 
 export function paintLeads(team, now, act) {
   const leads = [...team.leads.values()];
+  const due = (l) => (deadline(l, "hold") || { ms: Infinity }).ms;
   const open = leads.filter((l) => l.state !== "held")
-    .sort((a, b) => Number(a.published_ms) - Number(b.published_ms) || a.id.localeCompare(b.id));
+    .sort((a, b) => a.published_ms - b.published_ms || a.id.localeCompare(b.id));
   const held = leads.filter((l) => l.state === "held")
-    .sort((a, b) => (Number(a.deadline_ms) || Infinity) - (Number(b.deadline_ms) || Infinity) || a.id.localeCompare(b.id));
+    .sort((a, b) => due(a) - due(b) || a.id.localeCompare(b.id));
   $("open").replaceChildren(...open.map((l) => openItem(l, now, act)));
   $("held").replaceChildren(...held.map((l) => heldItem(l, team, now, act)));
   $("open-count").textContent = String(open.length);

@@ -88,13 +88,9 @@ export class Feed {
   }
 }
 
+// `audience`: the typed audit entry's object ({reps} or {tiers}), or absent: everyone.
 function offeredTo(audience, team) {
-  let parsed;
-  try {
-    parsed = JSON.parse(audience || "{}");
-  } catch {
-    return "";
-  }
+  const parsed = audience || {};
   const rules = Object.entries(team ? team.rules : {});
   if (Array.isArray(parsed.reps)) return ` to ${parsed.reps.length} rep(s)`;
   if (Array.isArray(parsed.tiers)) {
