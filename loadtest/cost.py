@@ -39,7 +39,8 @@ def section(kind: str, server: dict[str, Any], tally: Tally, claims_per_s: float
     """The server's CPU (all its worker processes summed, user and kernel; kernel alone is
     the syscalls) per claim after the warm-up of a bench, per delivered frame of a live run."""
     if kind == "bench":
-        return {**per_rate(server, claims_per_s, "claim"), "claims": tally.claim.count}
+        return {**per_rate(server, claims_per_s, "claim"), "claims": tally.claim.count,
+                "taken_frames": tally.taken_measured}
     if kind == "live":
         frames = tally.fanout.count
         return {"server_cpu_s": server.get("server_cpu_s"), "frames": frames,

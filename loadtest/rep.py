@@ -105,16 +105,25 @@ class RepClient:
     def on_frame(self, data: Message) -> dict[str, Any] | None:
         """Route one server frame; returns it parsed (None when skipped)."""
         if isinstance(data, str) and data.startswith(TAKEN_PREFIX):
+            self.taken()
             return None
         frame = protocol.decode_server(data, self.crowd.codec)
         kind = frame["type"]
-        if kind == "lead":
+        if kind == "lead_taken":
+            self.taken()
+        elif kind == "lead":
             self.on_lead(frame)
         elif kind == "claim_result":
             self.on_result(frame)
         elif kind == "error":
             self.crowd.tally.errors[f"server:{frame.get('code')}"] += 1
         return frame
+
+    def taken(self) -> None:
+        """Count a lead_taken frame received after the warm-up: fan-out a bench's CPU per
+        claim includes (a lead first won in the measured window goes to every rep)."""
+        if self.crowd.recording():
+            self.crowd.tally.taken_measured += 1
 
     def on_lead(self, frame: dict[str, Any]) -> None:
         """Time the fan-out (Redis publish time to now) and claim if this rep is a claimer."""

@@ -78,6 +78,8 @@ def _cost_lines(result: dict[str, Any]) -> list[str]:
         lines.append(f"cost: server CPU {c['cpu_us_per_claim']} µs per claim, of which kernel "
                      f"{c['kernel_us_per_claim']} ({c['server_cpu_s']} s in {c['window_s']} s "
                      f"after the warm-up, all workers)")
+        lines.append(f"cost: fan-out inside that window: {c.get('taken_frames')} lead_taken "
+                     "frames received (leads first won after the warm-up; 0: none charged)")
     if echo.get("cpu_us_per_message") is not None:
         lines.append(f"cost: echo server CPU {echo['cpu_us_per_message']} µs per echo message, "
                      f"of which kernel {echo['kernel_us_per_message']}")

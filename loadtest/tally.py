@@ -49,6 +49,7 @@ class Tally:
     connected: int = 0
     claims_sent: int = 0
     unanswered: int = 0
+    taken_measured: int = 0  # lead_taken frames received after the warm-up (a bench's fan-out)
 
     def lead(self, lead_id: str) -> LeadSeen:
         """The record of one lead, created on first sight."""
@@ -85,6 +86,7 @@ class Tally:
         self.connected += other.connected
         self.claims_sent += other.claims_sent
         self.unanswered += other.unanswered
+        self.taken_measured += other.taken_measured
 
     @property
     def answered(self) -> int:

@@ -33,6 +33,7 @@ from server.store.persistence import warn_if_lossy
 from server.store.store import NowOverride, Store, StoreError
 from server.web import (
     board_api,
+    complaints_api,
     console,
     errors,
     floor_api,
@@ -122,6 +123,7 @@ def create_app(config: Config, *, config_path: Path | None = None, redis: str | 
     console.add_routes(app)
     board_api.add_routes(app)
     openapi.add_routes(app)
+    complaints_api.add_routes(app)
     scorecard_api.add_routes(app)
     return app
 

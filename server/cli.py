@@ -135,6 +135,9 @@ def check_config(args: argparse.Namespace) -> int:
         state = "active" if eff.active else "inactive"
         print(f"  {rep.id:<16} team={eff.team} tier={eff.tier or '-'} {state} "
               f"regions={','.join(eff.regions)} skills={','.join(eff.skills) or '-'} {rules}")
+    for name, team in config.teams.items():
+        print(f"  team {name} complaints: categories={','.join(team.complaints.categories)} "
+              f"appeal_window_ms={team.complaints.appeal_window_ms}")
     for line in scorecard_lines(config.teams):
         print(line)
     return 0

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from server.config_errors import describe
+from server.config_outcomes import ComplaintConfig, Penalties, unknown_categories
 from server.config_returns import Returns
 from server.config_scores import ScorecardConfig, ScoreDraw, unknown_score_tiers
 from server.shifts import parse_shift
@@ -64,6 +65,7 @@ class RuleSet(_Frozen):
     warn_before_ms: NonNegative = 0
     reclaim_lockout_ms: NonNegative = 0
     shifts: Shifts = ()
+    complaint_penalties: Penalties = {}  # server/config_outcomes.py
 
 
 class RuleOverride(_Frozen):
@@ -80,6 +82,7 @@ class RuleOverride(_Frozen):
     warn_before_ms: NonNegative | None = None
     reclaim_lockout_ms: NonNegative | None = None
     shifts: Shifts | None = None
+    complaint_penalties: Penalties | None = None
 
 
 Mode = Literal["fcfs", "window"]
@@ -130,6 +133,7 @@ class TeamConfig(ScoreDraw):
     owner_window_ms: NonNegative = 0
     auto_assign_after_ms: NonNegative = 0
     assign_policy: Literal["none", "least_loaded", "round_robin"] = "none"
+    complaints: ComplaintConfig = ComplaintConfig()  # server/config_outcomes.py
     returns: Returns = Returns()  # coming back: open leads offered, fair catch-up
     scorecard: ScorecardConfig | None = None  # server/config_scores.py
 
@@ -229,6 +233,19 @@ class Config(_Frozen):
                 raise ValueError(_unknown(f"{where}.team", rep.team, self.teams))
             if rep.tier is not None and rep.tier not in self.tiers:
                 raise ValueError(_unknown(f"{where}.tier", rep.tier, self.tiers))
+        return self
+
+    @model_validator(mode="after")
+    def _penalties_name_known_categories(self) -> Config:
+        every = {c for team in self.teams.values() for c in team.complaints.categories}
+        found = [unknown_categories(f"teams.{n}.rules", t.rules.complaint_penalties,
+                                    t.complaints.categories) for n, t in self.teams.items()]
+        found += [unknown_categories(f"tiers.{n}.rules", t.rules.complaint_penalties, every)
+                  for n, t in self.tiers.items()]
+        found += [unknown_categories(f"reps.{r.id}.rules", r.rules.complaint_penalties,
+                                     self.teams[r.team].complaints.categories) for r in self.reps]
+        if problem := next((f for f in found if f), None):
+            raise ValueError(problem)
         return self
 
     def rep(self, rep_id: str) -> RepConfig | None:

@@ -127,6 +127,8 @@ async def test_window_draws_are_calibrated_and_audited(
                     if f["action"] == "settle" and f["lead"] == lead_id)
 
     await window("first", REPS)
+    for rep in REPS:  # whoever drew "first" (a seeded tie-break) holds nothing after it
+        await arbiter.close(rep, "first", "won")
     await arbiter.pause("r4", True, "manager:m")
     for n in range(5):
         await publish(arbiter, f"held-{n}")

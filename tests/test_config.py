@@ -155,7 +155,7 @@ def test_effective_rules_precedence_team_tier_rep() -> None:
                                            "max_claims_per_s": 0, "weight": 1.0,
                                            "followup_sla_ms": 0, "max_hold_ms": 0,
                                            "warn_before_ms": 0, "reclaim_lockout_ms": 0,
-                                           "shifts": ()}
+                                           "shifts": (), "complaint_penalties": {}}
     assert (rules["tiered"].max_open, rules["tiered"].cooldown_after_claim_ms) == (3, 500)
     assert rules["tiered"].max_daily == 5
     assert (rules["own"].max_open, rules["own"].max_daily) == (7, 0)

@@ -22,8 +22,11 @@ from server.store.embedded import (
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Runs in a child interpreter: starts redis, prints its pid, then idles until signalled.
+# Its Ctrl-C is a terminal's foreground one even when pytest runs in the background (`cmd &`
+# without job control ignores SIGINT, children inherit that, and Python then keeps it so).
 PARENT_SCRIPT = """
-import asyncio, os, sys
+import asyncio, os, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from pathlib import Path
 from server.store.embedded import EmbeddedRedis
 

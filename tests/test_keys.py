@@ -10,7 +10,7 @@ import pytest
 from redis.crc import key_slot
 
 from server.contracts.timer_members import TimerKind, member
-from server.store import keys, return_keys, score_keys
+from server.store import keys, outcome_keys, return_keys, score_keys
 from server.store.keys import Retention, ScriptCall
 from server.store.scripts import NAMES, lua_dir
 
@@ -48,10 +48,27 @@ SAMPLES: dict[str, Builder] = {
                                                      "", LIMITS, NOW),
     "auto_assign_call": lambda team: keys.auto_assign_call(team, "L-1", "round_robin", "C9",
                                                            CANDIDATES, LIMITS, NOW),
+    "feedback_call": lambda team: outcome_keys.feedback_call(team, FEEDBACK, "alice", LIMITS,
+                                                             NOW),
+    "ruling_call": lambda team: outcome_keys.ruling_call(team, "F1", "ruling", "upheld",
+                                                         "manager:m", "rude", "alice", "L-1",
+                                                         LIMITS, NOW),
+    "appeal_call": lambda team: outcome_keys.appeal_call(team, "F1", "alice", "no", "L-1",
+                                                         LIMITS, NOW),
+    "lift_pause_call": lambda team: outcome_keys.lift_pause_call(team, "alice", LIMITS, NOW),
+    "file_dispute_call": lambda team: outcome_keys.file_dispute_call(team, "D1", "L-1", "bob",
+                                                                     "mine", "alice", LIMITS,
+                                                                     NOW),
+    "resolve_dispute_call": lambda team: outcome_keys.resolve_dispute_call(team, RULING, LIMITS,
+                                                                           NOW),
     "claimable_call": lambda team: return_keys.claimable_call(team, "alice", LEADS, NOW),
     "tally_call": lambda team: score_keys.tally_call(team, "", "1-0", TALLY, "2027-01-01"),
     "tier_call": lambda team: score_keys.tier_call(team, TIER_MOVE, LIMITS, NOW),
 }
+FEEDBACK = outcome_keys.FeedbackIn("F1", "L-1", "integration:crm", "complaint", None, "rude",
+                                   "shouted", None)
+RULING = outcome_keys.DisputeRuling("D1", "reassign", "manager:m", "earlier call", "L-1", "bob",
+                                    "alice", "C9")
 LEADS = ["L-1", "L:2"]
 TALLY = score_keys.TallyBatch(incr={("alice", "2027-01-04|taken"): 1,
                                     ("bob", "2027-01-04|won"): 1},
@@ -74,7 +91,11 @@ SCRIPT_BUILDERS = {
     "followup_lead": "followup_call", "fire_deadline": "deadline_call",
     "offer_lead": "offer_call", "pause_rep": "pause_call", "dispatch_lead": "dispatch_call",
     "withdraw_lead": "withdraw_call", "auto_assign": "auto_assign_call",
-    "claimable_leads": "claimable_call", "tally_scores": "tally_call",
+    "record_feedback": "feedback_call", "rule_complaint": "ruling_call",
+    "appeal_complaint": "appeal_call", "lift_pause": "lift_pause_call",
+    "file_dispute": "file_dispute_call", "resolve_dispute": "resolve_dispute_call",
+    "claimable_leads": "claimable_call",
+    "tally_scores": "tally_call",
     "record_tier": "tier_call",
 }
 
@@ -96,7 +117,7 @@ def header_indexes(name: str, kind: str) -> list[int]:
 
 
 def test_every_builder_has_a_sample() -> None:
-    builders = {n for module in (keys, return_keys, score_keys)
+    builders = {n for module in (keys, outcome_keys, return_keys, score_keys)
                 for n, _ in inspect.getmembers(module, inspect.isfunction) if n.endswith("_call")}
     assert builders == set(SAMPLES)
     assert set(SCRIPT_BUILDERS.values()) == builders

@@ -96,7 +96,8 @@ async def test_pool_pages_are_typed_lead_resources(gateway: Gateway) -> None:
     valid("LeadPage", page)
     assert [lead["id"] for lead in page["leads"]] == ["L2"]
     single = (await call(gateway, "GET", "/api/leads/L2", manager(gateway)))[1]["lead"]
-    assert {k: v for k, v in page["leads"][0].items() if not k.startswith("opened_")} == single
+    assert {k: v for k, v in page["leads"][0].items() if not k.startswith("opened_")} == {
+        k: v for k, v in single.items() if k not in ("feedback", "disputes")}  # the one lead's
     assert page["leads"][0]["opened_ms"] == single["published_ms"]
     status, held = await call(gateway, "GET", "/api/leads?team=north&state=held",
                               manager(gateway))

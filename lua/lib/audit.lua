@@ -6,7 +6,7 @@ local AUDIT_FIELDS = {
   'ts', 'action', 'lead', 'rep', 'actor', 'req', 'result', 'reason', 'note', 'retry_after_ms',
   'rules_version', 'seq', 'outcome', 'policy', 'seed', 'contenders', 'digest', 'customer',
   'prev', 'force', 'deadline_ms', 'audience', 'value', 'region', 'mode', 'payload', 'rules',
-  'tier',
+  'ref', 'category', 'status', 'rating', 'tier', 'contact_at',
 }
 
 local ACTION = {
@@ -27,6 +27,12 @@ local ACTION = {
   AUTO_ASSIGN = 'auto_assign',
   PAUSE = 'pause',
   RESUME = 'resume',
+  FEEDBACK = 'feedback',                -- a rating or complaint (record_feedback.lua)
+  COMPLAINT_RULING = 'complaint_ruling',  -- upheld | dismissed (rule_complaint.lua)
+  APPEAL = 'appeal',                    -- the rep appeals an upheld complaint (rule_complaint.lua)
+  APPEAL_RULING = 'appeal_ruling',      -- overturned | rejected (rule_complaint.lua)
+  DISPUTE = 'dispute',                  -- a 撞单 dispute filed (file_dispute.lua)
+  DISPUTE_RULING = 'dispute_ruling',    -- kept | reassigned (resolve_dispute.lua)
   TIER_CHANGE = 'tier_change',  -- an earned-tier move or a manager's pin (record_tier.lua)
 }
 

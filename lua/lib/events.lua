@@ -10,6 +10,8 @@ local EVENT = {
   WITHDRAWN = 'withdrawn',  -- a manager withdrew it
   PAUSE = 'pause',          -- a rep was paused or resumed
   SETTLED = 'settled',      -- a claim window's results per candidate
+  COMPLAINT = 'complaint',  -- a due-process step of a complaint, for the rep concerned
+  DISPUTE = 'dispute',      -- a 撞单 dispute filed or resolved, for both reps
   TIER = 'tier',            -- a rep's tier changed (promoted, demoted, pinned, unpinned)
 }
 

@@ -34,7 +34,12 @@ class AuditField(StrEnum):
     MODE = "mode"
     PAYLOAD = "payload"
     RULES = "rules"
+    REF = "ref"  # a feedback's or dispute's own id
+    CATEGORY = "category"
+    STATUS = "status"
+    RATING = "rating"
     TIER = "tier"
+    CONTACT_AT = "contact_at"  # ms: the contact a feedback is about (its rep held the lead then)
 
 
 class AuditAction(StrEnum):
@@ -57,6 +62,12 @@ class AuditAction(StrEnum):
     AUTO_ASSIGN = "auto_assign"
     PAUSE = "pause"
     RESUME = "resume"
+    FEEDBACK = "feedback"
+    COMPLAINT_RULING = "complaint_ruling"
+    APPEAL = "appeal"
+    APPEAL_RULING = "appeal_ruling"
+    DISPUTE = "dispute"
+    DISPUTE_RULING = "dispute_ruling"
     TIER_CHANGE = "tier_change"
 
 

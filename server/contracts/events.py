@@ -15,4 +15,6 @@ class EventType(StrEnum):
     WITHDRAWN = "withdrawn"
     PAUSE = "pause"
     SETTLED = "settled"
+    COMPLAINT = "complaint"
+    DISPUTE = "dispute"
     TIER = "tier"

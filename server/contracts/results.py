@@ -82,3 +82,18 @@ class LeadRefs:
 
     holder: str
     customer_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeStep:
+    """A complaint or dispute step: what the script did (`status`), the reason when rejected,
+    the rep concerned (a feedback's rep, a dispute's holder) and the item's state after."""
+
+    status: Status
+    reason: str = ""
+    rep: str = ""
+    state: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (Status.OK, Status.DUPLICATE)

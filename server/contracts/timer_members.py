@@ -19,6 +19,7 @@ class TimerKind(StrEnum):
     OPEN = "open"  # the owner window ends: offer the lead to everyone else
     STAGE = "stage"  # a release stage opens (`stage:<id>#<n>`)
     AUTO = "auto"  # nobody claimed in time: assign by policy
+    RESUME = "resume"  # a complaint penalty's pause ends (`resume:<rep id>`)
 
 
 class TimerMemberError(ValueError):

@@ -83,6 +83,9 @@ class BoardFeed:
         self.boards: set[Board] = set()
         self.instance = uuid.uuid4().hex[:12]
         self.tasks: list[asyncio.Task[None]] = []
+        self.idle: dict[str, asyncio.Event] = {}  # teams whose tail waits for a board
+        self.resume_at: dict[str, Cursor] = {}  # where a woken tail continues
+        self.waking = asyncio.Lock()  # boards opening together: the first wakes the tail
 
     def start(self) -> None:
         self.tasks = [asyncio.create_task(self._run(team), name=f"leadgrab:board:{team}")
@@ -117,6 +120,7 @@ class BoardFeed:
         self.boards.add(board)
         try:
             for team in sorted(teams):
+                await self._wake(team)
                 cursor = (resume or {}).get(team)
                 if cursor is None or await self._trimmed(team, cursor):
                     snap = await self.view.snapshot(team)
@@ -154,6 +158,25 @@ class BoardFeed:
                 if found[stream]:
                     position[stream] = found[stream][-1][0]
 
+    async def _wake(self, team: str) -> None:
+        """Start a sleeping tail at the streams' end as it is now, before the new board's
+        snapshot or backfill is read: whatever comes after those reaches the board live."""
+        async with self.waking:
+            event = self.idle.get(team)
+            if event is not None and not event.is_set():
+                self.resume_at[team] = await self.reads.last_ids(team)
+                event.set()
+
+    async def _until_watched(self, team: str) -> Cursor:
+        """Sleep while no board here shows the team: every claim writes an audit entry, and
+        reading each one for nobody was a sixth of a claim's CPU in the gateway."""
+        event = self.idle[team] = asyncio.Event()
+        try:
+            await event.wait()
+        finally:
+            del self.idle[team]
+        return self.resume_at.pop(team)
+
     async def _run(self, team: str) -> None:
         """Tail one team until stopped; a Redis fault is logged and retried."""
         cursor: Cursor | None = None
@@ -161,6 +184,9 @@ class BoardFeed:
         shifts: dict[str, bool] = {}
         while not stop_requested():
             try:
+                if not any(team in board.teams for board in self.boards):
+                    shifts.clear()  # known again from the first look after waking
+                    cursor = await self._until_watched(team)
                 cursor = cursor or await self.reads.last_ids(team)
                 found = await self.reads.tail(team, cursor, READ_COUNT, BLOCK_MS)
                 await self._deliver(team, cursor, found, clock)

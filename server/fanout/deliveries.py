@@ -126,6 +126,15 @@ def _pause(fields: Mapping[str, str], seq: str) -> list[Delivery]:
     return [Delivery(protocol.paused(fields.get("paused") == "1"), only(fields["rep"]))]
 
 
+def _complaint(fields: Mapping[str, str], seq: str) -> list[Delivery]:
+    return [Delivery(protocol.complaint(fields), only(fields["rep"]))]
+
+
+def _dispute(fields: Mapping[str, str], seq: str) -> list[Delivery]:
+    frame = protocol.dispute(fields)
+    return [Delivery(frame, only(fields["rep"])), Delivery(frame, only(fields["prev"]))]
+
+
 def _tier(fields: Mapping[str, str], seq: str) -> list[Delivery]:
     frame = protocol.tier(fields.get("tier") or None, fields.get("prev") or None,
                           fields.get("reason", ""))
@@ -149,4 +158,5 @@ BUILDERS: Mapping[EventType, Callable[[Mapping[str, str], str], list[Delivery]]]
     EventType.LEAD: _lead, EventType.TAKEN: _taken, EventType.ASSIGNED: _assigned,
     EventType.REVOKED: _revoked, EventType.WARN: _warn, EventType.WITHDRAWN: _withdrawn,
     EventType.PAUSE: _pause, EventType.SETTLED: _settled, EventType.TIER: _tier,
+    EventType.COMPLAINT: _complaint, EventType.DISPUTE: _dispute,
 }

@@ -19,7 +19,8 @@ LEAD_TIMES = ("published_ms", "claimed_ms", "followed_up_ms", "closed_ms", "with
 # Payload fields published by the integrator that the lead shows as they are.
 PUBLIC_FIELDS = ("priority", "region", "customer_id")
 # How each audit field is typed; a field not named here stays a string.
-AUDIT_INTS = frozenset({F.TS, F.RETRY_AFTER_MS, F.RULES_VERSION, F.DEADLINE_MS})  # seq: an entry id
+AUDIT_INTS = frozenset({F.TS, F.RETRY_AFTER_MS, F.RULES_VERSION, F.DEADLINE_MS, F.RATING,
+                        F.CONTACT_AT})  # seq: an entry id
 AUDIT_JSON = frozenset({F.CONTENDERS, F.AUDIENCE, F.PAYLOAD, F.RULES})
 
 
@@ -105,9 +106,18 @@ async def rep_of(arbiter: Arbiter, rep_id: str) -> dict[str, Any] | None:
     stored = await arbiter.rep_state(rep_id)
     online = await arbiter.store.rep_connections(member.team, rep_id)
     now_ms = await arbiter.now_ms()
-    return rep_resource(member, stored["state"], stored["held"], online=online, now_ms=now_ms,
-                        today=await arbiter.local_day(member.team, now_ms),
-                        rules_version=stored["rules_version"])
+    return {**rep_resource(member, stored["state"], stored["held"], online=online, now_ms=now_ms,
+                           today=await arbiter.local_day(member.team, now_ms),
+                           rules_version=stored["rules_version"]),
+            **await outcomes(arbiter, member.team, rep=rep_id)}
+
+
+async def outcomes(arbiter: Arbiter, team: str, lead_id: str = "",
+                   rep: str = "") -> dict[str, Any]:
+    """A lead's or a rep's feedback and disputes ({feedback: [...], disputes: [...]})."""
+    from server.floor.complaints import Complaints  # it imports the arbiter this module types
+
+    return await Complaints(arbiter).listed(team, lead_id, rep)
 
 
 def _audit_value(name: str, raw: str) -> Any:

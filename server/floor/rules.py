@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from server.config import Config, RepConfig, RuleOverride, RuleSet
+from server.config_outcomes import layered
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +39,7 @@ class EffectiveRep:
 
 
 def _layer(base: RuleSet, override: RuleOverride) -> RuleSet:
-    changes = override.model_dump(exclude_none=True)
+    changes = layered(dict(base), {k: v for k, v in override if v is not None})
     return base.model_copy(update=changes) if changes else base
 
 

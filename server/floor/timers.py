@@ -19,6 +19,7 @@ from server.background import stop_requested
 from server.contracts.statuses import Status
 from server.contracts.timer_members import TimerKind, TimerMember, TimerMemberError, parse
 from server.floor.arbiter import Arbiter
+from server.floor.complaints import Complaints
 from server.metrics import Metrics
 from server.store.store import StoreError
 
@@ -102,5 +103,7 @@ class Timers:
                 self.metrics.reps.followup_missed(done.detail)
         elif timer.kind in (TimerKind.STAGE, TimerKind.OPEN):
             await self.arbiter.offer(team, timer)
+        elif timer.kind is TimerKind.RESUME:  # the lead id field holds the rep's
+            await Complaints(self.arbiter).lift_pause(team, timer.lead_id)
         else:
             await self.arbiter.auto_assign(team, timer)

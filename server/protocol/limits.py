@@ -25,7 +25,7 @@ LEAD_ID_RULE = "a non-empty string of at most 128 characters from A-Z a-z 0-9 _ 
 REP_ID_RULE = "a non-empty string of at most 64 characters from A-Z a-z 0-9 _ . -"
 REQ_ID_RULE = REP_ID_RULE
 
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
+SURROGATE = re.compile(r"[\ud800-\udfff]")
 _LEAD_ID, _REP_ID, _REQ_ID = re.compile(LEAD_ID), re.compile(REP_ID), re.compile(REQ_ID)
 
 
@@ -50,7 +50,7 @@ def wire_problem(value: Any, where: str = "frame") -> str | None:
 
 def _problem(value: Any, where: str, depth: int) -> str | None:
     if isinstance(value, str):
-        return f"{where}: not valid Unicode (a lone surrogate)" if _SURROGATE.search(value) \
+        return f"{where}: not valid Unicode (a lone surrogate)" if SURROGATE.search(value) \
             else None
     if not isinstance(value, dict | list | tuple):
         return None

@@ -95,6 +95,21 @@ def paused(is_paused: bool) -> Frame:
     return {"type": "paused", "paused": is_paused}
 
 
+def complaint(fields: Mapping[str, str]) -> Frame:
+    """Tells a rep a step of a complaint against them: received, upheld, dismissed, appealed,
+    overturned or rejected (`reason`: the ruling's notes; `appeal_until_ms` once upheld)."""
+    until = fields.get("appeal_until") or ""
+    return {"type": "complaint", "id": fields.get("ref", ""), "lead_id": fields.get("lead_id", ""),
+            "status": fields.get("status", ""), "category": fields.get("category", ""),
+            "reason": fields.get("reason", ""), "appeal_until_ms": int(until) if until else None}
+
+
+def dispute(fields: Mapping[str, str]) -> Frame:
+    """Tells both reps of a 撞单 dispute a step: open, kept or reassigned (`rep` disputes the
+    lead `holder` held when it was filed)."""
+    return {"type": "dispute", "id": fields.get("ref", ""), "lead_id": fields.get("lead_id", ""),
+            "status": fields.get("status", ""), "rep": fields.get("rep", ""),
+            "holder": fields.get("prev", ""), "reason": fields.get("reason", "")}
 def tier(tier_name: str | None, prev: str | None, reason: str) -> Frame:
     """Tells a rep its tier changed: promoted, demoted (earned by score), pinned or unpinned."""
     return {"type": "tier", "tier": tier_name, "prev": prev, "reason": reason}

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 
 from server.contracts.audit_fields import AuditAction, AuditField, AuditNote
 from server.contracts.timer_members import TimerKind
+from server.replay.outcome_inputs import OUTCOME_INPUTS, is_side_effect
 
 A = AuditAction
 # Inputs: what reps, integrations and managers asked for (replayed at their recorded time)
 INPUTS = frozenset({A.PUBLISH, A.CLAIM, A.RELEASE, A.CLOSE, A.FOLLOWUP, A.DISPATCH,
-                    A.REASSIGN, A.WITHDRAW, A.PAUSE, A.RESUME})
+                    A.REASSIGN, A.WITHDRAW, A.PAUSE, A.RESUME}) | OUTCOME_INPUTS
 # Which timer kind wrote an entry of each system action (the claim entries a settlement writes
 # carry note=settled)
 FIRED_BY: Mapping[str, tuple[TimerKind, ...]] = {
@@ -42,7 +43,8 @@ class Step:
 
     @property
     def is_input(self) -> bool:
-        return self.action in INPUTS and self.fields.get(AuditField.NOTE) != AuditNote.SETTLED
+        return (self.action in INPUTS and self.fields.get(AuditField.NOTE) != AuditNote.SETTLED
+                and not is_side_effect(self.action, self.fields))
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ from server.contracts.timer_members import TimerKind
 from server.floor.arbiter import Arbiter
 from server.floor.lead import NewLead
 from server.floor.timers import Timers
+from server.replay import outcome_inputs
 from server.replay.claim_batches import Diverged, run_claims, take_run
 from server.replay.due_timers import DueTimers
 from server.replay.firings import MAX_LAG_MS, NEVER, Firings, Key
@@ -197,6 +198,8 @@ class Driver:
             await self.arbiter.withdraw(self.team, lead, actor, reason)
         elif action in (A.PAUSE, A.RESUME):
             await self.arbiter.pause(rep, action == A.PAUSE, actor)
+        else:
+            await outcome_inputs.act(self.arbiter, self.team, action, f)
 
     async def _holder(self, lead: str) -> str:
         """Who holds the lead in this replay (what-if: the holder's follow-ups, closes and

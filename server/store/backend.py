@@ -6,10 +6,13 @@ node that owns the team's slot; the client routes each command by its key.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
 from redis import exceptions as rexc
+from redis._parsers.commands import AsyncCommandsParser
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
+from redis.asyncio.cluster import ClusterNode
 from redis.maint_notifications import MaintNotificationsConfig
 
 Client = Redis | RedisCluster
@@ -75,9 +78,49 @@ async def connect(url: str, max_connections: int = POOL_CONNECTIONS) -> Client:
         cluster = RedisCluster.from_url(url, decode_responses=True,
                                         max_connections=NODE_CONNECTIONS,
                                         **server.client_options())
+        cluster.commands_parser = AnyNodeCommands(cluster)
         await cluster.initialize()
         return cluster
     pool = BlockingConnectionPool.from_url(url, decode_responses=True,
                                            max_connections=max_connections,
                                            timeout=POOL_WAIT_S, **server.client_options())
     return Redis.from_pool(pool)
+
+
+class AnyNodeCommands(AsyncCommandsParser):
+    """redis-py's key finder on a cluster, asking another primary when its node is down.
+
+    redis-py asks one node (its default: the first primary listed) for COMMAND on every
+    topology refresh and for COMMAND GETKEYS to route XREAD: with that node down, every
+    team's commands failed, not only those of the teams it serves. Every node gives the
+    same answers, so the next primary that answers is asked instead.
+    """
+
+    def __init__(self, cluster: RedisCluster) -> None:
+        super().__init__()
+        self.cluster = cluster
+
+    async def initialize(self, node: ClusterNode | None = None) -> None:
+        if node is not None:
+            self.node = node
+        await self._on_any_node(super().initialize)
+
+    async def _get_moveable_keys(self, *args: Any) -> tuple[str, ...] | None:
+        keys: tuple[str, ...] | None = await self._on_any_node(
+            super()._get_moveable_keys, *args)
+        return keys
+
+    async def _on_any_node(self, ask: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        """`ask` on the parser's node, else on each other primary until one answers."""
+        first = self.node
+        others = [n for n in self.cluster.get_primaries() if n.name != first.name]
+        fault: Exception | None = None
+        for node in (first, *others):
+            self.node = node
+            try:
+                return await ask(*args)
+            except (rexc.ConnectionError, rexc.TimeoutError) as exc:
+                fault = exc
+        self.node = first
+        assert fault is not None
+        raise fault

@@ -15,6 +15,8 @@ NAMES = (
     "load_rules", "publish_lead", "claim_lead", "release_lead", "close_lead", "settle_window",
     "followup_lead", "fire_deadline", "offer_lead", "pause_rep", "dispatch_lead",
     "withdraw_lead", "auto_assign",
+    "record_feedback", "rule_complaint", "appeal_complaint", "lift_pause", "file_dispute",
+    "resolve_dispute",
     "claimable_leads", "tally_scores", "record_tier",
 )
 _INCLUDE = re.compile(r'^-- @include "([\w/.-]+)"\s*$', re.MULTILINE)
@@ -81,6 +83,12 @@ class Scripts:
     dispatch_lead: AsyncScript
     withdraw_lead: AsyncScript
     auto_assign: AsyncScript
+    record_feedback: AsyncScript
+    rule_complaint: AsyncScript
+    appeal_complaint: AsyncScript
+    lift_pause: AsyncScript
+    file_dispute: AsyncScript
+    resolve_dispute: AsyncScript
     claimable_leads: AsyncScript
     tally_scores: AsyncScript
     record_tier: AsyncScript

@@ -11,6 +11,7 @@ from server.store import backend
 from server.store.commands import Commands
 from server.store.faults import StoreError, connect
 from server.store.keys import Retention
+from server.store.outcome_commands import OutcomeCommands
 from server.store.pool_reads import PoolHealth, PoolReads
 from server.store.reads import Reads
 from server.store.return_reads import ReturnReads
@@ -22,7 +23,8 @@ __all__ = ["Backlog", "Entry", "NowOverride", "PoolHealth", "Retention", "SeedOv
            "StoreError"]
 
 
-class Store(Commands, Reads, StreamReads, PoolReads, ReturnReads, ScoreReads):
+class Store(Commands, Reads, StreamReads, PoolReads, ReturnReads, OutcomeCommands,
+            ScoreReads):
     """Runs the arbitration scripts and answers the domain's reads, on one Redis client."""
 
     @classmethod

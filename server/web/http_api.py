@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from server import protocol
 from server.config import ConfigError, load_config
 from server.floor.lead import LeadError, parse_lead
-from server.floor.resources import audit_entry, lead_resource, rep_of
+from server.floor.resources import audit_entry, lead_resource, outcomes, rep_of
 from server.protocol import ErrorCode
 from server.store.store import StoreError
 from server.web.appkeys import ARBITER, CLAIMS, CONFIG_PATH, METRICS
@@ -78,8 +78,9 @@ async def get_lead(request: web.Request) -> web.Response:
     if not view:
         raise ApiError(404, ErrorCode.NOT_FOUND, "no such lead")
     trail = [audit_entry(e.pop("id"), e) for e in view["audit"]]
-    return web.json_response({"lead": lead_resource(lead_id, team, view["lead"]),
-                              "audit": trail})
+    lead = {**lead_resource(lead_id, team, view["lead"]),
+            **await outcomes(request.app[ARBITER], team, lead_id=lead_id)}
+    return web.json_response({"lead": lead, "audit": trail})
 
 
 async def get_rep(request: web.Request) -> web.Response:
