@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 from websockets.exceptions import InvalidURI
 
-from clients import address, publish
+from clients import address, publish, scorecard
 from clients.client import LeadGrabClient, SessionClosed, Unreachable
 from clients.rep import RepSession, stdin_lines
 from server.config import Config, ConfigError, load_config
@@ -52,6 +52,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     pub.add_argument("--config", "-c", type=Path, default=None,
                      help=CONFIG_HELP + "; its secret mints a token when none is given")
     pub.set_defaults(func=run_publish)
+    scorecard.add_command(sub)
 
 
 def _fail(command: str, message: object, code: int = 1) -> int:

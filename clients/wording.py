@@ -179,6 +179,8 @@ _LINES: dict[str, Callable[[Frame, Clock], str]] = {
     "revoked": lambda f, _: revoked(f),
     "warning": warning,
     "paused": lambda f, _: paused(f),
+    "tier": lambda f, _: (f"tier: {f.get('prev') or 'none'} -> {f.get('tier') or 'none'} "
+                          f"({f.get('reason')}); your limits follow the new tier"),
     "error": lambda f, _: error(f),
     "gap": lambda f, _: "gap: some missed frames were trimmed; leads shown may be stale",
     "resumed": lambda f, _: f"resumed: {f.get('count')} missed frame(s) replayed",

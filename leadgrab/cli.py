@@ -13,7 +13,8 @@ from server import cli as server_cli
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`leadgrab serve|check-config|reload|token|rep|publish ...`."""
+    """`leadgrab serve|check-config|reload|token|rep|publish|scorecard ...`."""
     parser = server_cli.build_parser(client_cli.add_commands)
-    parser.description = "LeadGrab: serve, check-config, reload, token, rep and publish."
+    parser.description = ("LeadGrab: serve, check-config, reload, token, rep, publish and "
+                          "scorecard.")
     return server_cli.run(parser, argv)

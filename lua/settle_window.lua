@@ -7,7 +7,8 @@ reason, the rest compete by the lead's policy (lib/draw.lua):
   lottery       uniform draw
   least_loaded  fewest open leads, then fewest wins today, then a uniform draw among the tied;
                 a rep catching up counts as loaded like the median (lib/catchup.lua)
-  weighted      draw proportional to each rep's `weight` rule
+  weighted      draw proportional to each rep's `weight` rule, or with weight_from = "score"
+                (team or band) to the rep's score held within [weight_floor, weight_cap]
 The draw uses u = first 8 hex digits of `seed` / 2^32 over the contenders sorted by rep id;
 `seed` (sha1 of the lead id and the Redis time in µs) is written to the audit entry, so
 anyone can recompute the draw.
@@ -60,7 +61,7 @@ for i = 7, #ARGV do
 end
 
 local lead = redis.call('HMGET', lead_key, 'state', 'window_ends_ms', 'window_policy', 'region',
-  'skills', 'customer_id')
+  'skills', 'customer_id', 'payload')
 if lead[1] ~= 'window' then
   return {'noop', ''}
 end
@@ -88,6 +89,8 @@ if table.concat(names, ',') ~= table.concat(reps, ',') or (lead[6] or '') ~= cid
 end
 
 local version = tonumber(redis.call('HGET', rules_key, 'version') or '0')
+local team = cjson.decode(redis.call('HGET', rules_key, 'team') or '{}')
+local how = weight_source(team, tonumber(cjson.decode(lead[7] or '{}').value) or 0)
 local contenders, rejected = {}, {}
 for i, rep_id in ipairs(reps) do
   local rep_json = redis.call('HGET', rules_key, 'rep:' .. rep_id)
@@ -103,14 +106,13 @@ for i, rep_id in ipairs(reps) do
   else
     local day = today(days_key, now)
     contenders[#contenders + 1] = {id = rep_id, rep = rep, state = state, open = open,
-      today = daily_count(state, day), weight = rep.weight or 1, rep_key = rep_key,
+      today = daily_count(state, day), weight = draw_weight(how, rep, rep_key), rep_key = rep_key,
       held_key = held_key}
   end
 end
 
 local seed, u = draw_seed(lead_id, seed_override)
 local policy = lead[3]
-local team = cjson.decode(redis.call('HGET', rules_key, 'team') or '{}')
 
 local winner = nil
 if #contenders > 0 then

@@ -21,6 +21,8 @@ from server.fanout.tail import BLOCK_MS, Tail
 from server.floor.arbiter import Arbiter
 from server.floor.claims import Claims
 from server.floor.scoreboard import Scoreboard
+from server.floor.scorecard import Scorecards
+from server.floor.tiers import TierDesk, TierSchedule
 from server.floor.timers import Timers
 from server.metrics import Metrics
 from server.protocol import CloseCode
@@ -40,6 +42,7 @@ from server.web import (
     manager_api,
     openapi,
     refusals,
+    scorecard_api,
     whatif_api,
     ws,
 )
@@ -53,7 +56,9 @@ from server.web.appkeys import (
     METRICS,
     RETURNS,
     SCOREBOARD,
+    SCORECARDS,
     SOCKETS,
+    TIER_DESK,
     TIMERS,
 )
 from server.web.auth import TokenAuthority, load_or_create_secret
@@ -119,6 +124,7 @@ def create_app(config: Config, *, config_path: Path | None = None, redis: str | 
     board_api.add_routes(app)
     openapi.add_routes(app)
     complaints_api.add_routes(app)
+    scorecard_api.add_routes(app)
     return app
 
 
@@ -157,6 +163,7 @@ def _running(redis_override: str | None, clock: NowOverride | None,
             app[SCOREBOARD] = Scoreboard(arbiter, app[METRICS])
             app[SCOREBOARD].follow_roster()
             tasks.append(asyncio.create_task(app[SCOREBOARD].run(), name="leadgrab:scoreboard"))
+            tasks.append(_scorecards(app, arbiter))
             try:
                 yield
             finally:
@@ -164,6 +171,14 @@ def _running(redis_override: str | None, clock: NowOverride | None,
                 for r in (reader, store):
                     await r.aclose()
     return ctx
+
+
+def _scorecards(app: web.Application, arbiter: Arbiter) -> asyncio.Task[None]:
+    """The scorecards, the tier desk, and their loop (scores, then the tier schedule)."""
+    app[SCORECARDS] = Scorecards(arbiter, app[METRICS])
+    app[TIER_DESK] = TierDesk(arbiter)
+    schedule = TierSchedule(app[TIER_DESK], app[SCORECARDS])
+    return asyncio.create_task(app[SCORECARDS].run(schedule.tick), name="leadgrab:scorecard")
 
 
 async def _stop(tasks: list[asyncio.Task[None]]) -> None:

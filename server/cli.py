@@ -19,6 +19,7 @@ from aiohttp import web
 from server import app as application
 from server import supervisor
 from server.config import Config, ConfigError, load_config
+from server.config_scores import scorecard_lines
 from server.floor.arbiter import Arbiter
 from server.floor.rules import effective_rep
 from server.replay import command as replay_command
@@ -137,6 +138,8 @@ def check_config(args: argparse.Namespace) -> int:
     for name, team in config.teams.items():
         print(f"  team {name} complaints: categories={','.join(team.complaints.categories)} "
               f"appeal_window_ms={team.complaints.appeal_window_ms}")
+    for line in scorecard_lines(config.teams):
+        print(line)
     return 0
 
 

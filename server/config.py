@@ -22,6 +22,7 @@ from pydantic import (
 from server.config_errors import describe
 from server.config_outcomes import ComplaintConfig, Penalties, unknown_categories
 from server.config_returns import Returns
+from server.config_scores import ScorecardConfig, ScoreDraw, unknown_score_tiers
 from server.shifts import parse_shift
 
 _IDENT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -88,7 +89,7 @@ Mode = Literal["fcfs", "window"]
 Policy = Literal["lottery", "least_loaded", "weighted"]
 
 
-class Band(_Frozen):
+class Band(ScoreDraw):
     """An arbitration method for leads worth at least `min_value` (the highest band applies)."""
 
     min_value: Annotated[float, Field(ge=0, strict=False)]
@@ -118,7 +119,7 @@ class Release(_Frozen):
         return self
 
 
-class TeamConfig(_Frozen):
+class TeamConfig(ScoreDraw):
     """A team: its time zone, arbitration method, default rules and floor policies."""
 
     timezone: str = "UTC"
@@ -134,6 +135,7 @@ class TeamConfig(_Frozen):
     assign_policy: Literal["none", "least_loaded", "round_robin"] = "none"
     complaints: ComplaintConfig = ComplaintConfig()  # server/config_outcomes.py
     returns: Returns = Returns()  # coming back: open leads offered, fair catch-up
+    scorecard: ScorecardConfig | None = None  # server/config_scores.py
 
     def arbitration(self, value: float) -> tuple[str, int, str]:
         """(mode, window_ms, policy) for a lead of this value."""
@@ -215,6 +217,8 @@ class Config(_Frozen):
                 for tier in set(stage.tiers) - {"*"} - set(self.tiers):
                     raise ValueError(_unknown(f"teams.{name}.release.stages[{i}].tiers",
                                               tier, self.tiers))
+        if (unknown := unknown_score_tiers(self.teams, self.tiers)) is not None:
+            raise ValueError(unknown)
         return self
 
     @model_validator(mode="after")

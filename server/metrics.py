@@ -100,12 +100,20 @@ class Metrics:
             "leadgrab_rep_win_seconds",
             "Time from a lead's offer (publication or re-offer) to the rep winning it, "
             "for wins served by this process.", who, buckets=WIN_BUCKETS_S, registry=r)
+        self.rep_score = Gauge("leadgrab_rep_score",
+                               "The rep's scorecard score over the team's window (README: "
+                               "The scorecard), recomputed every refresh_s.",
+                               who, registry=r, multiprocess_mode=LATEST)
+        self.rep_score_term = Gauge("leadgrab_rep_score_contribution",
+                                    "Each term's contribution (weight x raw value) to the "
+                                    "rep's score.", [*who, "term"], registry=r,
+                                    multiprocess_mode=LATEST)
 
     def per_rep(self) -> list[Counter | Gauge | Histogram]:
         """Every series with a rep label."""
         return [self.rep_offers, self.rep_attempts, self.rep_wins, self.rep_losses,
                 self.rep_rejections, self.rep_open, self.rep_followup_misses,
-                self.rep_win_seconds]
+                self.rep_win_seconds, self.rep_score, self.rep_score_term]
 
     def _per_team(self, r: CollectorRegistry) -> None:
         """Team fairness over rolling windows, recomputed from the audit stream every ~15 s."""

@@ -10,7 +10,7 @@ import pytest
 from redis.crc import key_slot
 
 from server.contracts.timer_members import TimerKind, member
-from server.store import keys, outcome_keys, return_keys
+from server.store import keys, outcome_keys, return_keys, score_keys
 from server.store.keys import Retention, ScriptCall
 from server.store.scripts import NAMES, lua_dir
 
@@ -62,17 +62,25 @@ SAMPLES: dict[str, Builder] = {
     "resolve_dispute_call": lambda team: outcome_keys.resolve_dispute_call(team, RULING, LIMITS,
                                                                            NOW),
     "claimable_call": lambda team: return_keys.claimable_call(team, "alice", LEADS, NOW),
+    "tally_call": lambda team: score_keys.tally_call(team, "", "1-0", TALLY, "2027-01-01"),
+    "tier_call": lambda team: score_keys.tier_call(team, TIER_MOVE, LIMITS, NOW),
 }
 FEEDBACK = outcome_keys.FeedbackIn("F1", "L-1", "integration:crm", "complaint", None, "rude",
                                    "shouted", None)
 RULING = outcome_keys.DisputeRuling("D1", "reassign", "manager:m", "earlier call", "L-1", "bob",
                                     "alice", "C9")
 LEADS = ["L-1", "L:2"]
+TALLY = score_keys.TallyBatch(incr={("alice", "2027-01-04|taken"): 1,
+                                    ("bob", "2027-01-04|won"): 1},
+                              append=[("carol", "2027-01-04|ff", 60000)])
+TIER_MOVE = score_keys.TierMove("alice", "earned:alice", "gold", "", 3, "schedule", "promoted",
+                                "", "gold", "d1", "{}", '{"team":{},"reps":{}}')
 CANDIDATES = ["alice", "bob", "carol"]
 # Scripts whose header ends with a variadic KEYS[n..] / ARGV[n..] block: how many more
 # keys and args the sample call carries beyond the numbered ones.
 EXTRA_KEYS = {"settle_window": 2 * len(CANDIDATES), "load_rules": len(REP_ROWS),
-              "auto_assign": 4 * len(CANDIDATES), "claimable_leads": len(LEADS)}
+              "auto_assign": 4 * len(CANDIDATES), "claimable_leads": len(LEADS),
+              "tally_scores": len(TALLY.reps())}
 EXTRA_ARGS = {"load_rules": 2 * len(DAY_ROWS) + 3 * len(REP_ROWS),
               "settle_window": len(CANDIDATES), "auto_assign": len(CANDIDATES),
               "claimable_leads": len(LEADS)}
@@ -87,6 +95,8 @@ SCRIPT_BUILDERS = {
     "appeal_complaint": "appeal_call", "lift_pause": "lift_pause_call",
     "file_dispute": "file_dispute_call", "resolve_dispute": "resolve_dispute_call",
     "claimable_leads": "claimable_call",
+    "tally_scores": "tally_call",
+    "record_tier": "tier_call",
 }
 
 
@@ -107,7 +117,7 @@ def header_indexes(name: str, kind: str) -> list[int]:
 
 
 def test_every_builder_has_a_sample() -> None:
-    builders = {n for module in (keys, outcome_keys, return_keys)
+    builders = {n for module in (keys, outcome_keys, return_keys, score_keys)
                 for n, _ in inspect.getmembers(module, inspect.isfunction) if n.endswith("_call")}
     assert builders == set(SAMPLES)
     assert set(SCRIPT_BUILDERS.values()) == builders

@@ -33,6 +33,7 @@ local ACTION = {
   APPEAL_RULING = 'appeal_ruling',      -- overturned | rejected (rule_complaint.lua)
   DISPUTE = 'dispute',                  -- a 撞单 dispute filed (file_dispute.lua)
   DISPUTE_RULING = 'dispute_ruling',    -- kept | reassigned (resolve_dispute.lua)
+  TIER_CHANGE = 'tier_change',  -- an earned-tier move or a manager's pin (record_tier.lua)
 }
 
 -- Why a claim entry is not a plain first decision (fairness counts by these).

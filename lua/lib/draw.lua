@@ -62,3 +62,30 @@ local function next_after(list, last)
   end
   return list[1]
 end
+
+-- How a lead's `weighted` draw takes its weights (team settings, then the band of its value,
+-- as TeamConfig.arbitration picks it): {from = 'rule'|'score', floor, cap (nil: none)}.
+-- Unset settings arrive as cjson.null, hence the type checks.
+local function weight_source(team, value)
+  local band = nil
+  for _, b in ipairs(team.bands or {}) do
+    if b.min_value <= value and (band == nil or b.min_value > band.min_value) then band = b end
+  end
+  local how = {from = 'rule', floor = 1}
+  for _, layer in ipairs({team, band or {}}) do
+    if type(layer.weight_from) == 'string' then how.from = layer.weight_from end
+    if type(layer.weight_floor) == 'number' then how.floor = layer.weight_floor end
+    if type(layer.weight_cap) == 'number' then how.cap = layer.weight_cap end
+  end
+  return how
+end
+
+-- A contender's weight: its `weight` rule, or (weight_from = 'score') its score as the
+-- scorecard last wrote it on the rep's state hash, held within [floor, cap]: nobody starved
+-- (no score yet counts as the floor), nobody monopolises.
+local function draw_weight(how, rep, rep_key)
+  if how.from ~= 'score' then return rep.weight or 1 end
+  local weight = math.max(tonumber(redis.call('HGET', rep_key, 'score') or '') or how.floor,
+    how.floor)
+  return how.cap and math.min(weight, how.cap) or weight
+end

@@ -12,6 +12,7 @@ local EVENT = {
   SETTLED = 'settled',      -- a claim window's results per candidate
   COMPLAINT = 'complaint',  -- a due-process step of a complaint, for the rep concerned
   DISPUTE = 'dispute',      -- a 撞单 dispute filed or resolved, for both reps
+  TIER = 'tier',            -- a rep's tier changed (promoted, demoted, pinned, unpinned)
 }
 
 -- Append an entry of type `kind` (an EVENT value), approximately capped at `maxlen`;

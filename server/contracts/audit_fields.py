@@ -68,6 +68,7 @@ class AuditAction(StrEnum):
     APPEAL_RULING = "appeal_ruling"
     DISPUTE = "dispute"
     DISPUTE_RULING = "dispute_ruling"
+    TIER_CHANGE = "tier_change"
 
 
 class AuditNote(StrEnum):

@@ -17,3 +17,4 @@ class EventType(StrEnum):
     SETTLED = "settled"
     COMPLAINT = "complaint"
     DISPUTE = "dispute"
+    TIER = "tier"

@@ -135,6 +135,12 @@ def _dispute(fields: Mapping[str, str], seq: str) -> list[Delivery]:
     return [Delivery(frame, only(fields["rep"])), Delivery(frame, only(fields["prev"]))]
 
 
+def _tier(fields: Mapping[str, str], seq: str) -> list[Delivery]:
+    frame = protocol.tier(fields.get("tier") or None, fields.get("prev") or None,
+                          fields.get("reason", ""))
+    return [Delivery(frame, only(fields["rep"]))]
+
+
 def _settled(fields: Mapping[str, str], seq: str) -> list[Delivery]:
     return settlement(fields["lead_id"], json.loads(fields["results"]) or {})
 
@@ -151,6 +157,6 @@ def settlement(lead_id: str, results: Mapping[str, Mapping[str, Any]]) -> list[D
 BUILDERS: Mapping[EventType, Callable[[Mapping[str, str], str], list[Delivery]]] = {
     EventType.LEAD: _lead, EventType.TAKEN: _taken, EventType.ASSIGNED: _assigned,
     EventType.REVOKED: _revoked, EventType.WARN: _warn, EventType.WITHDRAWN: _withdrawn,
-    EventType.PAUSE: _pause, EventType.SETTLED: _settled,
+    EventType.PAUSE: _pause, EventType.SETTLED: _settled, EventType.TIER: _tier,
     EventType.COMPLAINT: _complaint, EventType.DISPUTE: _dispute,
 }

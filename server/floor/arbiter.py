@@ -22,7 +22,7 @@ from server.floor.lead import NewLead
 from server.floor.pool import Keep, LeadQuery, PoolLead, browse, scan
 from server.floor.return_offers import offers_on_return
 from server.floor.roster import Member, Roster, roster_from_hashes
-from server.floor.rules import local_midnights, team_digest, team_reps
+from server.floor.rules import local_midnights, team_digest, team_reps, tier_overrides
 from server.shifts import intervals
 from server.store.board_reads import BoardReads
 from server.store.store import Backlog, Entry, Store
@@ -50,12 +50,13 @@ class Arbiter:
 
     async def _load_team(self, config: Config, team: str, now_ms: int) -> RulesLoad:
         settings = config.teams[team]
+        tiers = tier_overrides(await self.store.tier_fields(team))  # earned or pinned tiers
         day_rows = local_midnights(settings.timezone, now_ms, DAYS_BEFORE, DAYS_AFTER)
         rep_rows = [(rep.id, rep.to_json(), json.dumps(intervals(
             rep.rules.shifts, settings.timezone, now_ms, 1, SHIFT_DAYS_AFTER)))
-            for rep in team_reps(config, team)]
+            for rep in team_reps(config, team, tiers)]
         return await self.store.load_rules(
-            team, team_digest(config, team), settings.model_dump_json(), day_rows, rep_rows
+            team, team_digest(config, team, tiers), settings.model_dump_json(), day_rows, rep_rows
         )
 
     async def refresh_roster(self) -> Roster:

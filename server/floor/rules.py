@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -42,25 +43,37 @@ def _layer(base: RuleSet, override: RuleOverride) -> RuleSet:
     return base.model_copy(update=changes) if changes else base
 
 
-def effective_rep(config: Config, rep: RepConfig) -> EffectiveRep:
-    """Resolve a rep's rules: team default → tier override → rep override."""
+def effective_rep(config: Config, rep: RepConfig, tier: str | None = None) -> EffectiveRep:
+    """Resolve a rep's rules: team default → tier override → rep override. `tier` (an earned
+    or pinned tier, server/floor/tiers.py) replaces the configured one when given."""
+    tier = tier if tier in config.tiers else rep.tier
     rules = config.teams[rep.team].rules
-    if rep.tier is not None:
-        rules = _layer(rules, config.tiers[rep.tier].rules)
+    if tier is not None:
+        rules = _layer(rules, config.tiers[tier].rules)
     rules = _layer(rules, rep.rules)
-    return EffectiveRep(rep.id, rep.team, rep.tier, rep.active, rep.regions, rep.skills, rules)
+    return EffectiveRep(rep.id, rep.team, tier, rep.active, rep.regions, rep.skills, rules)
 
 
-def team_reps(config: Config, team: str) -> list[EffectiveRep]:
-    """Effective rules of every rep in a team, in roster order."""
-    return [effective_rep(config, r) for r in config.reps if r.team == team]
+def team_reps(config: Config, team: str,
+              tiers: Mapping[str, str] | None = None) -> list[EffectiveRep]:
+    """Effective rules of every rep in a team, in roster order; `tiers`: rep -> tier in force
+    instead of the configured one (see `tier_overrides`)."""
+    tiers = tiers or {}
+    return [effective_rep(config, r, tiers.get(r.id)) for r in config.reps if r.team == team]
 
 
-def team_digest(config: Config, team: str) -> str:
+def team_digest(config: Config, team: str, tiers: Mapping[str, str] | None = None) -> str:
     """A stable digest of everything a team's scripts enforce (skips reloads of the same rules)."""
     parts = [config.teams[team].model_dump_json()]
-    parts += [f"{r.id}={r.to_json()}" for r in team_reps(config, team)]
+    parts += [f"{r.id}={r.to_json()}" for r in team_reps(config, team, tiers)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def tier_overrides(fields: Mapping[str, str]) -> dict[str, str]:
+    """Rep -> tier in force from a team's tiers hash: a manager's pin, else the earned tier."""
+    found = {k.removeprefix("earned:"): v for k, v in fields.items() if k.startswith("earned:")}
+    found.update({k.removeprefix("pin:"): v for k, v in fields.items() if k.startswith("pin:")})
+    return found
 
 
 def local_midnights(timezone: str, around_ms: int, days_before: int, days_after: int) -> list[

@@ -40,6 +40,7 @@ from server.protocol.server_frames import (
     paused,
     resumed,
     revoked,
+    tier,
     warning,
     welcome,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "resumed",
     "revoked",
     "should_reconnect",
+    "tier",
     "warning",
     "welcome",
 ]

@@ -110,6 +110,9 @@ def dispute(fields: Mapping[str, str]) -> Frame:
     return {"type": "dispute", "id": fields.get("ref", ""), "lead_id": fields.get("lead_id", ""),
             "status": fields.get("status", ""), "rep": fields.get("rep", ""),
             "holder": fields.get("prev", ""), "reason": fields.get("reason", "")}
+def tier(tier_name: str | None, prev: str | None, reason: str) -> Frame:
+    """Tells a rep its tier changed: promoted, demoted (earned by score), pinned or unpinned."""
+    return {"type": "tier", "tier": tier_name, "prev": prev, "reason": reason}
 
 
 def lead_taken(lead_id: str, seq: str) -> Frame:

@@ -17,7 +17,7 @@ NAMES = (
     "withdraw_lead", "auto_assign",
     "record_feedback", "rule_complaint", "appeal_complaint", "lift_pause", "file_dispute",
     "resolve_dispute",
-    "claimable_leads",
+    "claimable_leads", "tally_scores", "record_tier",
 )
 _INCLUDE = re.compile(r'^-- @include "([\w/.-]+)"\s*$', re.MULTILINE)
 
@@ -90,6 +90,8 @@ class Scripts:
     file_dispute: AsyncScript
     resolve_dispute: AsyncScript
     claimable_leads: AsyncScript
+    tally_scores: AsyncScript
+    record_tier: AsyncScript
 
 
 def register(redis: Client) -> Scripts:

@@ -15,6 +15,7 @@ from server.store.outcome_commands import OutcomeCommands
 from server.store.pool_reads import PoolHealth, PoolReads
 from server.store.reads import Reads
 from server.store.return_reads import ReturnReads
+from server.store.score_reads import ScoreReads
 from server.store.session import NowOverride, SeedOverride
 from server.store.streams import Backlog, Entry, StreamReads
 
@@ -22,7 +23,8 @@ __all__ = ["Backlog", "Entry", "NowOverride", "PoolHealth", "Retention", "SeedOv
            "StoreError"]
 
 
-class Store(Commands, Reads, StreamReads, PoolReads, ReturnReads, OutcomeCommands):
+class Store(Commands, Reads, StreamReads, PoolReads, ReturnReads, OutcomeCommands,
+            ScoreReads):
     """Runs the arbitration scripts and answers the domain's reads, on one Redis client."""
 
     @classmethod

@@ -14,6 +14,8 @@ from server.fanout.returns import ReturnOffers
 from server.floor.arbiter import Arbiter
 from server.floor.claims import Claims
 from server.floor.scoreboard import Scoreboard
+from server.floor.scorecard import Scorecards
+from server.floor.tiers import TierDesk
 from server.floor.timers import Timers
 from server.metrics import Metrics
 from server.web.auth import TokenAuthority
@@ -31,3 +33,5 @@ SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("socket
 BOARD_FEED = web.AppKey("board_feed", BoardFeed)
 WHATIF_RUNNING: web.AppKey[set[str]] = web.AppKey("whatif_running")  # teams with a what-if
 RETURNS = web.AppKey("returns", ReturnOffers)  # open leads offered to reps coming back
+SCORECARDS = web.AppKey("scorecards", Scorecards)
+TIER_DESK = web.AppKey("tier_desk", TierDesk)
