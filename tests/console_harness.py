@@ -128,8 +128,9 @@ class Console:
 
 async def open_console(browser: Browser, server: ServerProcess, rep: str, team: str = "north",
                        viewport: dict[str, int] | None = None, init_script: str = "",
-                       **options: Any) -> Console:
-    """Open the link `leadgrab token --link` prints and wait for the welcome."""
+                       token: str = "", **options: Any) -> Console:
+    """Open the link `leadgrab token --link` prints (`token`: a given one instead of a fresh
+    hour-long one) and wait for the welcome."""
     context = await browser.new_context(viewport=viewport or DESKTOP, **options)
     if init_script:
         await context.add_init_script(init_script)
@@ -138,7 +139,7 @@ async def open_console(browser: Browser, server: ServerProcess, rep: str, team: 
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    await page.goto(f"{server.url}/#token={server.rep_token(rep, team)}")
+    await page.goto(f"{server.url}/#token={token or server.rep_token(rep, team)}")
     await page.wait_for_function(
         "rep => document.getElementById('who').textContent.includes(rep)", arg=rep,
         timeout=15_000)
