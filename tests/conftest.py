@@ -56,6 +56,18 @@ active = false
 """
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With LEADGRAB_REDIS_FACING set (CI's second pass, on another Redis version), keep
+    only the tests that run on the session's Redis or the cluster nodes: the others would
+    repeat the first pass exactly (they use no Redis, or start their own embedded one)."""
+    if not os.environ.get("LEADGRAB_REDIS_FACING"):
+        return
+    facing = {"redis_url", "nodes"}
+    keep = [item for item in items if facing & set(getattr(item, "fixturenames", ()))]
+    config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+    items[:] = keep
+
+
 @pytest.fixture(scope="session")
 async def redis_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """REDIS_URL when set (e.g. Debian's Redis 7 in CI), else a private embedded redis-server."""
