@@ -50,7 +50,7 @@ regions = ["gone"]
 id = "lou"
 team = "north"
 regions = ["lock"]
-rules = {{ reclaim_lockout_ms = 3000 }}
+rules = {{ reclaim_lockout_ms = 2000 }}
 
 [[reps]]
 id = "ray"
@@ -226,7 +226,7 @@ async def test_a_token_expiring_mid_session_asks_for_a_new_link(browser: Browser
     await expect(tia.page.locator("#signin-message")).to_contain_text("Open a new link")
     await expect(tia.page.get_by_label("Paste your rep token")).to_be_visible()
     await expect(tia.page.locator("#console")).to_be_hidden()
-    await asyncio.sleep(2)  # a reconnect loop would have opened sockets by now
+    await asyncio.sleep(1.5)  # a reconnect loop would have opened sockets by now
     assert sockets == []
     await tia.page.get_by_label("Paste your rep token").fill(server.rep_token("tia"))
     await tia.page.get_by_role("button", name="Sign in").click()
