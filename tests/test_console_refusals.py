@@ -285,6 +285,7 @@ async def test_a_new_lead_beeps_and_raises_a_notification(browser: Browser,
     await tab.goto(f"{server.url}/#token={server.rep_token('sam')}")
     await expect(tab.get_by_label("Sound")).to_be_checked(timeout=WAIT_MS)
     await expect(tab.get_by_label("Desktop notifications")).to_be_checked()
+    await expect(tab.locator("#who")).to_contain_text("sam", timeout=WAIT_MS)  # welcomed
     server.publish({"id": "bell-3", "region": "bell"})
     await tab.wait_for_function("() => beeps.length === 1", timeout=WAIT_MS)
     await tab.close()
