@@ -24,9 +24,21 @@ function notifyGranted() {
   return "Notification" in window && Notification.permission === "granted";
 }
 
-function beep() {
+// Browsers start an AudioContext made before the page's first click or key press suspended
+// (autoplay policy); each beep resumes it, which works once the rep has touched the page.
+function wake() {
   try {
     audio = audio || new AudioContext();
+    if (audio.state === "suspended") audio.resume().catch(() => {});
+  } catch {
+    audio = null; // no audio support
+  }
+  return audio;
+}
+
+function beep() {
+  try {
+    if (!wake()) return;
     const osc = audio.createOscillator();
     const gain = audio.createGain();
     gain.gain.value = 0.08;
@@ -41,7 +53,9 @@ function beep() {
 
 export function newLead(text) {
   if (localStorage.getItem(SOUND_KEY) === "on") beep();
-  if (localStorage.getItem(NOTIFY_KEY) === "on" && notifyGranted() && document.hidden) {
+  // only when the rep is looking elsewhere: another tab, or another window in front
+  const away = document.hidden || !document.hasFocus();
+  if (localStorage.getItem(NOTIFY_KEY) === "on" && notifyGranted() && away) {
     new Notification("New lead", { body: text, tag: "leadgrab" });
   }
 }

@@ -10,7 +10,7 @@ import * as words from "./wording.js";
 
 const TOKEN_KEY = "leadgrab.token";
 const GAP = "some older events are no longer kept — the list may be stale";
-const paint = globalThis.leadgrabPaint; // set by the paint benchmark only
+const paint = globalThis.leadgrabPaint; // the paint benchmark's hook (tests/console_bench.py) only
 
 class App {
   constructor(token) {
@@ -113,8 +113,7 @@ class App {
     if (f.snapshot) return;
     if (this.replay) this.replay.leads += 1;
     else attention.newLead(`¥${f.value} · ${f.region || "any region"}`);
-    if (paint) measurePaint(f.lead_id, arrived);
-    if (paint && paint.script) paint.script.push(performance.now() - arrived);
+    if (paint) paint.arrived(f.lead_id, arrived);
   }
 
   limits(f) {
@@ -219,24 +218,6 @@ const HANDLERS = {
     return app.outcome(`server: ${f.message}`, "bad");
   },
 };
-
-// The paint benchmark: the row's first paint as Chromium reports it (Element Timing).
-const arrivals = new Map();
-if (paint) {
-  new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
-      const arrived = arrivals.get(entry.identifier);
-      if (arrived === undefined) continue;
-      arrivals.delete(entry.identifier);
-      performance.measure(`paint:${entry.identifier}`, { start: arrived, end: entry.renderTime });
-      paint.push(entry.renderTime - arrived);
-    }
-  }).observe({ type: "element", buffered: true });
-}
-
-function measurePaint(leadId, arrived) {
-  arrivals.set(`lead:${leadId}`, arrived);
-}
 
 function showSignIn(message) {
   $("console").hidden = true;

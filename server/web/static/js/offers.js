@@ -13,6 +13,7 @@ export class Offers {
     this.rows = new Map(); // lead_id -> {lead, row, note, button, reqId, taken}
     this.claims = new Map(); // req_id -> lead_id, until its final answer
     this.list = $("offers");
+    this.fresh = []; // rows to insert at the next animation frame, oldest first
   }
 
   has(leadId) {
@@ -34,9 +35,21 @@ export class Offers {
     const entry = { lead, row, note, button, reqId: null, taken: false };
     button.addEventListener("click", () => this.claim(lead.lead_id));
     this.rows.set(lead.lead_id, entry);
-    this.list.prepend(row);
+    this.insert(entry);
     this.app.offersChanged();
     return true;
+  }
+
+  // New rows go in once per animation frame, together: one DOM change per frame however many
+  // leads arrive, made just before the frame's style, layout and paint.
+  insert(entry) {
+    if (this.fresh.push(entry) === 1) requestAnimationFrame(() => this.flush());
+  }
+
+  flush() {
+    const rows = this.fresh.filter((e) => this.rows.get(e.lead.lead_id) === e).map((e) => e.row);
+    this.fresh = [];
+    this.list.prepend(...rows.reverse());
   }
 
   remove(leadId) {
@@ -55,6 +68,8 @@ export class Offers {
   }
 
   top() {
+    const waiting = this.fresh.findLast((e) => this.rows.get(e.lead.lead_id) === e);
+    if (waiting) return waiting.lead.lead_id;
     const first = this.list.querySelector("li.lead");
     return first ? first.dataset.leadId : null;
   }
