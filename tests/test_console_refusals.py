@@ -14,13 +14,6 @@ from server.web.auth import Role
 from tests.browser_harness import SECRET, Console, ServerProcess, launch, open_console
 
 CONFIG = """
-[server]
-host = "127.0.0.1"
-port = {port}
-data_dir = "{data_dir}"
-secret = "{secret}"
-lead_retention_s = 2
-
 [teams.north]
 timezone = "UTC"
 
@@ -82,7 +75,8 @@ document.addEventListener("DOMContentLoaded", () => {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path_factory.mktemp("console-refusals"), CONFIG)
+    proc = ServerProcess(tmp_path_factory.mktemp("console-refusals"), CONFIG,
+                         server_extra="lead_retention_s = 2")
     proc.start()
     yield proc
     proc.stop()

@@ -17,13 +17,6 @@ from playwright.async_api import Browser, async_playwright, expect
 from tests.browser_harness import ServerProcess, launch, open_console
 
 CONFIG = """
-[server]
-host = "127.0.0.1"
-port = {port}
-data_dir = "{data_dir}"
-secret = "{secret}"
-workers = 2
-
 [teams.north]
 timezone = "UTC"
 
@@ -49,7 +42,8 @@ RESTART_S = 30.0
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path_factory.mktemp("console-workers"), CONFIG)
+    proc = ServerProcess(tmp_path_factory.mktemp("console-workers"), CONFIG,
+                         server_extra="workers = 2")
     proc.start()
     yield proc
     proc.stop()
