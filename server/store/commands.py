@@ -60,8 +60,8 @@ class Commands(Session):
         refs = LeadRefs("", self._customers.get((team, lead_id), ""))
 
         def build(r: LeadRefs) -> ScriptCall:
-            return keys.claim_call(team, rep, lead_id, req_id, self.retention, self.now_arg(),
-                                   r.customer_id)
+            return self._claim_calls.call(team, rep, lead_id, req_id, self.now_arg(),
+                                          r.customer_id)
 
         reply = await self._with_lead(team, lead_id, self._scripts.claim_lead, build, refs)
         return parse_claim(lead_id, req_id, reply)
