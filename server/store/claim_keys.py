@@ -31,7 +31,7 @@ def _packed(*texts: str) -> bytes:
 
 
 class _Team:
-    __slots__ = ("keys", "rules_days", "audit_events", "timers", "pool")
+    __slots__ = ("audit_events", "keys", "pool", "rules_days", "timers")
 
     def __init__(self, team: str) -> None:
         self.keys = (keys.rules(team), keys.days(team), keys.audit(team), keys.events(team),
@@ -42,7 +42,7 @@ class _Team:
 
 
 class _Rep:
-    __slots__ = ("keys", "state_held", "rate_lockout", "shift", "arg")
+    __slots__ = ("arg", "keys", "rate_lockout", "shift", "state_held")
 
     def __init__(self, team: str, rep: str) -> None:
         self.keys = (keys.rep_state(team, rep), keys.held(team, rep), keys.rate(team, rep),
@@ -53,7 +53,7 @@ class _Rep:
 
 
 class _Lead:
-    __slots__ = ("keys", "lead", "trail_candidates", "arg")
+    __slots__ = ("arg", "keys", "lead", "trail_candidates")
 
     def __init__(self, team: str, lead_id: str) -> None:
         self.keys = (keys.lead(team, lead_id), keys.trail(team, lead_id),
