@@ -61,16 +61,19 @@ def take_run(queue: list[Q], quiet_until: Key | None,
     return found
 
 
-async def run_claims(arbiter: Arbiter, clock: Clock, run: list[Q]) -> list[ClaimResult]:
-    """The run's claims in one round trip, in order, each at its recorded time; Diverged
-    when a claim but the last did not end lost or rejected as recorded."""
-    async def at(ts: int, fields: Fields) -> ClaimResult:
+async def run_claims(arbiter: Arbiter, clock: Clock, run: list[Q],
+                     look: Callable[[bool], None]) -> list[ClaimResult]:
+    """The run's claims in one round trip, in order, each at its recorded time, a look at
+    the timers riding with the last only (`look`); Diverged when a claim but the last did
+    not end lost or rejected as recorded."""
+    async def at(ts: int, fields: Fields, last: bool) -> ClaimResult:
         clock.now_ms = max(clock.now_ms, ts)  # read by the store as it builds the call
+        look(last)  # (the claim reaches the store with no await before it)
         return await arbiter.claim(fields.get(AuditField.REP, ""),
                                    fields.get(AuditField.LEAD, ""),
                                    fields.get(AuditField.REQ, ""))
 
-    done = await asyncio.gather(*(at(item.ts, item.fields) for item in run))
+    done = await asyncio.gather(*(at(item.ts, item.fields, item is run[-1]) for item in run))
     if any(result.result not in (Outcome.LOST, Outcome.REJECTED) for result in done[:-1]):
         raise Diverged
     return done

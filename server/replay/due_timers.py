@@ -6,7 +6,7 @@ from server.contracts.timer_members import TimerKind
 from server.floor.timers import Timers
 from server.replay.firings import NEVER, Firings, Key, timer_kind
 from server.replay.sandbox import Seeds
-from server.store.store import Store
+from server.store.replay_store import ReplayStore
 
 SCHEDULE_PAGE = 32
 
@@ -14,7 +14,7 @@ SCHEDULE_PAGE = 32
 class DueTimers:
     """Fires the team's timers whose place comes before a given input."""
 
-    def __init__(self, store: Store, timers: Timers, team: str, seeds: Seeds,
+    def __init__(self, store: ReplayStore, timers: Timers, team: str, seeds: Seeds,
                  firings: Firings) -> None:
         self.store, self.timers, self.team, self.seeds = store, timers, team, seeds
         self.firings = firings
@@ -46,6 +46,7 @@ class DueTimers:
             done.add((member, due))
             self.seeds.firing = self.firings.consume(member, key)
             self.seeds.clock.now_ms = max(self.seeds.clock.now_ms, key[0])
+            self.store.look_team = self.team  # the look after it rides with its scripts
             try:
                 await self.timers.fire_member(self.team, member)
             finally:
@@ -54,7 +55,9 @@ class DueTimers:
     async def _schedule(self, ts: int) -> tuple[list[tuple[str, int]], Key]:
         """The earliest timers (every one due by `ts` if there are more), and the earliest
         place any timer not among them can have."""
-        timers = await self.store.timer_schedule(self.team, NEVER, SCHEDULE_PAGE)
+        timers = await self.store.schedule()  # read with the last script, if it was
+        if timers is None:
+            timers = await self.store.timer_schedule(self.team, NEVER, SCHEDULE_PAGE)
         if len(timers) < SCHEDULE_PAGE:
             return timers, (NEVER, 0, 0)
         if timers[-1][1] > ts:

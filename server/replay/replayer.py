@@ -16,11 +16,12 @@ from server.floor.lead import NewLead
 from server.floor.timers import Timers
 from server.replay import outcome_inputs
 from server.replay.claim_batches import Diverged, run_claims, take_run
-from server.replay.due_timers import DueTimers
+from server.replay.due_timers import SCHEDULE_PAGE, DueTimers
 from server.replay.firings import MAX_LAG_MS, NEVER, Firings, Key
 from server.replay.record import Fields, Record, RecordError
 from server.replay.recorded_rules import RecordedRules
 from server.replay.sandbox import Clock, Seeds, private_redis
+from server.store.replay_store import ReplayStore
 from server.store.store import Retention, Store
 
 A = AuditAction
@@ -61,7 +62,8 @@ async def _replay(record: Record, team: str, config: Config | None, retry_reject
                   shared: bool) -> Run:
     seeds = Seeds(Clock(record.steps[0].ts))
     async with private_redis() as url:
-        store = await Store.open(url, RETENTION, seeds.clock, seed_override=seeds)
+        store = await ReplayStore.private(url, RETENTION, seeds.clock, seeds, team,
+                                         SCHEDULE_PAGE)
         try:
             started = time.perf_counter()
             driver = Driver(record, team, store, seeds, config, retry_rejected)
@@ -99,7 +101,7 @@ class Driver:
     due, in a poll's order: see firings), with the recorded rules versions or the given
     config."""
 
-    def __init__(self, record: Record, team: str, store: Store, seeds: Seeds,
+    def __init__(self, record: Record, team: str, store: ReplayStore, seeds: Seeds,
                  config: Config | None, retry_rejected: bool) -> None:
         self.record, self.team, self.store, self.clock = record, team, store, seeds.clock
         self.config, self.retry = config, retry_rejected
@@ -145,11 +147,16 @@ class Driver:
         if not run:
             return False
         quiet, self.due.quiet_until = self.due.quiet_until, None
-        done = await run_claims(self.arbiter, self.clock, run)
+        done = await run_claims(self.arbiter, self.clock, run, self.look)
+        self.look(True)  # every other script carries one
         self.inputs += len(run)
         if done[-1].result in (Outcome.LOST, Outcome.REJECTED):
             self.due.quiet_until = quiet
         return True
+
+    def look(self, on: bool) -> None:
+        """Whether the next scripts carry a look at the timer set."""
+        self.store.look_team = self.team if on else None
 
     async def load_version(self, version: int) -> None:
         """Load a recorded rules version as load_rules.lua kept it."""
