@@ -5,6 +5,7 @@ from __future__ import annotations
 from server.contracts.timer_members import TimerKind
 from server.floor.timers import Timers
 from server.replay.firings import NEVER, Firings, Key, timer_kind
+from server.replay.guesses import Guesses
 from server.replay.sandbox import Seeds
 from server.store.replay_store import ReplayStore
 
@@ -15,9 +16,9 @@ class DueTimers:
     """Fires the team's timers whose place comes before a given input."""
 
     def __init__(self, store: ReplayStore, timers: Timers, team: str, seeds: Seeds,
-                 firings: Firings) -> None:
+                 firings: Firings, guesses: Guesses) -> None:
         self.store, self.timers, self.team, self.seeds = store, timers, team, seeds
-        self.firings = firings
+        self.firings, self.guesses = firings, guesses
         # no timer fires before this key unless a script adds one (None: look again)
         self.quiet_until: Key | None = None
 
@@ -47,6 +48,7 @@ class DueTimers:
             self.seeds.firing = self.firings.consume(member, key)
             self.seeds.clock.now_ms = max(self.seeds.clock.now_ms, key[0])
             self.store.look_team = self.team  # the look after it rides with its scripts
+            self.store.assume(self.guesses.for_timer(member, key))
             try:
                 await self.timers.fire_member(self.team, member)
             finally:

@@ -18,6 +18,7 @@ from server.replay import outcome_inputs
 from server.replay.claim_batches import Diverged, run_claims, take_run
 from server.replay.due_timers import SCHEDULE_PAGE, DueTimers
 from server.replay.firings import MAX_LAG_MS, NEVER, Firings, Key
+from server.replay.guesses import Guesses
 from server.replay.record import Fields, Record, RecordError
 from server.replay.recorded_rules import RecordedRules
 from server.replay.sandbox import Clock, Seeds, private_redis
@@ -107,8 +108,9 @@ class Driver:
         self.config, self.retry = config, retry_rejected
         self.rules = RecordedRules(record, team)
         self.arbiter = Arbiter(store, config or self.rules.base_config())
+        self.guesses = Guesses(record, exact=config is None)
         self.due = DueTimers(store, Timers(self.arbiter, [team]), team, seeds,
-                             Firings(record.fired(), record.seeds()))
+                             Firings(record.fired(), record.seeds()), self.guesses)
         self.version = -1
         self.inputs = 0
 
@@ -172,6 +174,7 @@ class Driver:
         if action == A.RULES_LOADED:
             return None
         self.inputs += 1
+        self.store.assume(*self.guesses.for_input(action, f))
         if action == A.CLAIM:
             return await self.claim(item, f.get(AuditField.REP, ""), f.get(AuditField.LEAD, ""),
                                     quiet)

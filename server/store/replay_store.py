@@ -7,6 +7,7 @@ from typing import Any
 
 from redis.commands.core import AsyncScript
 
+from server.contracts.results import LeadRefs
 from server.store.backend import FAULTS
 from server.store.faults import fault
 from server.store.keys import Retention, ScriptCall
@@ -26,6 +27,8 @@ class ReplayStore(Store):
     look_limit = 32
     _writes = 0
     _look: tuple[int, asyncio.Future[Any]] | None = None
+    _holder: tuple[str, str] | None = None  # (lead id, its holder) the next refs read assumes
+    _customer_holder_guess: str | None = None  # what the next publish's holder read assumes
 
     @classmethod
     async def private(cls, url: str, retention: Retention, now: NowOverride,
@@ -35,6 +38,24 @@ class ReplayStore(Store):
         assert isinstance(store, ReplayStore)
         store.look_team, store.look_limit = look_team, look_limit
         return store
+
+    def assume(self, lead: tuple[str, str] | None, customer_holder: str | None = None) -> None:
+        """Guesses, from the record, for the next reads of a lead's refs ((lead id, holder);
+        the customer id is the one remembered at its publish) and of a publish's customer
+        holder: answered without a round trip. Each script given refs checks them and
+        answers stale when they are wrong, and the read that follows goes to Redis: a wrong
+        guess costs a round trip, never a different decision. None: read."""
+        self._holder, self._customer_holder_guess = lead, customer_holder
+
+    async def lead_refs(self, team: str, lead_id: str) -> LeadRefs:
+        guess, self._holder = self._holder, None
+        if guess is None or guess[0] != lead_id:
+            return await super().lead_refs(team, lead_id)
+        return LeadRefs(guess[1], self._customers.get((team, lead_id), ""))
+
+    async def _customer_holder(self, team: str, customer_id: str) -> str:
+        guess, self._customer_holder_guess = self._customer_holder_guess, None
+        return await super()._customer_holder(team, customer_id) if guess is None else guess
 
     async def _run(self, script: AsyncScript, call: ScriptCall) -> Any:
         self._writes += 1
