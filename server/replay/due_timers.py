@@ -9,7 +9,7 @@ from server.replay.guesses import Guesses
 from server.replay.sandbox import Seeds
 from server.store.replay_store import ReplayStore
 
-SCHEDULE_PAGE = 32
+SCHEDULE_PAGE = 16
 
 
 class DueTimers:

@@ -15,13 +15,13 @@ from server.floor.arbiter import Arbiter
 from server.floor.lead import NewLead
 from server.floor.timers import Timers
 from server.replay import outcome_inputs
-from server.replay.claim_batches import Diverged, run_claims, take_run
 from server.replay.due_timers import SCHEDULE_PAGE, DueTimers
 from server.replay.firings import MAX_LAG_MS, NEVER, Firings, Key
 from server.replay.guesses import Guesses
 from server.replay.record import Fields, Record, RecordError
 from server.replay.recorded_rules import RecordedRules
 from server.replay.sandbox import Clock, Seeds, private_redis
+from server.replay.shared_runs import Diverged, run_inputs, take_run
 from server.store.replay_store import ReplayStore
 from server.store.store import Retention, Store
 
@@ -47,7 +47,7 @@ class Run:
 async def replay(record: Record, team: str, config: Config | None = None,
                  retry_rejected: bool = False) -> Run:
     """Replay `record` (exactly, or with `config` in place of the recorded rules). An exact
-    replay sends runs of claims in one round trip (see claim_batches) unless it diverges."""
+    replay sends runs of inputs in one round trip (see shared_runs) unless it diverges."""
     if not record.steps:
         raise RecordError("the audit has no entries")
     started = time.perf_counter()
@@ -115,7 +115,7 @@ class Driver:
         self.inputs = 0
 
     async def run(self, shared: bool) -> None:
-        """Every input in order, timers in their places; with `shared`, runs of claims
+        """Every input in order, timers in their places; with `shared`, runs of inputs
         share round trips."""
         if self.config is not None:
             await self.arbiter.apply_rules(self.config)
@@ -126,7 +126,7 @@ class Driver:
         heapq.heapify(queue)
         while queue:
             await self.due.fire_until((queue[0].ts, queue[0].pos, 0))
-            if shared and await self.claim_run(queue):
+            if shared and await self.shared_run(queue):
                 continue
             item = heapq.heappop(queue)
             self.clock.now_ms = max(self.clock.now_ms, item.ts)
@@ -141,24 +141,31 @@ class Driver:
         if self.config is not None:  # windows the new rules opened near the end still close
             await self.due.fire_until((NEVER, 0, 0), only=TimerKind.SETTLE)
 
-    async def claim_run(self, queue: list[Pending]) -> bool:
-        """Replay the run of claims at the head of the queue in one round trip, if any."""
+    async def shared_run(self, queue: list[Pending]) -> bool:
+        """Replay the run of inputs at the head of the queue in one round trip, if any."""
         run = take_run(queue, self.due.quiet_until,
                        lambda f: int(f.get(AuditField.RULES_VERSION) or self.version)
                        == self.version)
         if not run:
             return False
         quiet, self.due.quiet_until = self.due.quiet_until, None
-        done = await run_claims(self.arbiter, self.clock, run, self.look)
-        self.look(True)  # every other script carries one
-        self.inputs += len(run)
-        if done[-1].result in (Outcome.LOST, Outcome.REJECTED):
+        if not await run_inputs(self.store, self.clock, run, self.shared_input):
             self.due.quiet_until = quiet
+        self.inputs += len(run)
         return True
 
-    def look(self, on: bool) -> None:
-        """Whether the next scripts carry a look at the timer set."""
-        self.store.look_team = self.team if on else None
+    async def shared_input(self, f: Fields) -> bool:
+        """One input of a shared run (exact replay); True when it may have added a timer."""
+        action, lead = f[AuditField.ACTION], f.get(AuditField.LEAD, "")
+        rep = f.get(AuditField.REP, "")
+        self.store.assume(*self.guesses.for_input(action, f))
+        if action == A.CLAIM:
+            done = await self.arbiter.claim(rep, lead, f.get(AuditField.REQ, ""))
+            return done.result not in (Outcome.LOST, Outcome.REJECTED)
+        if action == A.FOLLOWUP:
+            return (await self.arbiter.followup(rep, lead, f.get(AuditField.NOTE, ""))).ok
+        await self._act(action, f)
+        return action == A.PUBLISH
 
     async def load_version(self, version: int) -> None:
         """Load a recorded rules version as load_rules.lua kept it."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 from redis.commands.core import AsyncScript
@@ -27,6 +29,7 @@ class ReplayStore(Store):
     look_limit = 32
     _writes = 0
     _look: tuple[int, asyncio.Future[Any]] | None = None
+    reads = 0  # plain reads sent (each goes ahead of the scripts pending in the batcher)
     _holder: tuple[str, str] | None = None  # (lead id, its holder) the next refs read assumes
     _customer_holder_guess: str | None = None  # what the next publish's holder read assumes
 
@@ -56,6 +59,16 @@ class ReplayStore(Store):
     async def _customer_holder(self, team: str, customer_id: str) -> str:
         guess, self._customer_holder_guess = self._customer_holder_guess, None
         return await super()._customer_holder(team, customer_id) if guess is None else guess
+
+    async def _call(self, awaitable: Awaitable[Any]) -> Any:
+        self.reads += 1
+        return await super()._call(awaitable)
+
+    @contextlib.asynccontextmanager
+    async def _pipeline(self) -> AsyncIterator[Any]:
+        self.reads += 1
+        async with super()._pipeline() as pipe:
+            yield pipe
 
     async def _run(self, script: AsyncScript, call: ScriptCall) -> Any:
         self._writes += 1
