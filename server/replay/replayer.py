@@ -125,8 +125,11 @@ class Driver:
                  if s.is_input or (self.config is None and s.action == A.RULES_LOADED)]
         heapq.heapify(queue)
         while queue:
-            await self.due.fire_until((queue[0].ts, queue[0].pos, 0))
+            await self.due.fire_until((queue[0].ts, queue[0].pos, 0), defer=shared)
             if shared and await self.shared_run(queue):
+                continue
+            if self.due.deferred is not None:  # no run took it: alone, then look again
+                await self.due.flush()
                 continue
             item = heapq.heappop(queue)
             self.clock.now_ms = max(self.clock.now_ms, item.ts)
@@ -149,7 +152,9 @@ class Driver:
         if not run:
             return False
         quiet, self.due.quiet_until = self.due.quiet_until, None
-        if not await run_inputs(self.store, self.clock, run, self.shared_input):
+        firing = self.due.fire(self.due.take_deferred(), look=False) if self.due.deferred \
+            else None
+        if not await run_inputs(self.store, self.clock, run, self.shared_input, firing):
             self.due.quiet_until = quiet
         self.inputs += len(run)
         return True

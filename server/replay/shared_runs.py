@@ -74,22 +74,28 @@ def take_run(queue: list[Q], quiet_until: Key | None,
     return found
 
 
-async def run_inputs(store: ReplayStore, clock: Clock, run: list[Q], apply: Apply) -> bool:
+async def run_inputs(store: ReplayStore, clock: Clock, run: list[Q], apply: Apply,
+                     before: Awaitable[None] | None = None) -> bool:
     """The run's inputs in one round trip, in order, each at its recorded time (each
-    reaches the store with no await before it), a look at the timers riding with the last
-    only. Returns whether the last may have added a timer;
+    reaches the store with no await before it), after the firing `before` if given, a look
+    at the timers riding with the last only. Returns whether the last may have added a timer;
     Diverged when an input but the last may have, or when one read something first."""
     async def at(ts: int, fields: Fields, last: bool) -> bool:
         clock.now_ms = max(clock.now_ms, ts)  # read by the store as it builds the call
         store.look_team = team if last else None
         return await apply(fields)
 
+    async def first(firing: Awaitable[None]) -> bool:
+        await firing  # a timer firing that adds no timer (see due_timers)
+        return False
+
     team, reads = store.look_team, store.reads
     try:
-        added = await asyncio.gather(*(at(item.ts, item.fields, item is run[-1])
+        added = await asyncio.gather(*([first(before)] if before is not None else []),
+                                     *(at(item.ts, item.fields, item is run[-1])
                                        for item in run))
     finally:
         store.look_team = team
-    if any(added[:-1]) or (len(run) > 1 and store.reads != reads):
+    if any(added[:-1]) or (len(added) > 1 and store.reads != reads):
         raise Diverged
     return added[-1]
