@@ -42,6 +42,8 @@ class Run:
     roster: list[str]
     inputs: int
     seconds: float
+    reads: int = 0  # plain reads sent (round trips besides the scripts' own)
+    shared: bool = False  # inputs shared round trips (the record held: see shared_runs)
 
 
 async def replay(record: Record, team: str, config: Config | None = None,
@@ -71,7 +73,7 @@ async def _replay(record: Record, team: str, config: Config | None, retry_reject
             await driver.run(shared)
             entries = await _audit(store, team)
             return Run(entries, driver.arbiter.team_reps(team), driver.inputs,
-                       time.perf_counter() - started)
+                       time.perf_counter() - started, store.reads, shared)
         finally:
             await store.aclose()
 
