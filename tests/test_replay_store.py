@@ -50,10 +50,10 @@ async def test_a_wrong_guess_costs_a_read_never_a_decision(redis: Redis,
         assert (await arbiter.claim("alice", lead, f"r-{lead}")).result.value == "won"
         clock.now_ms += 2000
     reads = store.reads
-    store.assume(("L1", "alice"))  # right: withdraw_lead.lua takes it, nothing is read
+    store.assume(("L1", "alice", "C-L1"))  # right: withdraw_lead.lua takes it, no read
     assert (await arbiter.withdraw(TEAM, "L1", "manager:m", "dup")).status is Status.OK
     assert store.reads == reads
-    store.assume(("L2", "bob"))  # wrong holder: the script answers stale, the store reads
+    store.assume(("L2", "bob", "C-L2"))  # wrong holder: stale, and the store reads
     assert (await arbiter.withdraw(TEAM, "L2", "manager:m", "dup")).status is Status.OK
     assert store.reads == reads + 1
     assert (await store.lead_fields(TEAM, "L2"))["holder"] == ""

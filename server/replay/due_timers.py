@@ -32,8 +32,9 @@ class DueTimers:
                          defer: bool = False) -> None:
         """Fire every timer (of one kind, if given) whose place comes before `until`, in
         order. Skipped while the last look showed nothing due that soon and nothing since
-        could have added a timer. With `defer`, a last firing that adds no timer and needs
-        no read is left in `deferred`, to go first in a shared run (see shared_runs)."""
+        could have added a timer. With `defer`, the next firing, if it adds no timer and
+        needs no read, is left in `deferred` to go first in the next shared run (see
+        shared_runs), the places of the timers left bounding that run."""
         await self.flush()
         if only is None and self.quiet_until is not None and until < self.quiet_until:
             return
@@ -46,6 +47,8 @@ class DueTimers:
             if best is None or best[0] >= until:
                 self.quiet_until = None if only else min([unseen, *(k for k, _, _ in found)])
                 return
+            # (a timer placed after `best` only because `best` fires first stays placed
+            # after it: no input comes between them)
             rest = min([unseen, *(t[0] for t in found if t is not best)])
             done.add(best[1:])
             if defer and only is None and self._deferrable(best[1], best[0]):

@@ -15,7 +15,7 @@ from server.replay.record import Fields, Record
 A = AuditAction
 # inputs whose scripts check only the lead's customer id (the holder guessed is not used)
 CUSTOMER_ONLY = frozenset({A.CLOSE, A.RELEASE})
-LeadGuess = tuple[str, str] | None  # (lead id, holder), or None: read it
+LeadGuess = tuple[str, str, str] | None  # (lead id, holder, customer id), or None: read it
 
 
 class Guesses:
@@ -24,6 +24,9 @@ class Guesses:
 
     def __init__(self, record: Record, exact: bool) -> None:
         self.exact = exact
+        # each lead's customer id, as its publish recorded it (a replay publishes the same)
+        self.customer_of = {s.fields.get(AuditField.LEAD, ""): s.fields.get(AuditField.CUSTOMER, "")
+                            for s in record.steps if s.action == A.PUBLISH}
         # the rep a recorded warn or recycle named: the lead's holder when it fired
         self.fired_holder = {s.pos: s.fields.get(AuditField.REP, "") for s in record.steps
                              if s.action in (A.WARN, A.RECYCLE)}
@@ -36,7 +39,7 @@ class Guesses:
         """(the lead's refs, the publish's customer holder) an input's reads may assume."""
         lead = f.get(AuditField.LEAD, "")
         if action in CUSTOMER_ONLY:
-            return (lead, ""), None
+            return self._refs(lead, ""), None
         if action == A.PUBLISH and self.exact:
             return None, self.duplicate_of.get(lead, "")
         return None, None
@@ -47,8 +50,11 @@ class Guesses:
         if kind is None:
             return None
         if kind[1] is TimerKind.AUTO:  # auto_assign.lua checks only the customer id
-            return kind[0], ""
+            return self._refs(kind[0], "")
         if (self.exact and kind[1] in (TimerKind.WARN, TimerKind.DEADLINE) and key[2] == 0
                 and key[1] in self.fired_holder):
-            return kind[0], self.fired_holder[key[1]]
+            return self._refs(kind[0], self.fired_holder[key[1]])
         return None
+
+    def _refs(self, lead: str, holder: str) -> LeadGuess:
+        return lead, holder, self.customer_of.get(lead, "")

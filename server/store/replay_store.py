@@ -30,7 +30,7 @@ class ReplayStore(Store):
     _writes = 0
     _look: tuple[int, asyncio.Future[Any]] | None = None
     reads = 0  # plain reads sent (each goes ahead of the scripts pending in the batcher)
-    _holder: tuple[str, str] | None = None  # (lead id, its holder) the next refs read assumes
+    _refs: tuple[str, str, str] | None = None  # (lead id, holder, customer) to assume next
     _customer_holder_guess: str | None = None  # what the next publish's holder read assumes
 
     @classmethod
@@ -42,19 +42,20 @@ class ReplayStore(Store):
         store.look_team, store.look_limit = look_team, look_limit
         return store
 
-    def assume(self, lead: tuple[str, str] | None, customer_holder: str | None = None) -> None:
-        """Guesses, from the record, for the next reads of a lead's refs ((lead id, holder);
-        the customer id is the one remembered at its publish) and of a publish's customer
-        holder: answered without a round trip. Each script given refs checks them and
-        answers stale when they are wrong, and the read that follows goes to Redis: a wrong
-        guess costs a round trip, never a different decision. None: read."""
-        self._holder, self._customer_holder_guess = lead, customer_holder
+    def assume(self, refs: tuple[str, str, str] | None,
+               customer_holder: str | None = None) -> None:
+        """Guesses, from the record, for the next read of a lead's refs ((lead id, holder,
+        customer id)) and of a publish's customer holder: answered without a round trip.
+        Each script given refs checks them and answers stale when they are wrong, and the
+        read that follows goes to Redis: a wrong guess costs a round trip, never a different
+        decision. None: read."""
+        self._refs, self._customer_holder_guess = refs, customer_holder
 
     async def lead_refs(self, team: str, lead_id: str) -> LeadRefs:
-        guess, self._holder = self._holder, None
+        guess, self._refs = self._refs, None
         if guess is None or guess[0] != lead_id:
             return await super().lead_refs(team, lead_id)
-        return LeadRefs(guess[1], self._customers.get((team, lead_id), ""))
+        return LeadRefs(guess[1], guess[2])
 
     async def _customer_holder(self, team: str, customer_id: str) -> str:
         guess, self._customer_holder_guess = self._customer_holder_guess, None
