@@ -35,6 +35,8 @@ def frame_bytes(data: Wire) -> bytes:
 class SocketSink:
     """Adapts an aiohttp WebSocketResponse to the hub's Sink."""
 
+    __slots__ = ("transport", "ws")
+
     def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None = None,
                  ) -> None:
         self.ws = ws
@@ -53,8 +55,10 @@ class SocketSink:
     def write_now(self, prepared: bytes) -> bool:
         """Write the prepared frame if the socket is open, not closing and its buffer is below
         the high-water mark; False sends the frame the slow way (aiohttp's writer)."""
-        transport = self.transport
-        if transport is None or transport.is_closing() or self.closing():
+        transport, ws = self.transport, self.ws
+        if transport is None or transport.is_closing():
+            return False
+        if ws.closed or ws.close_code is not None:  # self.closing(), inline: once per frame
             return False
         if transport.get_write_buffer_size() > WRITE_HIGH_WATER:
             return False
