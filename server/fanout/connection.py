@@ -8,6 +8,7 @@ from typing import Protocol
 
 from server import protocol
 from server.fanout.deliveries import Delivery
+from server.fanout.verdicts import UNSEEN, View
 from server.metrics import Metrics
 from server.protocol import CloseCode, Codec, Frame
 
@@ -35,7 +36,7 @@ class Connection:
     """One authenticated rep socket: a bounded queue drained by one writer task."""
 
     __slots__ = ("closed", "codec", "corked", "held_back", "last_seq", "metrics", "queue",
-                 "rep", "replaying", "sink", "team", "waiting")  # read per socket per frame
+                 "rep", "replaying", "sink", "team", "view", "waiting")  # read per socket per frame
 
     def __init__(self, rep: str, team: str, codec: Codec, sink: Sink, max_queue: int,
                  metrics: Metrics) -> None:
@@ -46,6 +47,7 @@ class Connection:
         self.replaying = False
         self.held_back: list[tuple[str, list[Delivery]]] = []
         self.closed = asyncio.Event()
+        self.view: View = UNSEEN  # the hub's last verdict for this socket (fanout/verdicts.py)
         self.waiting = 0  # frames put in the queue and not yet written: none, a direct write
         self.corked: list[tuple[Wire, bytes]] | None = None  # frames held for one write
 

@@ -13,7 +13,7 @@ from typing import Any
 from server import protocol
 from server.fanout.connection import Broadcast, Connection
 from server.fanout.deliveries import Delivery, settlement
-from server.fanout.verdicts import BY_SHIFT, HIDDEN, Verdicts, judge
+from server.fanout.verdicts import BY_SHIFT, HIDDEN, NOBODY, Table, Verdicts, View, judge
 from server.floor.roster import Member
 from server.metrics import Metrics
 from server.protocol import Frame
@@ -129,11 +129,11 @@ class Hub:
         """Send one stream entry's frames to the team's reps in their audience; returns count.
 
         The same rules as `visible`, at the least cost per socket (this loop runs for every
-        socket of the team on every lead): the rep's Member in one lookup, the verdict kept
-        for this kind of frame (Verdicts), pause and shift checked live, then the write."""
+        socket of the team on every lead): the verdict kept on the connection for this kind of
+        frame and roster (else `_view`), pause and shift checked live, then the write."""
         plans = [(item, Broadcast(item.frame), self.verdicts.table(item)) for item in items]
         key, now_ms = seq_key(seq), int(time.time() * 1000)
-        member_of = self.members().get if self.members is not None else self.member
+        roster = self.members() if self.members is not None else None
         paused, offered, sent = self.paused, [], 0
         for conn in self.in_order(team):
             if conn.replaying:
@@ -141,25 +141,33 @@ class Hub:
                 continue
             if key <= conn.last_seq:
                 continue
-            conn.last_seq, rep = key, conn.rep
-            member = member_of(rep)
-            if member is None:
-                continue
+            conn.last_seq = key
             for item, wire, table in plans:
-                hit = table.get(rep)
-                if hit is None or hit[0] is not member:
-                    hit = table[rep] = (member, judge(member, item))
-                if hit[1] == HIDDEN or (item.offer and rep in paused) or (
-                        hit[1] == BY_SHIFT and not member.on_shift(now_ms)):
+                view = conn.view
+                if view[0] is not table or view[1] is not roster or roster is None:
+                    view = conn.view = self._view(conn.rep, item, table, roster)
+                if view[3] == HIDDEN or (item.offer and conn.rep in paused) or (
+                        view[3] == BY_SHIFT and not view[2].on_shift(now_ms)):
                     continue
                 if conn.push(*(wire.pairs.get(conn.codec) or wire.pair(conn))):  # push_to
                     sent += 1
                     if wire.lead:
-                        offered.append(rep)
+                        offered.append(conn.rep)
                     else:
                         self._counted(conn, item.frame, True)
         self.metrics.reps.offered_each(offered)
         return sent
+
+    def _view(self, rep: str, item: Delivery, table: Table,
+              roster: Mapping[str, Member] | None) -> View:
+        """The rep's Member and verdict for this kind of frame (kept in `table` per Member)."""
+        member = roster.get(rep) if roster is not None else self.member(rep)
+        if member is None:
+            return table, roster, NOBODY, HIDDEN
+        hit = table.get(rep)
+        if hit is None or hit[0] is not member:
+            hit = table[rep] = (member, judge(member, item))
+        return table, roster, member, hit[1]
 
     def visible(self, conn: Connection, member: Member | None, item: Delivery,
                 now_ms: int) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 
 from server.fanout.deliveries import Delivery
 from server.floor.roster import Member
@@ -12,6 +12,11 @@ HIDDEN, SHOWN, BY_SHIFT = 0, 1, 2  # BY_SHIFT: shown while the rep is on shift
 KINDS_KEPT = 64  # kinds of frame (audience, region, skills) whose verdicts are remembered
 Verdict = int
 Table = dict[str, tuple[Member, Verdict]]  # rep -> (the Member judged, verdict)
+# What a connection keeps of its last verdict: (table, roster mapping, Member, verdict); used
+# while the delivery's table and roster are the very same objects (a reload makes a new roster)
+View = tuple[Table | None, Mapping[str, Member] | None, Member, Verdict]
+NOBODY = Member("", "", "", False, frozenset(), frozenset(), {})  # a rep not on the roster
+UNSEEN: View = (None, None, NOBODY, HIDDEN)
 
 
 def kind_of(item: Delivery) -> Hashable:
