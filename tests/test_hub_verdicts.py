@@ -115,3 +115,16 @@ async def test_every_kind_of_offer_reaches_exactly_the_reps_visible_admits() -> 
             item = Delivery(protocol.lead(payload), Audience.parse(
                 json.dumps(audience) if audience else None), offer=True)
             assert got == floor.visible(item), (region, skills, audience)
+
+
+async def test_offers_are_counted_per_rep_and_connection_exactly() -> None:
+    members = {"ann": rep("ann", {"*"}), "bob": rep("bob", {"east"}), "cy": rep("cy", {"*"})}
+    floor = Floor(members)
+    floor.hub.add(Connection("ann", "north", Codec.JSON, ReadingSink(), 8, floor.hub.metrics))
+    floor.hub.metrics.reps.set_roster({r: "north" for r in members})
+    floor.hub.set_paused("cy", True)
+    for region in ("east", "west", "east"):
+        floor.offer(region)
+    offers = floor.hub.metrics.rep_offers
+    assert {r: offers.labels("north", r)._value.get() for r in members} == {
+        "ann": 6, "bob": 2, "cy": 0}
