@@ -91,7 +91,7 @@ async def measure(server: ServerProcess, opts: argparse.Namespace, run: int) -> 
         for n in range(opts.listed):
             server.publish({"id": f"pre{run}-{n}", "value": n, "attrs": {"customer": f"客户 {n}"}})
         await console.page.wait_for_function(
-            f"() => document.querySelectorAll('#offers li').length >= {opts.listed}",
+            f"() => Number(document.getElementById('offers-count').textContent) >= {opts.listed}",
             timeout=60_000)
         await asyncio.sleep(1)
         await console.page.evaluate("() => { leadgrabPaint.samples.length = 0; }")
@@ -127,6 +127,10 @@ def report(samples: list[Any]) -> None:
     ]
     for label, start, end in steps:
         print(f"  {label:42} {cut([s[end] - s[start] for s in rows])}")
+    first = [s for s in rows
+             if s["frame"] - s["arrived"] <= FRAME_MS and s["paint"] - s["frame"] <= FRAME_MS]
+    print(f"  rows painted in the first frame after their frame arrived: {len(first)} of "
+          f"{len(rows)} ({100 * len(first) / max(1, len(rows)):.1f} %)")
 
 
 # Chromium trace events that make up a frame: the renderer's main thread (the rendering update),

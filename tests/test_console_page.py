@@ -45,6 +45,11 @@ id = "pia"
 team = "north"
 regions = ["kbd"]
 skills = ["企业版"]
+
+[[reps]]
+id = "lia"
+team = "north"
+regions = ["long"]
 """
 WAIT_MS = 15_000
 AXE = ROOT / "tests" / "vendor" / "axe.min.js"
@@ -193,6 +198,36 @@ async def test_my_leads_actions_and_pause(browser: Browser, server: ServerProces
     await expect(pause).to_have_attribute("aria-pressed", "false", timeout=WAIT_MS)
     assert ola.errors == []
     await ola.context.close()
+
+
+async def test_a_long_list_keeps_the_newest_rows_in_the_page(browser: Browser,
+                                                            server: ServerProcess) -> None:
+    """20 rows at most in the page (each new row would otherwise lay out and paint all the
+    rows below it); the older offers are counted, come back as rows leave, and show on demand."""
+    lia = await open_console(browser, server, "lia")
+    for n in range(1, 24):
+        server.publish({"id": f"long-{n}", "region": "long", "value": n})
+    count, rows = lia.page.locator("#offers-count"), lia.page.locator("#offers li")
+    more = lia.page.locator("#offers-more")
+    await expect(count).to_have_text("23", timeout=WAIT_MS)
+    await expect(rows).to_have_count(20)
+    await expect(rows.first).to_have_attribute("data-lead-id", "long-23")
+    await expect(rows.last).to_have_attribute("data-lead-id", "long-4")
+    await expect(more).to_have_text("Show older offers (3 more)")
+    await expect(lia.page).to_have_title(re.compile(r"^\(23\) LeadGrab"))
+    await lia.page.keyboard.press("c")  # the top lead is won and leaves the list
+    await expect(lia.row("long-23", "mine")).to_be_visible(timeout=WAIT_MS)
+    await expect(rows).to_have_count(20)
+    await expect(rows.last).to_have_attribute("data-lead-id", "long-3")
+    await expect(more).to_have_text("Show older offers (2 more)")
+    await more.click()
+    await expect(rows).to_have_count(22)
+    await expect(rows.last).to_have_attribute("data-lead-id", "long-1")
+    await expect(more).to_be_hidden()
+    await lia.row("long-1").get_by_role("button", name=re.compile("^Claim")).click()
+    await expect(lia.row("long-1", "mine")).to_be_visible(timeout=WAIT_MS)
+    assert lia.errors == []
+    await lia.context.close()
 
 
 def test_the_token_never_reaches_the_access_log(server: ServerProcess) -> None:

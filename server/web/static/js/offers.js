@@ -5,6 +5,9 @@ import { el, $, leadLines, shortName } from "./dom.js";
 import * as words from "./wording.js";
 
 const LINGER_MS = 5000; // a taken lead stays visible this long, with its note
+// Offer rows kept in the page, newest first; older offers wait behind a "show older" button.
+// A long list would cost every new row a layout and paint of all the rows it pushes down.
+const PAGE = 20;
 let counter = 0;
 
 export class Offers {
@@ -14,6 +17,10 @@ export class Offers {
     this.claims = new Map(); // req_id -> lead_id, until its final answer
     this.list = $("offers");
     this.fresh = []; // rows to insert at the next animation frame, oldest first
+    this.limit = PAGE; // rows in the page at most
+    this.older = []; // offers whose rows are out of the page, newest first
+    this.more = $("offers-more");
+    this.more.addEventListener("click", () => this.showOlder());
   }
 
   has(leadId) {
@@ -50,13 +57,36 @@ export class Offers {
     const rows = this.fresh.filter((e) => this.rows.get(e.lead.lead_id) === e).map((e) => e.row);
     this.fresh = [];
     this.list.prepend(...rows.reverse());
+    this.trim();
+  }
+
+  // At most `limit` rows in the page: the oldest move out (still offered, counted in the
+  // title and claimable) and come back as rows above them leave.
+  trim() {
+    const shown = this.list.children;
+    while (shown.length > this.limit) {
+      const row = this.list.lastElementChild;
+      row.remove();
+      const entry = this.rows.get(row.dataset.leadId);
+      if (entry) this.older.unshift(entry);
+    }
+    while (shown.length < this.limit && this.older.length) this.list.append(this.older.shift().row);
+    this.more.hidden = this.older.length === 0;
+    this.more.textContent = `Show older offers (${this.older.length} more)`;
+  }
+
+  showOlder() {
+    this.limit += PAGE;
+    this.trim();
   }
 
   remove(leadId) {
     const entry = this.rows.get(leadId);
     if (!entry) return null;
     this.rows.delete(leadId);
-    entry.row.remove();
+    if (entry.row.isConnected) entry.row.remove();
+    else if (this.older.includes(entry)) this.older.splice(this.older.indexOf(entry), 1);
+    this.trim();
     this.app.offersChanged();
     return entry;
   }
