@@ -149,12 +149,9 @@ class Broadcast:
             self._wire[codec] = protocol.encode(self.frame, codec)
         return self._wire[codec]
 
-    def push_to(self, conn: Connection) -> bool:
-        """Queue or write this frame to a connection, preparing its bytes once per codec."""
-        return conn.push(*(self.pairs.get(conn.codec) or self.pair(conn)))
-
     def pair(self, conn: Connection) -> tuple[Wire, bytes]:
-        """The frame for this connection's codec and the bytes its sink writes (made once)."""
+        """The frame for this connection's codec and the bytes its sink writes, made once per
+        codec (`pairs` holds them; the hub reads it per socket and calls this on a miss)."""
         data = self.wire(conn.codec)
         pair = self.pairs[conn.codec] = (data, conn.sink.prepare(data))
         return pair

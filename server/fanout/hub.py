@@ -149,7 +149,8 @@ class Hub:
                 if view[3] == HIDDEN or (item.offer and conn.rep in paused) or (
                         view[3] == BY_SHIFT and not view[2].on_shift(now_ms)):
                     continue
-                if conn.push(*(wire.pairs.get(conn.codec) or wire.pair(conn))):  # push_to
+                data, prepared = wire.pairs.get(conn.codec) or wire.pair(conn)
+                if conn.push(data, prepared):  # two arguments: a call CPython 3.11 inlines
                     sent += 1
                     if wire.lead:
                         offered.append(conn.rep)
