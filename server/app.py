@@ -143,7 +143,7 @@ def _running(redis_override: str | None, clock: NowOverride | None,
             store.log_topology()
             arbiter = Arbiter(store, config)
             await arbiter.apply_rules(config)
-            hub = Hub(app[METRICS], arbiter.member)
+            hub = Hub(app[METRICS], arbiter.member, lambda: arbiter.roster.members)
             for team in config.teams:
                 hub.paused |= await arbiter.paused_reps(team)
             timers = Timers(arbiter, list(config.teams), app[METRICS], hub.settled_here)

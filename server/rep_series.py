@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter as Tally
 from collections.abc import Mapping
 from typing import Protocol, TypeVar
 
@@ -87,6 +88,16 @@ class RepSeries:
         counters = self.counters.get(rep)
         if counters is not None:
             counters.offers.inc()
+
+    def offered_each(self, reps: list[str]) -> None:
+        """Lead offers queued to these reps' connections (a rep once per connection), counted
+        in bulk after a delivery; nothing to do above the label bound."""
+        if not self.counters or not reps:
+            return
+        for rep, times in Tally(reps).items():
+            counters = self.counters.get(rep)
+            if counters is not None:
+                counters.offers.inc(times)
 
     def claimed(self, rep: str, lead_id: str, result: str, reason: str | None) -> None:
         """A claim request decided here: one attempt, and its outcome unless pending."""

@@ -87,6 +87,7 @@ async def main(path: str | None) -> None:
     span_s = (rec.steps[-1].ts - rec.steps[0].ts) / 1000
     print(json.dumps({
         "entries": len(entries), "inputs": run.inputs, "replay_s": round(run.seconds, 2),
+        "shared": run.shared, "plain_reads": run.reads,
         "replay_wall_s": round(wall, 2), "entries_per_s": round(len(entries) / run.seconds),
         "recorded_span_s": span_s, "fraction_of_day": run.seconds / span_s, **script,
         "ratio_to_sequential": round(script["sequential_per_s"] * run.seconds / len(entries), 2),

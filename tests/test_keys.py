@@ -10,7 +10,7 @@ import pytest
 from redis.crc import key_slot
 
 from server.contracts.timer_members import TimerKind, member
-from server.store import keys, outcome_keys, return_keys, score_keys
+from server.store import keys, outcome_keys, replay_keys, return_keys, score_keys
 from server.store.keys import Retention, ScriptCall
 from server.store.scripts import NAMES, lua_dir
 
@@ -64,6 +64,7 @@ SAMPLES: dict[str, Builder] = {
     "claimable_call": lambda team: return_keys.claimable_call(team, "alice", LEADS, NOW),
     "tally_call": lambda team: score_keys.tally_call(team, "", "1-0", TALLY, "2027-01-01"),
     "tier_call": lambda team: score_keys.tier_call(team, TIER_MOVE, LIMITS, NOW),
+    "schedule_call": lambda team: replay_keys.schedule_call(team, 32),
 }
 FEEDBACK = outcome_keys.FeedbackIn("F1", "L-1", "integration:crm", "complaint", None, "rude",
                                    "shouted", None)
@@ -97,6 +98,7 @@ SCRIPT_BUILDERS = {
     "claimable_leads": "claimable_call",
     "tally_scores": "tally_call",
     "record_tier": "tier_call",
+    "timer_schedule": "schedule_call",
 }
 
 
@@ -117,7 +119,8 @@ def header_indexes(name: str, kind: str) -> list[int]:
 
 
 def test_every_builder_has_a_sample() -> None:
-    builders = {n for module in (keys, outcome_keys, return_keys, score_keys)
+    builders = {n for module in (keys, outcome_keys, return_keys, score_keys,
+                                 replay_keys)
                 for n, _ in inspect.getmembers(module, inspect.isfunction) if n.endswith("_call")}
     assert builders == set(SAMPLES)
     assert set(SCRIPT_BUILDERS.values()) == builders

@@ -64,6 +64,8 @@ async def test_a_working_day_replays_exactly(store: Store, clock: ManualClock,
     assert comparison.total > 5000 and seconds < 60
     assert comparison.matched == comparison.total and not comparison.mismatches, \
         comparison.text()[:2000]
+    run = await replay(record(entries), "north")  # round trips shared, refs guessed right:
+    assert run.shared and run.reads < 40  # 19 reads (rules, dispatch/withdraw refs, audit)
 
 
 @pytest.mark.timeout(180)
@@ -182,6 +184,7 @@ async def test_a_tampered_claim_time_shows_exactly_the_decisions_that_follow(
     assert found == {("L1", "alice", "won", "lost", ""), ("L1", "bob", "lost", "won", ""),
                      ("L2", "bob", "won", "rejected", "cooldown")}
     assert comparison.matched == comparison.total - 3
+    assert not (await replay(record(entries), "north")).shared  # diverged: one at a time
     assert "lead L2 rep bob: recorded claim bob won, replayed claim bob rejected (cooldown)" \
         in comparison.text()
 

@@ -81,7 +81,7 @@ class BoardFeed:
         self.reads = reads
         self.teams = list(teams)
         self.boards: set[Board] = set()
-        self.instance = uuid.uuid4().hex[:12]
+        self.instance = f"gw-{uuid.uuid4().hex[:12]}"  # never reads as a number
         self.tasks: list[asyncio.Task[None]] = []
         self.idle: dict[str, asyncio.Event] = {}  # teams whose tail waits for a board
         self.resume_at: dict[str, Cursor] = {}  # where a woken tail continues

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from server import protocol
 from server.fanout.deliveries import Delivery
+from server.fanout.verdicts import UNSEEN, View
 from server.metrics import Metrics
 from server.protocol import CloseCode, Codec, Frame
 
@@ -34,6 +35,9 @@ class Sink(Protocol):
 class Connection:
     """One authenticated rep socket: a bounded queue drained by one writer task."""
 
+    __slots__ = ("closed", "codec", "corked", "held_back", "last_seq", "metrics", "queue",
+                 "rep", "replaying", "sink", "team", "view", "waiting")  # read per socket per frame
+
     def __init__(self, rep: str, team: str, codec: Codec, sink: Sink, max_queue: int,
                  metrics: Metrics) -> None:
         self.rep, self.team, self.codec, self.sink = rep, team, codec, sink
@@ -43,7 +47,8 @@ class Connection:
         self.replaying = False
         self.held_back: list[tuple[str, list[Delivery]]] = []
         self.closed = asyncio.Event()
-        self.writing = False
+        self.view: View = UNSEEN  # the hub's last verdict for this socket (fanout/verdicts.py)
+        self.waiting = 0  # frames put in the queue and not yet written: none, a direct write
         self.corked: list[tuple[Wire, bytes]] | None = None  # frames held for one write
 
     def push(self, data: Wire, prepared: bytes | None = None) -> bool:
@@ -52,7 +57,7 @@ class Connection:
         bounded queue; a full queue disconnects the slow reader."""
         if self.closed.is_set():
             return False
-        if prepared is not None and not self.writing and self.queue.empty():
+        if prepared is not None and not self.waiting:
             if self.corked is not None:
                 self.corked.append((data, prepared))
                 return True
@@ -63,6 +68,7 @@ class Connection:
         except asyncio.QueueFull:
             self.disconnect(CloseCode.SLOW_CONSUMER, "send queue overflow: reading too slowly")
             return False
+        self.waiting += 1
         return True
 
     def uncork(self) -> None:
@@ -78,12 +84,17 @@ class Connection:
 
     async def put(self, data: Wire) -> bool:
         """Queue a frame, waiting a bounded time for space (used while replaying)."""
+        self.waiting += 1  # from now on: no frame may overtake this one with a direct write
+        queued = False
         try:
             await asyncio.wait_for(self.queue.put(data), SLOW_READER_S)
+            queued = True
         except TimeoutError:
             self.disconnect(CloseCode.SLOW_CONSUMER, "send queue full while resuming")
-            return False
-        return not self.closed.is_set()
+        finally:
+            if not queued:
+                self.waiting -= 1
+        return queued and not self.closed.is_set()
 
     def hold_back(self, seq: str, items: list[Delivery]) -> None:
         """Keep a live entry while the missed ones are replayed (bounded like the queue)."""
@@ -109,13 +120,12 @@ class Connection:
         """Drain the queue into the socket until the connection closes."""
         while not self.closed.is_set():
             data = await self.queue.get()
-            self.writing = True
             try:
                 await self.sink.send(data)
             except (ConnectionError, RuntimeError):
                 self.closed.set()
             finally:
-                self.writing = False
+                self.waiting -= 1
                 self.queue.task_done()
 
     async def flushed(self) -> None:
@@ -126,19 +136,22 @@ class Connection:
 class Broadcast:
     """A frame encoded at most once per codec, shared by every socket it goes to."""
 
+    __slots__ = ("_wire", "frame", "lead", "pairs")
+
     def __init__(self, frame: Frame) -> None:
         self.frame = frame
+        self.lead = frame["type"] == "lead"  # an offer, counted per rep
         self._wire: dict[Codec, Wire] = {}
-        self._prepared: dict[Codec, bytes] = {}
+        self.pairs: dict[Codec, tuple[Wire, bytes]] = {}  # (wire, its prepared bytes)
 
     def wire(self, codec: Codec) -> Wire:
         if codec not in self._wire:
             self._wire[codec] = protocol.encode(self.frame, codec)
         return self._wire[codec]
 
-    def push_to(self, conn: Connection) -> bool:
-        """Queue or write this frame to a connection, preparing its bytes once per codec."""
-        codec = conn.codec
-        if codec not in self._prepared:
-            self._prepared[codec] = conn.sink.prepare(self.wire(codec))
-        return conn.push(self.wire(codec), self._prepared[codec])
+    def pair(self, conn: Connection) -> tuple[Wire, bytes]:
+        """The frame for this connection's codec and the bytes its sink writes, made once per
+        codec (`pairs` holds them; the hub reads it per socket and calls this on a miss)."""
+        data = self.wire(conn.codec)
+        pair = self.pairs[conn.codec] = (data, conn.sink.prepare(data))
+        return pair

@@ -13,6 +13,7 @@ from typing import Any
 from server import protocol
 from server.fanout.connection import Broadcast, Connection
 from server.fanout.deliveries import Delivery, settlement
+from server.fanout.verdicts import BY_SHIFT, HIDDEN, NOBODY, Table, Verdicts, View, judge
 from server.floor.roster import Member
 from server.metrics import Metrics
 from server.protocol import Frame
@@ -62,9 +63,12 @@ class FanoutOrder:
 class Hub:
     """Connections grouped by team; delivers stream entries to the reps allowed to see them."""
 
-    def __init__(self, metrics: Metrics, member: Callable[[str], Member | None]) -> None:
+    def __init__(self, metrics: Metrics, member: Callable[[str], Member | None],
+                 members: Callable[[], Mapping[str, Member]] | None = None) -> None:
         self.metrics = metrics
         self.member = member
+        self.members = members  # the roster's reps by id, if known: one lookup per socket
+        self.verdicts = Verdicts()
         self.teams: dict[str, set[Connection]] = {}
         self.orders: dict[str, FanoutOrder] = {}
         self.paused: set[str] = set()
@@ -122,21 +126,49 @@ class Hub:
             yield from list(conns)
 
     def deliver(self, team: str, seq: str, items: list[Delivery]) -> int:
-        """Send one stream entry's frames to the team's reps in their audience; returns count."""
-        pairs = [(item, Broadcast(item.frame)) for item in items]
-        key = seq_key(seq)
-        now_ms = int(time.time() * 1000)
-        sent = 0
+        """Send one stream entry's frames to the team's reps in their audience; returns count.
+
+        The same rules as `visible`, at the least cost per socket (this loop runs for every
+        socket of the team on every lead): the verdict kept on the connection for this kind of
+        frame and roster (else `_view`), pause and shift checked live, then the write."""
+        plans = [(item, Broadcast(item.frame), self.verdicts.table(item)) for item in items]
+        key, now_ms = seq_key(seq), int(time.time() * 1000)
+        roster = self.members() if self.members is not None else None
+        paused, offered, sent = self.paused, [], 0
         for conn in self.in_order(team):
             if conn.replaying:
                 conn.hold_back(seq, items)
-            elif key > conn.last_seq:
-                conn.last_seq = key
-                member = self.member(conn.rep)
-                for item, wire in pairs:
-                    if self.visible(conn, member, item, now_ms):
-                        sent += self._counted(conn, item.frame, wire.push_to(conn))
+                continue
+            if key <= conn.last_seq:
+                continue
+            conn.last_seq = key
+            for item, wire, table in plans:
+                view = conn.view
+                if view[0] is not table or view[1] is not roster or roster is None:
+                    view = conn.view = self._view(conn.rep, item, table, roster)
+                if view[3] == HIDDEN or (item.offer and conn.rep in paused) or (
+                        view[3] == BY_SHIFT and not view[2].on_shift(now_ms)):
+                    continue
+                data, prepared = wire.pairs.get(conn.codec) or wire.pair(conn)
+                if conn.push(data, prepared):  # two arguments: a call CPython 3.11 inlines
+                    sent += 1
+                    if wire.lead:
+                        offered.append(conn.rep)
+                    else:
+                        self._counted(conn, item.frame, True)
+        self.metrics.reps.offered_each(offered)
         return sent
+
+    def _view(self, rep: str, item: Delivery, table: Table,
+              roster: Mapping[str, Member] | None) -> View:
+        """The rep's Member and verdict for this kind of frame (kept in `table` per Member)."""
+        member = roster.get(rep) if roster is not None else self.member(rep)
+        if member is None:
+            return table, roster, NOBODY, HIDDEN
+        hit = table.get(rep)
+        if hit is None or hit[0] is not member:
+            hit = table[rep] = (member, judge(member, item))
+        return table, roster, member, hit[1]
 
     def visible(self, conn: Connection, member: Member | None, item: Delivery,
                 now_ms: int) -> bool:

@@ -15,12 +15,14 @@ from server.floor.arbiter import Arbiter
 from server.floor.lead import NewLead
 from server.floor.timers import Timers
 from server.replay import outcome_inputs
-from server.replay.claim_batches import Diverged, run_claims, take_run
-from server.replay.due_timers import DueTimers
+from server.replay.due_timers import SCHEDULE_PAGE, DueTimers
 from server.replay.firings import MAX_LAG_MS, NEVER, Firings, Key
+from server.replay.guesses import Guesses
 from server.replay.record import Fields, Record, RecordError
 from server.replay.recorded_rules import RecordedRules
 from server.replay.sandbox import Clock, Seeds, private_redis
+from server.replay.shared_runs import Diverged, run_inputs, take_run
+from server.store.replay_store import ReplayStore
 from server.store.store import Retention, Store
 
 A = AuditAction
@@ -40,12 +42,14 @@ class Run:
     roster: list[str]
     inputs: int
     seconds: float
+    reads: int = 0  # plain reads sent (round trips besides the scripts' own)
+    shared: bool = False  # inputs shared round trips (the record held: see shared_runs)
 
 
 async def replay(record: Record, team: str, config: Config | None = None,
                  retry_rejected: bool = False) -> Run:
     """Replay `record` (exactly, or with `config` in place of the recorded rules). An exact
-    replay sends runs of claims in one round trip (see claim_batches) unless it diverges."""
+    replay sends runs of inputs in one round trip (see shared_runs) unless it diverges."""
     if not record.steps:
         raise RecordError("the audit has no entries")
     started = time.perf_counter()
@@ -61,14 +65,15 @@ async def _replay(record: Record, team: str, config: Config | None, retry_reject
                   shared: bool) -> Run:
     seeds = Seeds(Clock(record.steps[0].ts))
     async with private_redis() as url:
-        store = await Store.open(url, RETENTION, seeds.clock, seed_override=seeds)
+        store = await ReplayStore.private(url, RETENTION, seeds.clock, seeds, team,
+                                         SCHEDULE_PAGE)
         try:
             started = time.perf_counter()
             driver = Driver(record, team, store, seeds, config, retry_rejected)
             await driver.run(shared)
             entries = await _audit(store, team)
             return Run(entries, driver.arbiter.team_reps(team), driver.inputs,
-                       time.perf_counter() - started)
+                       time.perf_counter() - started, store.reads, shared)
         finally:
             await store.aclose()
 
@@ -99,19 +104,20 @@ class Driver:
     due, in a poll's order: see firings), with the recorded rules versions or the given
     config."""
 
-    def __init__(self, record: Record, team: str, store: Store, seeds: Seeds,
+    def __init__(self, record: Record, team: str, store: ReplayStore, seeds: Seeds,
                  config: Config | None, retry_rejected: bool) -> None:
         self.record, self.team, self.store, self.clock = record, team, store, seeds.clock
         self.config, self.retry = config, retry_rejected
         self.rules = RecordedRules(record, team)
         self.arbiter = Arbiter(store, config or self.rules.base_config())
+        self.guesses = Guesses(record, exact=config is None)
         self.due = DueTimers(store, Timers(self.arbiter, [team]), team, seeds,
-                             Firings(record.fired(), record.seeds()))
+                             Firings(record.fired(), record.seeds()), self.guesses)
         self.version = -1
         self.inputs = 0
 
     async def run(self, shared: bool) -> None:
-        """Every input in order, timers in their places; with `shared`, runs of claims
+        """Every input in order, timers in their places; with `shared`, runs of inputs
         share round trips."""
         if self.config is not None:
             await self.arbiter.apply_rules(self.config)
@@ -121,8 +127,11 @@ class Driver:
                  if s.is_input or (self.config is None and s.action == A.RULES_LOADED)]
         heapq.heapify(queue)
         while queue:
-            await self.due.fire_until((queue[0].ts, queue[0].pos, 0))
-            if shared and await self.claim_run(queue):
+            await self.due.fire_until((queue[0].ts, queue[0].pos, 0), defer=shared)
+            if shared and await self.shared_run(queue):
+                continue
+            if self.due.deferred is not None:  # no run took it: alone, then look again
+                await self.due.flush()
                 continue
             item = heapq.heappop(queue)
             self.clock.now_ms = max(self.clock.now_ms, item.ts)
@@ -137,19 +146,33 @@ class Driver:
         if self.config is not None:  # windows the new rules opened near the end still close
             await self.due.fire_until((NEVER, 0, 0), only=TimerKind.SETTLE)
 
-    async def claim_run(self, queue: list[Pending]) -> bool:
-        """Replay the run of claims at the head of the queue in one round trip, if any."""
+    async def shared_run(self, queue: list[Pending]) -> bool:
+        """Replay the run of inputs at the head of the queue in one round trip, if any."""
         run = take_run(queue, self.due.quiet_until,
                        lambda f: int(f.get(AuditField.RULES_VERSION) or self.version)
                        == self.version)
         if not run:
             return False
         quiet, self.due.quiet_until = self.due.quiet_until, None
-        done = await run_claims(self.arbiter, self.clock, run)
-        self.inputs += len(run)
-        if done[-1].result in (Outcome.LOST, Outcome.REJECTED):
+        firing = self.due.fire(self.due.take_deferred(), look=False) if self.due.deferred \
+            else None
+        if not await run_inputs(self.store, self.clock, run, self.shared_input, firing):
             self.due.quiet_until = quiet
+        self.inputs += len(run)
         return True
+
+    async def shared_input(self, f: Fields) -> bool:
+        """One input of a shared run (exact replay); True when it may have added a timer."""
+        action, lead = f[AuditField.ACTION], f.get(AuditField.LEAD, "")
+        rep = f.get(AuditField.REP, "")
+        self.store.assume(*self.guesses.for_input(action, f))
+        if action == A.CLAIM:
+            done = await self.arbiter.claim(rep, lead, f.get(AuditField.REQ, ""))
+            return done.result not in (Outcome.LOST, Outcome.REJECTED)
+        if action == A.FOLLOWUP:
+            return (await self.arbiter.followup(rep, lead, f.get(AuditField.NOTE, ""))).ok
+        await self._act(action, f)
+        return action == A.PUBLISH
 
     async def load_version(self, version: int) -> None:
         """Load a recorded rules version as load_rules.lua kept it."""
@@ -165,6 +188,7 @@ class Driver:
         if action == A.RULES_LOADED:
             return None
         self.inputs += 1
+        self.store.assume(*self.guesses.for_input(action, f))
         if action == A.CLAIM:
             return await self.claim(item, f.get(AuditField.REP, ""), f.get(AuditField.LEAD, ""),
                                     quiet)

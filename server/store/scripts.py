@@ -18,6 +18,7 @@ NAMES = (
     "record_feedback", "rule_complaint", "appeal_complaint", "lift_pause", "file_dispute",
     "resolve_dispute",
     "claimable_leads", "tally_scores", "record_tier",
+    "timer_schedule",
 )
 _INCLUDE = re.compile(r'^-- @include "([\w/.-]+)"\s*$', re.MULTILINE)
 
@@ -92,6 +93,7 @@ class Scripts:
     claimable_leads: AsyncScript
     tally_scores: AsyncScript
     record_tier: AsyncScript
+    timer_schedule: AsyncScript
 
 
 def register(redis: Client) -> Scripts:

@@ -35,6 +35,8 @@ def frame_bytes(data: Wire) -> bytes:
 class SocketSink:
     """Adapts an aiohttp WebSocketResponse to the hub's Sink."""
 
+    __slots__ = ("transport", "ws")
+
     def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None = None,
                  ) -> None:
         self.ws = ws
@@ -44,17 +46,15 @@ class SocketSink:
         """The bytes `write_now` puts on the wire for this frame (the same for every socket)."""
         return frame_bytes(data)
 
-    def closing(self) -> bool:
-        """Whether the close handshake started: no data frame may follow a Close (RFC 6455
-        §5.5.1). aiohttp marks `closed` before it writes its Close, and sets `close_code`
-        when it reads the peer's."""
-        return self.ws.closed or self.ws.close_code is not None
-
     def write_now(self, prepared: bytes) -> bool:
         """Write the prepared frame if the socket is open, not closing and its buffer is below
         the high-water mark; False sends the frame the slow way (aiohttp's writer)."""
-        transport = self.transport
-        if transport is None or transport.is_closing() or self.closing():
+        transport, ws = self.transport, self.ws
+        if transport is None or transport.is_closing():
+            return False
+        # no data frame may follow a Close (RFC 6455 §5.5.1): aiohttp marks `closed` before it
+        # writes its Close, and sets `close_code` when it reads the peer's
+        if ws.closed or ws.close_code is not None:
             return False
         if transport.get_write_buffer_size() > WRITE_HIGH_WATER:
             return False
