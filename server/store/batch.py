@@ -17,6 +17,7 @@ from redis.commands.core import AsyncScript
 
 from server.store.backend import Client
 from server.store.keys import ScriptCall
+from server.store.wire import exchange
 
 MAX_BATCH = 256
 KEEP_IDLE = 2  # connections kept between batches: a pool checkout and release cost ~20 µs
@@ -90,10 +91,8 @@ class Batcher:
         pool = self.redis.connection_pool
         conn = await self._checkout(pool)
         try:
-            await conn.send_packed_command(
-                b"".join(command for _, command in batch),
-                check_health=False)
-            replies = [await _reply(conn) for _ in batch]
+            replies = await exchange(conn, b"".join([command for _, command in batch]),
+                                     len(batch))
         except BaseException:
             await conn.disconnect()
             await pool.release(conn)
@@ -166,10 +165,14 @@ def _packed(batch: list[Pending]) -> list[Packed]:
 
 
 def _evalsha(sha: str, call: ScriptCall) -> bytes:
-    """EVALSHA in the Redis protocol (RESP): an array of bulk strings."""
-    args = [*call.keys, *call.args]
-    head = b"*%d\r\n$7\r\nEVALSHA\r\n$%d\r\n%s\r\n" % (len(args) + 3, len(sha), sha.encode())
-    return head + _bulk(len(call.keys)) + b"".join([_bulk(arg) for arg in args])
+    """EVALSHA in the Redis protocol (RESP): an array of bulk strings (its tail packed
+    already when the call's builder did it)."""
+    count = len(call.keys) + len(call.args)
+    head = b"*%d\r\n$7\r\nEVALSHA\r\n$%d\r\n%s\r\n" % (count + 3, len(sha), sha.encode())
+    if call.packed is not None:
+        return head + call.packed
+    return head + _bulk(len(call.keys)) + b"".join([_bulk(arg) for arg in [*call.keys,
+                                                                           *call.args]])
 
 
 def _bulk(arg: str | int) -> bytes:
@@ -197,10 +200,3 @@ def _clean(conn: AbstractConnection) -> bool:
     return (isinstance(reader, asyncio.StreamReader) and conn.is_connected
             and not getattr(reader, "_eof", True) and not getattr(reader, "_buffer", True)
             and reader.exception() is None)
-
-
-async def _reply(conn: AbstractConnection) -> Any:
-    try:
-        return await conn.read_response()
-    except rexc.ResponseError as exc:  # an error reply (e.g. NOSCRIPT) belongs to its call
-        return exc

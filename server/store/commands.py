@@ -60,8 +60,8 @@ class Commands(Session):
         refs = LeadRefs("", self._customers.get((team, lead_id), ""))
 
         def build(r: LeadRefs) -> ScriptCall:
-            return keys.claim_call(team, rep, lead_id, req_id, self.retention, self.now_arg(),
-                                   r.customer_id)
+            return self._claim_calls.call(team, rep, lead_id, req_id, self.now_arg(),
+                                          r.customer_id)
 
         reply = await self._with_lead(team, lead_id, self._scripts.claim_lead, build, refs)
         return parse_claim(lead_id, req_id, reply)
@@ -157,18 +157,17 @@ def _done(reply: list[Any]) -> Done:
     return Done(Status(status), detail)
 
 
+# the codes by value, looked up without Enum's call (a claim's reply is parsed on every claim)
+_OUTCOMES: dict[str, Outcome] = {outcome.value: outcome for outcome in Outcome}
+_REASONS: dict[str, Reason] = {reason.value: reason for reason in Reason}
+
+
 def _reason(reason: str) -> Reason | None:
-    return Reason(reason) if reason else None
+    return (_REASONS.get(reason) or Reason(reason)) if reason else None
 
 
 def parse_claim(lead_id: str, req_id: str, reply: list[Any]) -> ClaimResult:
-    """Turn claim_lead.lua's reply into a ClaimResult."""
+    """Turn claim_lead.lua's reply into a ClaimResult (an unknown code raises ValueError)."""
     result, reason, retry_after_ms, version = reply
-    return ClaimResult(
-        lead_id=lead_id,
-        req_id=req_id,
-        result=Outcome(result),
-        reason=_reason(reason),
-        retry_after_ms=int(retry_after_ms) or None,
-        rules_version=int(version),
-    )
+    return ClaimResult(lead_id, req_id, _OUTCOMES.get(result) or Outcome(result),
+                       _reason(reason), int(retry_after_ms) or None, int(version))

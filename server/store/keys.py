@@ -123,10 +123,11 @@ class Retention:
 
 @dataclass(frozen=True, slots=True)
 class ScriptCall:
-    """The KEYS and ARGV of one script invocation."""
+    """The KEYS and ARGV of one script call; `packed`: their RESP, if built (claim_keys.py)."""
 
     keys: list[str]
     args: list[str | int]
+    packed: bytes | None = None
 
 
 def load_rules_call(
@@ -168,10 +169,8 @@ def claim_call(team: str, rep: str, lead_id: str, req_id: str, retention: Retent
         candidates(team, lead_id), timers(team), rate(team, rep), lockout(team, rep),
         customer(team, customer_id), shift(team, rep), pool(team),
     ]
-    args: list[str | int] = [
-        now, rep, lead_id, req_id, retention.request_ttl_ms, retention.audit_maxlen,
-        retention.events_maxlen, customer_id,
-    ]
+    args: list[str | int] = [now, rep, lead_id, req_id, retention.request_ttl_ms,
+                             retention.audit_maxlen, retention.events_maxlen, customer_id]
     return ScriptCall(keys, args)
 
 

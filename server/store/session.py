@@ -16,6 +16,7 @@ from server.contracts.statuses import Status
 from server.store import keys
 from server.store.backend import FAULTS, Client
 from server.store.batch import Batcher
+from server.store.claim_keys import ClaimCalls
 from server.store.faults import StoreError, fault, wrapped
 from server.store.keys import Retention, ScriptCall
 from server.store.scripts import Scripts, register
@@ -50,6 +51,7 @@ class Session:
         self.seed_arg: SeedOverride = seed_override or _fresh_seed
         self._scripts: Scripts = register(redis)
         self._batcher = Batcher(redis)
+        self._claim_calls = ClaimCalls(retention)
         self._customers: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     async def aclose(self) -> None:
