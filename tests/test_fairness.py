@@ -119,9 +119,11 @@ def test_windows_settlements_repeats_and_releases() -> None:
     assert (got.team.contests, got.team.speed_decided) == (1, 0)  # F: r3 lost 70 ms after
 
 
-def test_tally_windows_slide_by_the_minute_and_agree_with_a_recount() -> None:
+@pytest.mark.parametrize("piece", [1000, 2])
+def test_tally_windows_slide_by_the_minute_and_agree_with_a_recount(piece: int) -> None:
     """Counted once into minutes, each window's running sum equals a recount of the entries
-    in it, as the windows slide over 30 h of scripted traffic."""
+    in it, as the windows slide over 30 h of scripted traffic (read `piece` entries at a
+    time, as a refresh reads in chunks, several between two slides)."""
     hour = 60 * MINUTE_MS
     base = 1_700_000_000_000 // MINUTE_MS * MINUTE_MS
     entries: list[Entry] = []
@@ -135,7 +137,9 @@ def test_tally_windows_slide_by_the_minute_and_agree_with_a_recount() -> None:
                                                    reason="cooldown")))
     tally = TeamTally()
     for now in range(base, base + 31 * hour, 37 * MINUTE_MS):
-        tally.ingest([e for e in entries if tally_last_ms(tally) < int(e[0][:-2]) <= now])
+        new = [e for e in entries if tally_last_ms(tally) < int(e[0][:-2]) <= now]
+        for at in range(0, len(new), piece):
+            tally.ingest(new[at:at + piece])
         tally.slide(now)
         for window in ("1h", "24h"):
             start = TeamTally.start_ms(window, now)

@@ -12,6 +12,15 @@ SPEED_MARGIN_MS = 50  # an fcfs contest decided by less than this was decided by
 TOP_PERCENT = 10  # the "top reps" whose share of wins is reported
 
 Entry = tuple[str, Mapping[str, str]]  # (stream id, fields) as XRANGE returns them
+# The names and values counted by, as plain strings: looked up once per entry, so no enum
+# attribute lookups in the per-entry loop
+_TS, _ACTION, _LEAD, _REP = AuditField.TS.value, AuditField.ACTION.value, \
+    AuditField.LEAD.value, AuditField.REP.value
+_RESULT, _REASON, _NOTE = AuditField.RESULT.value, AuditField.REASON.value, AuditField.NOTE.value
+_CLAIM, _SETTLED = AuditAction.CLAIM.value, AuditNote.SETTLED.value
+_ALREADY_HOLDER = AuditNote.ALREADY_HOLDER.value
+_WON, _LOST, _REJECTED = Outcome.WON.value, Outcome.LOST.value, Outcome.REJECTED.value
+_DECIDING = frozenset((_WON, _LOST))  # the results a contest's timing looks at
 
 
 @dataclass(slots=True)
@@ -52,14 +61,15 @@ class Counts:
     entries: int = 0
 
     def add(self, other: Counts, sign: int = 1) -> None:
-        """Add (or with sign=-1 take away) another's counts; reps left with nothing go."""
+        """Add (or with sign=-1 take away) another's counts; reps a taking away leaves with
+        nothing go (an addition keeps a rep seen with nothing, as counting it did)."""
         self.contests += sign * other.contests
         self.speed_decided += sign * other.speed_decided
         self.entries += sign * other.entries
         for rep, figures in other.reps.items():
             mine = self.reps.setdefault(rep, RepFigures())
             mine.add(figures, sign)
-            if mine.empty():
+            if sign < 0 and mine.empty():
                 del self.reps[rep]
 
 
@@ -76,55 +86,57 @@ class Contests:
         self.won_at: dict[str, int] = {}
         self.bound = bound
 
-    def margin(self, entry: Entry) -> int | None:
-        """The margin of the contest this entry decides, if it decides one."""
-        fields = entry[1]
-        lead, action = fields.get(AuditField.LEAD, ""), fields.get(AuditField.ACTION)
-        if action != AuditAction.CLAIM:
-            self.won_at.pop(lead, None)
-        if action != AuditAction.CLAIM or fields.get(AuditField.NOTE):
-            return None
-        result = fields.get(AuditField.RESULT)
-        if result == Outcome.WON:
+    def decide(self, lead: str, result: str | None, entry: Entry) -> int | None:
+        """Note an fcfs claim's result (a claim entry without a note): the margin of the
+        contest it decides, if it decides one."""
+        if result == _WON:
             self.won_at[lead] = _ts(entry)
             if len(self.won_at) > self.bound:
                 del self.won_at[next(iter(self.won_at))]
-        elif result == Outcome.LOST and lead in self.won_at:
+        elif result == _LOST and lead in self.won_at:
             return _ts(entry) - self.won_at.pop(lead)
         return None
 
+    def forget(self, lead: str) -> None:
+        """Any action on a lead but a claim starts its contest over."""
+        self.won_at.pop(lead, None)
+
 
 def _ts(entry: Entry) -> int:
-    return int(entry[1].get(AuditField.TS) or entry_ms(entry))
+    return int(entry[1].get(_TS) or entry_ms(entry))
 
 
-def count_entry(entry: Entry, margin: int | None, *into: Counts) -> None:
-    """Count one audit entry (`margin`: what `Contests.margin` said of it) into each Counts.
+def count_entry(entry: Entry, contests: Contests, counts: Counts) -> None:
+    """Count one audit entry, in stream order, into `counts`, timing with `contests` the
+    fcfs contest it decides, if any.
 
     A window's settlement writes a second entry (note=settled) for a claim already counted
     as an attempt when it went pending; a repeat claim by the holder (note=already_holder)
     is an attempt but not another win.
     """
     fields = entry[1]
-    claim = fields.get(AuditField.ACTION) == AuditAction.CLAIM
-    rep, note = fields.get(AuditField.REP, ""), fields.get(AuditField.NOTE, "")
-    result = fields.get(AuditField.RESULT)
-    for counts in into:
-        counts.entries += 1
+    counts.entries += 1
+    lead = fields.get(_LEAD, "")
+    if fields.get(_ACTION) != _CLAIM:
+        contests.forget(lead)
+        return
+    rep, note, result = fields.get(_REP, ""), fields.get(_NOTE, ""), fields.get(_RESULT)
+    if not note:
+        margin = contests.decide(lead, result, entry) if result in _DECIDING else None
         if margin is not None:
             counts.contests += 1
             counts.speed_decided += margin < SPEED_MARGIN_MS
-        if not claim:
-            continue
-        figures = counts.reps.get(rep)
-        if figures is None:
-            figures = counts.reps[rep] = RepFigures()
-        figures.attempts += note != AuditNote.SETTLED
-        figures.wins += result == Outcome.WON and note != AuditNote.ALREADY_HOLDER
-        figures.losses += result == Outcome.LOST
-        if result == Outcome.REJECTED:
-            reason = fields.get(AuditField.REASON, "")
-            figures.rejections[reason] = figures.rejections.get(reason, 0) + 1
+    figures = counts.reps.get(rep)
+    if figures is None:
+        figures = counts.reps[rep] = RepFigures()
+    figures.attempts += note != _SETTLED
+    if result == _WON:
+        figures.wins += note != _ALREADY_HOLDER
+    elif result == _LOST:
+        figures.losses += 1
+    elif result == _REJECTED:
+        reason = fields.get(_REASON, "")
+        figures.rejections[reason] = figures.rejections.get(reason, 0) + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,5 +217,5 @@ def fairness(entries: Iterable[Entry], eligible: Collection[str]) -> Fairness:
     """Every figure for one team's entries, in stream order."""
     counts, contests = Counts(), Contests()
     for entry in entries:
-        count_entry(entry, contests.margin(entry), counts)
+        count_entry(entry, contests, counts)
     return figures(counts, eligible)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from server.background import stop_requested
 from server.floor import audit_log
 from server.floor.arbiter import Arbiter
-from server.floor.fairness import Contests, Counts, Entry, Fairness, count_entry, entry_ms, figures
+from server.floor.fairness import Contests, Counts, Entry, Fairness, count_entry, figures
 from server.metrics import Metrics
 from server.store.store import StoreError
 
@@ -49,21 +49,38 @@ class TeamTally:
         self.last: str | None = None
         self.lock = asyncio.Lock()
         self.cut_ms: int | None = None  # entries before this were trimmed before being read
+        self.pending: dict[int, Counts] = {}  # minute -> counted since the last slide
 
     def ingest(self, rows: list[Entry]) -> None:
-        """Count entries newer than any before, in stream order."""
+        """Count entries newer than any before, in stream order, each once into its minute's
+        counts of this refresh; `slide` adds those to the minutes and windows (so a refresh of
+        many chunks merges a minute's reps into them once, not once per chunk)."""
+        read = self.pending
+        contests = self.contests
         for entry in rows:
-            minute = entry_ms(entry) // MINUTE_MS
-            if not self.minutes or self.minutes[-1][0] < minute:
-                self.minutes.append((minute, Counts()))
-            into = [self.minutes[-1][1]]
-            into += [self.windows[w] for w in WINDOWS_MS if minute >= self.first_minute[w]]
-            count_entry(entry, self.contests.margin(entry), *into)
+            minute = int(entry[0].partition("-")[0]) // MINUTE_MS
+            counts = read.get(minute)
+            if counts is None:
+                counts = read[minute] = Counts()
+            count_entry(entry, contests, counts)
         if rows:
             self.last = rows[-1][0]
 
+    def _add_minute(self, minute: int, counts: Counts) -> None:
+        """Add one minute's new counts to that minute and to every window that holds it."""
+        if not self.minutes or self.minutes[-1][0] < minute:
+            self.minutes.append((minute, Counts()))
+        self.minutes[-1][1].add(counts)
+        for window in WINDOWS_MS:
+            if minute >= self.first_minute[window]:
+                self.windows[window].add(counts)
+
     def slide(self, now_ms: int) -> None:
-        """Move each window to end at `now_ms`, dropping minutes no window holds any more."""
+        """Add what was counted since the last slide, then move each window to end at
+        `now_ms`, dropping minutes no window holds any more."""
+        for minute, counts in self.pending.items():
+            self._add_minute(minute, counts)
+        self.pending.clear()
         for window in WINDOWS_MS:
             start = self.start_ms(window, now_ms) // MINUTE_MS
             for minute, counts in self.minutes:
