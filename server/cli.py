@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -265,6 +266,7 @@ async def _serve(app: web.Application, host: str, port: int, reuse_port: bool = 
     try:
         site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
         await site.start()
+        gc.freeze()  # start-up's objects live for ever: out of every collection from here on
         log.info("LeadGrab listening on http://%s:%d (WebSocket at /ws)", host, port)
         await stop.wait()
         log.info("shutting down")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Coroutine
 from typing import Any
 
 from server.config import Config, TeamConfig
@@ -167,12 +167,14 @@ class Arbiter:
         """Timers of a team that are due now (Redis time), oldest first."""
         return await self.store.due_timers(team, await self.now_ms(), limit)
 
-    async def claim(self, rep_id: str, lead_id: str, req_id: str) -> ClaimResult:
-        """Decide a claim; an unknown rep is rejected as ineligible without touching Redis."""
+    def claim(self, rep_id: str, lead_id: str,
+              req_id: str) -> Coroutine[Any, Any, ClaimResult]:
+        """Decide a claim; an unknown rep is rejected as ineligible without touching Redis.
+        The store's coroutine itself, not one awaiting it: a layer less on every claim."""
         member = self.roster.get(rep_id)
         if member is None:
-            return ClaimResult(lead_id, req_id, Outcome.REJECTED, Reason.INELIGIBLE)
-        return await self.store.claim(member.team, rep_id, lead_id, req_id)
+            return _answered(ClaimResult(lead_id, req_id, Outcome.REJECTED, Reason.INELIGIBLE))
+        return self.store.claim(member.team, rep_id, lead_id, req_id)
 
     async def release(self, rep_id: str, lead_id: str) -> ActionResult:
         """The holder gives a lead back; it is offered to the team again."""
@@ -268,3 +270,7 @@ def policy_json(team: TeamConfig, value: float) -> str:
         "stages": stages, "owner_window_ms": team.owner_window_ms,
         "auto_assign_after_ms": team.auto_assign_after_ms, "assign_policy": team.assign_policy,
     })
+
+
+async def _answered(result: ClaimResult) -> ClaimResult:
+    return result

@@ -211,7 +211,10 @@ async def _read_loop(request: web.Request, ws: web.WebSocketResponse, conn: Conn
         frame: protocol.ClientFrame | None = None
         try:
             frame = protocol.decode_client(msg.data, conn.codec)
-            await _dispatch(request, conn, frame)
+            if type(frame) is Claim:  # the common frame: no dispatch layer in its way
+                await _claim(request, conn, frame)
+            else:
+                await _dispatch(request, conn, frame)
         except ProtocolError as exc:
             metrics.protocol_errors.labels(str(exc.code)).inc()
             conn.send_frame(exc.frame())
