@@ -42,3 +42,19 @@ class Reason(StrEnum):
     NOT_YOURS = "not_yours"
     NOT_HELD = "not_held"
     ALREADY_RESOLVED = "already_resolved"
+
+
+# Codes by value, for the claim path: a dict lookup costs less than Enum's call, which stays
+# the fallback (it raises ValueError on an unknown code, as before).
+_OUTCOMES: dict[str, Outcome] = {outcome.value: outcome for outcome in Outcome}
+_REASONS: dict[str, Reason] = {reason.value: reason for reason in Reason}
+
+
+def outcome_of(code: str) -> Outcome:
+    """The Outcome whose value (or member) `code` is; ValueError if none."""
+    return _OUTCOMES.get(code) or Outcome(code)
+
+
+def reason_of(code: str) -> Reason:
+    """The Reason whose value (or member) `code` is; ValueError if none."""
+    return _REASONS.get(code) or Reason(code)

@@ -5,13 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from server.contracts.reasons import Outcome, Reason
+from server.contracts.reasons import Outcome, Reason, outcome_of, reason_of
 from server.contracts.results import ActionResult
 from server.protocol.codes import ACTIONS, PROTOCOL_VERSION, ErrorCode, Frame, error_body
-
-# the codes by value: a claim_result is built for every claim, Enum's call costs more than this
-_OUTCOMES: dict[str, Outcome] = {outcome.value: outcome for outcome in Outcome}
-_REASONS: dict[str, Reason] = {reason.value: reason for reason in Reason}
 
 
 def welcome(
@@ -53,13 +49,13 @@ def claim_result(
     retry_after_ms: int | None = None,
 ) -> Frame:
     """The answer to one claim; `reason` is required when the result is rejected."""
-    result = _OUTCOMES.get(result) or Outcome(result)
+    result = outcome_of(result)
     if result is Outcome.REJECTED and reason is None:
         raise ValueError("a rejected claim result needs a reason")
     frame: Frame = {"type": "claim_result", "req_id": req_id, "lead_id": lead_id}
     frame["result"] = result.value
     if reason is not None:
-        frame["reason"] = (_REASONS.get(reason) or Reason(reason)).value
+        frame["reason"] = reason_of(reason).value
     if retry_after_ms is not None:
         frame["retry_after_ms"] = retry_after_ms
     return frame

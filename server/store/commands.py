@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from server.contracts.reasons import Outcome, Reason
+from server.contracts.reasons import Reason, outcome_of, reason_of
 from server.contracts.results import (
     ActionResult,
     ClaimResult,
@@ -157,17 +157,12 @@ def _done(reply: list[Any]) -> Done:
     return Done(Status(status), detail)
 
 
-# the codes by value, looked up without Enum's call (a claim's reply is parsed on every claim)
-_OUTCOMES: dict[str, Outcome] = {outcome.value: outcome for outcome in Outcome}
-_REASONS: dict[str, Reason] = {reason.value: reason for reason in Reason}
-
-
 def _reason(reason: str) -> Reason | None:
-    return (_REASONS.get(reason) or Reason(reason)) if reason else None
+    return reason_of(reason) if reason else None
 
 
 def parse_claim(lead_id: str, req_id: str, reply: list[Any]) -> ClaimResult:
     """Turn claim_lead.lua's reply into a ClaimResult (an unknown code raises ValueError)."""
     result, reason, retry_after_ms, version = reply
-    return ClaimResult(lead_id, req_id, _OUTCOMES.get(result) or Outcome(result),
+    return ClaimResult(lead_id, req_id, outcome_of(result),
                        _reason(reason), int(retry_after_ms) or None, int(version))
