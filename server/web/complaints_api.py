@@ -144,8 +144,7 @@ async def appeal(request: web.Request) -> web.Response:
     who = principal(request, Role.REP)
     ref = _ref(request.match_info["id"])
     body = await json_body(request)
-    if body.get("rep", who.subject) != who.subject:
-        raise ApiError(403, ErrorCode.FORBIDDEN, "a rep can only appeal as itself")
+    _as_itself(body, who, "appeal")
     complaints = Complaints(request.app[ARBITER])
     step = await complaints.appeal(who.subject, ref, _text(body, "reason"))
     return _answer(step, {"feedback": await complaints.view(who.team or "", ref)})
@@ -155,8 +154,7 @@ async def file_dispute(request: web.Request) -> web.Response:
     """POST /api/leads/{id}/disputes — a rep disputes a lead another rep holds: {evidence}."""
     who = principal(request, Role.REP)
     body = await json_body(request)
-    if body.get("rep", who.subject) != who.subject:
-        raise ApiError(403, ErrorCode.FORBIDDEN, "a rep can only dispute as itself")
+    _as_itself(body, who, "dispute")
     ref = _ref(body.get("id") or uuid.uuid4().hex)
     disputes = Disputes(request.app[ARBITER])
     step = await disputes.file(who.subject, ref, _lead_id(request), _text(body, "evidence"))
@@ -184,6 +182,12 @@ async def resolve_dispute(request: web.Request) -> web.Response:
     disputes = Disputes(request.app[ARBITER])
     step = await disputes.resolve(team, ref, decision, f"manager:{who.subject}", reason)
     return _answer(step, {"dispute": await disputes.view(team, ref)})
+
+
+def _as_itself(body: dict[str, Any], who: Principal, verb: str) -> None:
+    """A rep acts only in its own name: a body naming another rep is refused."""
+    if body.get("rep", who.subject) != who.subject:
+        raise ApiError(403, ErrorCode.FORBIDDEN, f"a rep can only {verb} as itself")
 
 
 def add_routes(app: web.Application) -> None:
