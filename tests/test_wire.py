@@ -1,7 +1,8 @@
-"""A batch's round trip read by one hiredis reader gives what redis-py's read_response gives."""
+"""The batcher's line gives each call the reply redis-py's read_response gives, in order."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,7 +11,8 @@ from redis import exceptions as rexc
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 
-from server.store import backend, wire
+from server.store import backend
+from server.store.wire import Line
 
 # replies of every shape: status, integer, nil, bulk, nested array, error replies
 COMMANDS = [
@@ -18,18 +20,43 @@ COMMANDS = [
     ("EVAL", "return {1, 'two', {3}, false}", "0"), ("INCR", "k"),
     ("EVALSHA", "0" * 40, "0"), ("GET", "k"),
 ]
+BUSY = ("EVAL", "local function us() local t = redis.call('TIME') return t[1] * 1e6 + t[2]"
+        " end local start = us() while us() - start < 500000 do end return 1", "0")
+
+
+class Taken:
+    """What a line delivered, and whether it reported itself failed."""
+
+    def __init__(self) -> None:
+        self.replies: dict[int, Any] = {}
+        self.lost: list[Line] = []
+        self.arrived = asyncio.Event()
+
+    def deliver(self, call: int, reply: Any) -> None:
+        self.replies[call] = reply
+        self.arrived.set()
+
+    async def all(self, count: int) -> list[Any]:
+        while len(self.replies) < count:
+            self.arrived.clear()
+            await asyncio.wait_for(self.arrived.wait(), 5)
+        return [self.replies[n] for n in range(count)]
 
 
 @pytest.fixture
-async def conn(redis_url: str, redis: Redis) -> AsyncIterator[tuple[Redis, AbstractConnection]]:
-    client = await backend.connect(redis_url)
-    assert isinstance(client, Redis)
-    connection: AbstractConnection = await client.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+async def client(redis_url: str, redis: Redis) -> AsyncIterator[Redis]:
+    connected = await backend.connect(redis_url)
+    assert isinstance(connected, Redis)
     try:
-        yield client, connection
+        yield connected
     finally:
-        await client.connection_pool.release(connection)
-        await client.aclose()
+        await connected.aclose()
+
+
+async def _line(client: Redis, taken: Taken) -> Line:
+    line = await Line.open_on(client.connection_pool, taken.deliver, taken.lost.append)
+    assert line is not None
+    return line
 
 
 def _packed(commands: list[tuple[str, ...]], conn: AbstractConnection) -> bytes:
@@ -52,52 +79,77 @@ async def _by_redis_py(conn: AbstractConnection, commands: list[tuple[str, ...]]
     return replies
 
 
-async def test_replies_match_redis_py(conn: tuple[Redis, AbstractConnection]) -> None:
-    _, c = conn
-    ours = await wire.exchange(c, _packed(COMMANDS, c), len(COMMANDS))
-    await c.send_command("FLUSHDB")
-    assert await c.read_response() == "OK"
-    theirs = await _by_redis_py(c, COMMANDS)
+async def test_replies_match_redis_py(client: Redis, redis: Redis) -> None:
+    taken = Taken()
+    line = await _line(client, taken)
+    line.send(_packed(COMMANDS, line.conn), list(range(len(COMMANDS))))
+    ours = await taken.all(len(COMMANDS))
+    await line.aclose()
+    await redis.flushdb()
+    conn: AbstractConnection = await client.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+    try:
+        theirs = await _by_redis_py(conn, COMMANDS)
+    finally:
+        await client.connection_pool.release(conn)
     assert _shown(ours) == _shown(theirs)
     assert isinstance(ours[6], rexc.NoScriptError)
     assert ours[1] == 1 and ours[3] == "v" and ours[4] == [1, "two", [3], None]
 
 
-async def test_a_large_batch_spans_many_reads(conn: tuple[Redis, AbstractConnection]) -> None:
-    _, c = conn
+async def test_writes_in_flight_together_are_answered_in_order(client: Redis) -> None:
+    """Many writes before any reply is read: each call still gets its own reply."""
+    taken = Taken()
+    line = await _line(client, taken)
     value = "x" * 5000
-    commands = [("SET", f"k{n}", value) for n in range(50)] + [
-        ("GET", f"k{n}") for n in range(50)]
-    replies = await wire.exchange(c, _packed(commands, c), len(commands))
-    assert replies == ["OK"] * 50 + [value] * 50
-    assert await c.can_read() is False  # nothing left behind for the next user
+    for n in range(50):  # 50 writes, ~250 KB of replies: many reads
+        line.send(_packed([("SET", f"k{n}", value), ("INCR", "order")], line.conn),
+                  [2 * n, 2 * n + 1])
+    for n in range(50):
+        line.send(_packed([("GET", f"k{n}")], line.conn), [100 + n])
+    replies = await taken.all(150)
+    assert replies[:100:2] == ["OK"] * 50
+    assert replies[1:100:2] == list(range(1, 51))
+    assert replies[100:] == [value] * 50
+    assert not line.calls and line.open
+    await line.aclose()
 
 
-async def test_the_fallback_without_streams_gives_the_same(
-        conn: tuple[Redis, AbstractConnection], monkeypatch: pytest.MonkeyPatch) -> None:
-    _, c = conn
-    monkeypatch.setattr(wire, "streams", lambda _conn: None)
-    ours = await wire.exchange(c, _packed(COMMANDS, c), len(COMMANDS))
-    await c.send_command("FLUSHDB")
-    await c.read_response()
-    monkeypatch.undo()
-    theirs = await wire.exchange(c, _packed(COMMANDS, c), len(COMMANDS))
-    assert _shown(ours) == _shown(theirs)
-
-
-async def test_a_connection_redis_closed_is_a_connection_error(
-        conn: tuple[Redis, AbstractConnection], redis: Redis) -> None:
-    """Redis dropped the connection (a restart, CLIENT KILL): the batch fails as a fault."""
-    _, c = conn
+async def test_a_connection_redis_closed_fails_what_is_in_flight(
+        client: Redis, redis: Redis) -> None:
+    """Redis dropped the connection (a restart, CLIENT KILL): the calls in flight fail as a
+    fault, the line reports itself lost and gives its connection back."""
+    taken = Taken()
+    line = await _line(client, taken)
+    line.send(_packed([("BLPOP", "nothing", "5")], line.conn), [0])
+    await asyncio.sleep(0.1)
     await redis.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
-    with pytest.raises(rexc.ConnectionError):
-        await wire.exchange(c, _packed([("GET", "k")], c), 1)
+    [reply] = await taken.all(1)
+    assert isinstance(reply, rexc.ConnectionError)
+    assert taken.lost == [line] and not line.open
+    await line.aclose()
+    assert client.connection_pool._in_use_connections == set()  # type: ignore[attr-defined]
 
 
-async def test_a_silent_server_times_out(conn: tuple[Redis, AbstractConnection]) -> None:
-    _, c = conn
-    c.socket_timeout = 0.2
-    busy = ("EVAL", "local function us() local t = redis.call('TIME') return t[1] * 1e6 + t[2]"
-            " end local start = us() while us() - start < 500000 do end return 1", "0")
-    with pytest.raises(rexc.TimeoutError):
-        await wire.exchange(c, _packed([busy], c), 1)
+async def test_a_silent_server_times_out(client: Redis, redis: Redis) -> None:
+    taken = Taken()
+    line = await _line(client, taken)
+    line.conn.socket_timeout = 0.2
+    line.send(_packed([BUSY], line.conn), [0])
+    [reply] = await taken.all(1)
+    assert isinstance(reply, rexc.TimeoutError)
+    assert taken.lost == [line]
+    await line.aclose()
+
+
+async def test_a_line_that_keeps_answering_does_not_time_out(client: Redis) -> None:
+    """The timeout counts from the oldest write still unanswered, not from the first write."""
+    taken = Taken()
+    line = await _line(client, taken)
+    line.conn.socket_timeout = 0.2
+    for n in range(8):
+        line.send(_packed([("INCR", "n")], line.conn), [n])
+        await asyncio.sleep(0.05)
+    assert await taken.all(8) == list(range(1, 9))
+    await asyncio.sleep(0.3)
+    assert line.open and not taken.lost
+    await line.aclose()

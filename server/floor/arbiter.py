@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Collection, Coroutine
+from collections.abc import Collection
 from typing import Any
 
 from server.config import Config, TeamConfig
@@ -167,13 +168,15 @@ class Arbiter:
         """Timers of a team that are due now (Redis time), oldest first."""
         return await self.store.due_timers(team, await self.now_ms(), limit)
 
-    def claim(self, rep_id: str, lead_id: str,
-              req_id: str) -> Coroutine[Any, Any, ClaimResult]:
+    def claim(self, rep_id: str, lead_id: str, req_id: str) -> asyncio.Future[ClaimResult]:
         """Decide a claim; an unknown rep is rejected as ineligible without touching Redis.
-        The store's coroutine itself, not one awaiting it: a layer less on every claim."""
+        The store's future itself, not a coroutine awaiting it: no layer on every claim."""
         member = self.roster.get(rep_id)
         if member is None:
-            return _answered(ClaimResult(lead_id, req_id, Outcome.REJECTED, Reason.INELIGIBLE))
+            answered: asyncio.Future[ClaimResult] = asyncio.get_running_loop().create_future()
+            answered.set_result(ClaimResult(lead_id, req_id, Outcome.REJECTED,
+                                            Reason.INELIGIBLE))
+            return answered
         return self.store.claim(member.team, rep_id, lead_id, req_id)
 
     async def release(self, rep_id: str, lead_id: str) -> ActionResult:
@@ -271,6 +274,3 @@ def policy_json(team: TeamConfig, value: float) -> str:
         "auto_assign_after_ms": team.auto_assign_after_ms, "assign_policy": team.assign_policy,
     })
 
-
-async def _answered(result: ClaimResult) -> ClaimResult:
-    return result

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from functools import partial
 from typing import Any
 
 from server.contracts.reasons import Reason, outcome_of, reason_of
@@ -56,15 +58,31 @@ class Commands(Session):
         found = await self._call(self._redis.hget(keys.customer(team, customer_id), "holder"))
         return found or ""
 
-    async def claim(self, team: str, rep: str, lead_id: str, req_id: str) -> ClaimResult:
-        refs = LeadRefs("", self._customers.get((team, lead_id), ""))
+    def claim(self, team: str, rep: str, lead_id: str,
+              req_id: str) -> asyncio.Future[ClaimResult]:
+        """Decide a claim: a future set from the batch's reply, no coroutine per claim. The
+        lead's customer is the one remembered; if that guess is wrong (the script answers
+        stale), the lead is read and the claim run again."""
+        call = self._claim_calls.call(team, rep, lead_id, req_id, self.now_arg(),
+                                      self._customers.get((team, lead_id), ""))
+        return self._run(self._scripts.claim_lead, call,
+                         partial(self._claimed, team, rep, lead_id, req_id))
+
+    def _claimed(self, team: str, rep: str, lead_id: str, req_id: str, reply: list[Any],
+                 future: asyncio.Future[ClaimResult]) -> None:
+        if reply[0] != Status.STALE:
+            future.set_result(parse_claim(lead_id, req_id, reply))
+            return
 
         def build(r: LeadRefs) -> ScriptCall:
             return self._claim_calls.call(team, rep, lead_id, req_id, self.now_arg(),
                                           r.customer_id)
 
-        reply = await self._with_lead(team, lead_id, self._scripts.claim_lead, build, refs)
-        return parse_claim(lead_id, req_id, reply)
+        async def again() -> ClaimResult:
+            reply = await self._with_lead(team, lead_id, self._scripts.claim_lead, build)
+            return parse_claim(lead_id, req_id, reply)
+
+        self._settle_later(future, again())
 
     async def release(self, team: str, rep: str, lead_id: str) -> ActionResult:
         def build(r: LeadRefs) -> ScriptCall:

@@ -10,8 +10,7 @@ from typing import Any
 from redis.commands.core import AsyncScript
 
 from server.contracts.results import LeadRefs
-from server.store.backend import FAULTS
-from server.store.faults import fault
+from server.store.batch import Then
 from server.store.keys import Retention, ScriptCall
 from server.store.replay_keys import schedule_call
 from server.store.session import NowOverride, SeedOverride
@@ -71,28 +70,23 @@ class ReplayStore(Store):
         async with super()._pipeline() as pipe:
             yield pipe
 
-    async def _run(self, script: AsyncScript, call: ScriptCall) -> Any:
+    def _run(self, script: AsyncScript, call: ScriptCall,
+             then: Then | None = None) -> asyncio.Future[Any]:
         self._writes += 1
-        reply = self._batcher.submit(script, call)
+        reply = self._batcher.submit(script, call, then)
         if self.look_team is not None:
             look = self._batcher.submit(self._scripts.timer_schedule,
                                         schedule_call(self.look_team, self.look_limit))
             look.add_done_callback(_retrieved)
             self._look = (self._writes, look)
-        try:
-            return await reply
-        except FAULTS as exc:
-            raise fault(exc) from exc
+        return reply
 
     async def schedule(self) -> Schedule | None:
         """(member, due ms) of the earliest `look_limit` timers as read right after the last
         script, or None when no look rode with it (read them with `timer_schedule`)."""
         if self._look is None or self._look[0] != self._writes:
             return None
-        try:
-            flat = await self._look[1]
-        except FAULTS as exc:
-            raise fault(exc) from exc
+        flat = await self._look[1]
         return [(flat[i], int(float(flat[i + 1]))) for i in range(0, len(flat), 2)]
 
 

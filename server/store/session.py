@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from functools import partial
 from typing import Any
 
 from redis.asyncio import RedisCluster
@@ -14,10 +16,10 @@ from redis.commands.core import AsyncScript
 from server.contracts.results import LeadRefs
 from server.contracts.statuses import Status
 from server.store import keys
-from server.store.backend import FAULTS, Client
-from server.store.batch import Batcher
+from server.store.backend import Client
+from server.store.batch import Batcher, Then
 from server.store.claim_keys import ClaimCalls
-from server.store.faults import StoreError, fault, wrapped
+from server.store.faults import StoreError, wrapped
 from server.store.keys import Retention, ScriptCall
 from server.store.scripts import Scripts, register
 
@@ -53,9 +55,11 @@ class Session:
         self._batcher = Batcher(redis)
         self._claim_calls = ClaimCalls(retention)
         self._customers: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._later: set[asyncio.Task[Any]] = set()
 
     async def aclose(self) -> None:
         """Close the client and its connections."""
+        await self._batcher.aclose()
         await self._redis.aclose()
 
     def log_topology(self) -> None:
@@ -78,13 +82,19 @@ class Session:
         now = self._now_override()
         return now if now is not None else await self.redis_time_ms()
 
-    async def _run(self, script: AsyncScript, call: ScriptCall) -> Any:
-        """Run one script (batched with the others of this loop tick), errors wrapped (as
-        `wrapped` does, without a context manager's cost on every claim)."""
-        try:
-            return await self._batcher.submit(script, call)
-        except FAULTS as exc:
-            raise fault(exc) from exc
+    def _run(self, script: AsyncScript, call: ScriptCall,
+             then: Then | None = None) -> asyncio.Future[Any]:
+        """Run one script (batched with the others of this loop tick): its reply (or what
+        `then` makes of it), or the fault as StoreError."""
+        return self._batcher.submit(script, call, then)
+
+    def _settle_later(self, future: asyncio.Future[Any], work: Coroutine[Any, Any, Any]) -> None:
+        """Run `work` as a task and give its outcome to `future` (a reply that needs more
+        round trips than the one it came in)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._later.add(task)
+        task.add_done_callback(partial(_settle, future))
+        task.add_done_callback(self._later.discard)
 
     async def _call(self, awaitable: Awaitable[Any]) -> Any:
         """Await a plain Redis command, errors wrapped."""
@@ -129,3 +139,13 @@ class Session:
             refs = await self.lead_refs(team, lead_id)
         raise StoreError(f"lead {lead_id} kept changing; try again", temporary=True)
 
+
+def _settle(future: asyncio.Future[Any], task: asyncio.Task[Any]) -> None:
+    if future.done():
+        return
+    if task.cancelled():
+        future.cancel()
+    elif (exc := task.exception()) is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(task.result())
