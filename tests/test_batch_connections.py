@@ -91,7 +91,7 @@ async def test_a_fault_fails_the_calls_in_flight_and_gives_the_connection_back(
     futures = [b.submit(slow, ScriptCall([], [])) for _ in range(3)]
     await asyncio.sleep(0.1)
     assert b.line is not None
-    b.line.writer.transport.abort()
+    b.line.transport.abort()
     for outcome in await asyncio.gather(*futures, return_exceptions=True):
         assert isinstance(outcome, StoreError) and outcome.temporary
     await asyncio.sleep(0.05)

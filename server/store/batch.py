@@ -26,6 +26,7 @@ MAX_BATCH = 256
 BULK_MEMORY = 10_000  # packed arguments remembered (≈ 2 MB at most)
 BULK_MAX_CHARS = 64  # longer arguments (maximal ids) are packed every time, not remembered
 _BULK: dict[str, bytes] = {}
+_HEADS: dict[tuple[str, int], bytes] = {}  # per script and argument count (a few dozen)
 
 # Sets a call's future from its reply (default: the reply itself); raising fails the call
 Then = Callable[[Any, "asyncio.Future[Any]"], None]
@@ -233,7 +234,10 @@ def _evalsha(sha: str, call: ScriptCall) -> bytes:
     """EVALSHA in the Redis protocol (RESP): an array of bulk strings (its tail packed
     already when the call's builder did it)."""
     count = len(call.keys) + len(call.args)
-    head = b"*%d\r\n$7\r\nEVALSHA\r\n$%d\r\n%s\r\n" % (count + 3, len(sha), sha.encode())
+    head = _HEADS.get((sha, count))
+    if head is None:
+        head = _HEADS[(sha, count)] = b"*%d\r\n$7\r\nEVALSHA\r\n$%d\r\n%s\r\n" % (
+            count + 3, len(sha), sha.encode())
     if call.packed is not None:
         return head + call.packed
     return head + _bulk(len(call.keys)) + b"".join([_bulk(arg) for arg in [*call.keys,

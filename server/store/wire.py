@@ -38,7 +38,7 @@ class Line:
     def __init__(self, pool: ConnectionPool, conn: AbstractConnection,
                  stream: asyncio.StreamReader, writer: asyncio.StreamWriter,
                  deliver: Deliver, fault: Callable[[Line], None]) -> None:
-        self.pool, self.conn, self.writer = pool, conn, writer
+        self.pool, self.conn, self.transport = pool, conn, writer.transport
         self.calls: deque[Any] = deque()  # written and not yet answered, oldest first
         self.sent_at: deque[tuple[int, float]] = deque()  # (calls written by its end, when)
         self.written = self.answered = 0
@@ -63,10 +63,13 @@ class Line:
 
     def send(self, data: bytes, calls: list[Any]) -> None:
         """Write `data`, one command per call; each call will be delivered its reply."""
+        sent_at = self.sent_at
+        while sent_at and sent_at[0][0] <= self.answered:
+            sent_at.popleft()  # answered in full
         self.written += len(calls)
-        self.sent_at.append((self.written, self._loop.time()))
+        sent_at.append((self.written, self._loop.time()))
         self.calls.extend(calls)
-        self.writer.write(data)
+        self.transport.write(data)
         if self._watch is None and self.conn.socket_timeout:
             self._watch = self._loop.call_later(self.conn.socket_timeout, self._check)
 

@@ -140,7 +140,9 @@ async def _session(request: web.Request, ws: web.WebSocketResponse, codec: Codec
                                                    _expire, conn)
     try:
         await _start(request, conn, member, hello)
-        await _read_loop(request, ws, conn)
+        # on a task of its own: a frame wakes the read loop's two frames, not also the
+        # eight of aiohttp's handler and the middlewares above it (twice per claim)
+        await asyncio.get_running_loop().create_task(_read_loop(request, ws, conn))
     except StoreError as exc:
         log.warning("closing %s: %s", member.id, exc)
         conn.send_frame(protocol.error(ErrorCode.UNAVAILABLE, "Redis is unavailable; reconnect"))
