@@ -52,6 +52,10 @@ def _target_flags(aim: argparse._ArgumentGroup) -> None:
     aim.add_argument("--server-workers", type=int, default=1, metavar="N",
                      help="gateway processes of the spawned server (`leadgrab serve --workers"
                           " N`); CPU figures sum them")
+    aim.add_argument("--pin-server", action="store_true",
+                     help="the spawned server (and the echo server) on the last CPU, the load"
+                          " generator and Redis on the others: CPU per operation without"
+                          " sharing a core with the load")
     aim.add_argument("--server-command", type=shlex.split,
                      help="spawn this instead of `leadgrab` (`serve --config ...` is appended)"
                           " to benchmark a variant")
@@ -105,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _write_config(args.write_config, scenario.reps, scenario.arbitration())
     options = Options(args.url, args.secret, args.team, args.redis_url, args.server_pid,
                       args.workdir, args.profile_server, args.quiet, args.server_loop,
-                      args.server_command, args.server_workers)
+                      args.server_command, args.server_workers, args.pin_server)
     try:
         result = machine.run_async(execute(scenario, options))
     except (PoolError, TargetError, OSError) as exc:

@@ -59,7 +59,7 @@ async def running() -> AsyncIterator[tuple[str, int]]:
 
 def _spawn(port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "loadtest.echo", "--port", str(port)],
-                            stdin=subprocess.DEVNULL, preexec_fn=machine.raise_nofile)
+                            stdin=subprocess.DEVNULL, preexec_fn=machine.server_child_setup)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

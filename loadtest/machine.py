@@ -15,6 +15,33 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+_SERVER_CPUS: set[int] = set()  # with --pin-server: the measured server's CPU
+
+
+def pin_server() -> str:
+    """--pin-server: the last CPU for the measured server (the gateway, then the echo
+    server), the others for this process, its workers and the Redis it starts (they inherit
+    them): the server's CPU per operation is then its own, not also the cost of sharing its
+    core's caches and run queue with the load. Returns how it is split, for the report."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        raise OSError("--pin-server needs at least two CPUs")
+    _SERVER_CPUS.clear()
+    _SERVER_CPUS.add(cpus[-1])
+    os.sched_setaffinity(0, cpus[:-1])
+    return f"server on CPU {cpus[-1]}; load generator and Redis on CPU " + \
+        ",".join(str(cpu) for cpu in cpus[:-1])
+
+
+def server_child_setup() -> None:
+    """In a server child before exec: thousands of sockets, no core dumps, and its CPU when
+    pinned."""
+    raise_nofile()
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if _SERVER_CPUS:
+        os.sched_setaffinity(0, _SERVER_CPUS)
+
+
 def raise_nofile() -> int:
     """Lift the soft limit on open files to the hard limit (thousands of sockets); returns it."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -42,6 +42,7 @@ class Options:
     server_loop: str = "asyncio"
     server_command: list[str] | None = None
     server_workers: int = 1
+    pin_server: bool = False
 
 
 async def execute(scenario: Scenario, options: Options) -> dict[str, Any]:
@@ -50,6 +51,10 @@ async def execute(scenario: Scenario, options: Options) -> dict[str, Any]:
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     described = machine.describe()
     machine.raise_nofile()
+    if options.pin_server:
+        if options.url:
+            raise target.TargetError("--pin-server pins a server it starts: not with --url")
+        described["pinned"] = machine.pin_server()
     async with _target(scenario, options) as aim:
         aim = dataclasses.replace(aim, redis_url=await target.team_node(aim.redis_url, aim.team))
         ceilings = await _redis_ceilings(scenario, aim, run_id)

@@ -133,11 +133,12 @@ def _server_lines(result: dict[str, Any]) -> list[str]:
     server = result["server"]
     if not server.get("rss_kb_before"):
         return []
+    pinned = result["machine"].get("pinned")
     return [f"server RSS: {server['rss_kb_before']} -> {server['rss_kb_after']} KiB, "
             f"{server.get('rss_kb_per_connection')} KiB per connection",
             f"during the run: server process {server.get('server_cpu_pct')}% of a core, client "
             f"workers {server.get('workers_cpu_pct')}%, machine {server.get('machine_busy_pct')}%"
-            " busy (all processes, all cores)"]
+            " busy (all processes, all cores)" + (f"; pinned: {pinned}" if pinned else "")]
 
 
 def _verdict_lines(result: dict[str, Any]) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import resource
 import signal
 import socket
 import subprocess
@@ -108,13 +107,7 @@ def _start(command: list[str], config: Path, port: int, redis_url: str,
             "--redis-url", redis_url, *(["--workers", str(workers)] if workers > 1 else [])]
     with log.open("ab") as out:
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                preexec_fn=_child_setup, cwd=config.parent)
-
-
-def _child_setup() -> None:
-    """In the child before exec: lift its open-files limit (10,000 sockets need it)."""
-    machine.raise_nofile()
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+                                preexec_fn=machine.server_child_setup, cwd=config.parent)
 
 
 async def _wait_ready(proc: subprocess.Popen[bytes], http_url: str, log: Path) -> None:

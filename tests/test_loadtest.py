@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
+import subprocess
 import sys
 import time
 import weakref
@@ -141,9 +143,12 @@ async def test_bench_is_measured_against_the_echo_ceiling(tmp_path: Path, redis_
     out_json = tmp_path / "result.json"
     code, output = await run_cli(
         "--scenario", str(scenario_file(tmp_path, 'kind = "bench"\n')), "--duration", "1",
-        "--redis-url", redis_url, "--json", str(out_json))
+        "--redis-url", redis_url, "--json", str(out_json), "--pin-server")
     assert code == 0, output
     result = json.loads(out_json.read_text())
+    last = max(os.sched_getaffinity(0))
+    assert result["machine"]["pinned"].startswith(f"server on CPU {last};")
+    assert f"pinned: server on CPU {last}" in output
     echo = result["ceilings"]["echo"]
     assert echo["clients"] == 20 and echo["per_s"] > 0 and set(echo["latency_ms"]) >= PERCENTILES
     for name in ("claims_vs_echo_throughput", "claim_p99_vs_echo_p99", "claims_vs_claim_script"):
@@ -167,6 +172,22 @@ async def test_cpu_of_every_server_worker_is_summed(tmp_path: Path, redis_url: s
     assert result["target"]["server_workers"] == 2 and result["invariants"]["ok"]
     # the supervisor idles while its workers decide the claims: without them the figure is ~0
     assert result["cost"]["cpu_us_per_claim"] > 20
+
+
+def test_pinning_splits_the_cpus_between_server_and_load() -> None:
+    """--pin-server: the load tester keeps all CPUs but the last; a server it starts gets it."""
+    script = (
+        "import os, subprocess, sys\n"
+        "from loadtest import machine\n"
+        "machine.pin_server()\n"
+        "child = subprocess.run([sys.executable, '-c', 'import os; "
+        "print(sorted(os.sched_getaffinity(0)))'], preexec_fn=machine.server_child_setup,"
+        " capture_output=True, text=True, check=True)\n"
+        "print(sorted(os.sched_getaffinity(0)), child.stdout.strip())\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, check=True)
+    cpus = sorted(os.sched_getaffinity(0))
+    assert done.stdout.strip() == f"{cpus[:-1]} {[cpus[-1]]}"
 
 
 def test_first_spread_names_the_favourite() -> None:

@@ -109,6 +109,32 @@ async def test_rejection_carries_reason_and_retry(gateway: Gateway) -> None:
         assert 0 < result["retry_after_ms"] <= 1000
 
 
+async def test_a_client_that_does_not_wait_is_answered_in_order(gateway: Gateway) -> None:
+    """Frames sent without waiting for answers are handled one after another, as sent: the
+    release sees the claim before it, and every answer comes in the order of the frames."""
+    await publish(gateway, "L1")
+    await publish(gateway, "L2")
+    async with connect(gateway, "alice") as alice:
+        await alice.recv_type("welcome")
+        for raw in ('{"type": "claim", "req_id": "a1", "lead_id": "L1"}',
+                    '{"type": "release", "lead_id": "L1"}',
+                    '{"type": "claim", "req_id": "a2", "lead_id": "L2"}',
+                    "{not json",
+                    '{"type": "claim", "req_id": "a3", "lead_id": "NOPE"}'):
+            await alice.ws.send(raw)
+        answers = []
+        while len(answers) < 5:
+            frame = await alice.recv()
+            if frame["type"] in ("claim_result", "action_result", "error"):
+                answers.append(frame)
+    assert [(f["type"], f.get("req_id"), f.get("result", f.get("ok", f.get("code"))))
+            for f in answers] == [
+        ("claim_result", "a1", "won"), ("action_result", None, True),
+        ("claim_result", "a2", "rejected"), ("error", None, "bad_frame"),
+        ("claim_result", "a3", "rejected")]
+    assert await gateway.redis.hget(keys.lead("north", "L1"), "state") == "open"
+
+
 async def test_lead_not_sent_to_ineligible_rep(gateway: Gateway) -> None:
     async with connect(gateway, "alice") as alice, connect(gateway, "bob") as bob:
         await alice.recv_type("welcome")

@@ -4,7 +4,7 @@ encoded once for every socket they go to."""
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol
+from typing import Any, Protocol
 
 from server import protocol
 from server.fanout.deliveries import Delivery
@@ -35,8 +35,9 @@ class Sink(Protocol):
 class Connection:
     """One authenticated rep socket: a bounded queue drained by one writer task."""
 
-    __slots__ = ("closed", "codec", "corked", "held_back", "last_seq", "metrics", "queue",
-                 "rep", "replaying", "sink", "team", "view", "waiting")  # read per socket per frame
+    __slots__ = ("claiming", "closed", "codec", "corked", "held_back", "last_seq", "metrics",
+                 "queue", "rep", "replaying", "sink", "team", "view",
+                 "waiting")  # read per socket per frame
 
     def __init__(self, rep: str, team: str, codec: Codec, sink: Sink, max_queue: int,
                  metrics: Metrics) -> None:
@@ -50,6 +51,7 @@ class Connection:
         self.view: View = UNSEEN  # the hub's last verdict for this socket (fanout/verdicts.py)
         self.waiting = 0  # frames put in the queue and not yet written: none, a direct write
         self.corked: list[tuple[Wire, bytes]] | None = None  # frames held for one write
+        self.claiming: asyncio.Future[Any] | None = None  # the rep's claim awaiting Redis
 
     def push(self, data: Wire, prepared: bytes | None = None) -> bool:
         """Send a frame without waiting: straight to the socket when nothing is queued ahead

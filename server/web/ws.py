@@ -15,6 +15,7 @@ from server.fanout import catchup as feed
 from server.fanout.connection import Connection
 from server.fanout.hub import seq_key
 from server.floor.roster import Member
+from server.metrics import Metrics
 from server.protocol import (
     Claim,
     Close,
@@ -29,11 +30,11 @@ from server.protocol import (
     Resume,
 )
 from server.store.store import StoreError
+from server.web import claim_answers
 from server.web.appkeys import (
     ARBITER,
     AUTHORITY,
     BOARD_FEED,
-    CLAIMS,
     CONFIG,
     HUB,
     METRICS,
@@ -206,15 +207,18 @@ async def _send_pool(request: web.Request, conn: Connection, member: Member,
 
 
 async def _read_loop(request: web.Request, ws: web.WebSocketResponse, conn: Connection) -> None:
-    metrics = request.app[METRICS]
+    app = request.app
+    metrics = app[METRICS]
     async for msg in ws:
         if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
             break
+        if conn.claiming is not None:  # a client that does not wait: frames in order
+            await claim_answers.in_turn(conn)
         frame: protocol.ClientFrame | None = None
         try:
             frame = protocol.decode_client(msg.data, conn.codec)
-            if type(frame) is Claim:  # the common frame: no dispatch layer in its way
-                await _claim(request, conn, frame)
+            if type(frame) is Claim:  # the common frame: answered when Redis replies
+                claim_answers.start(app, conn, frame)
             else:
                 await _dispatch(request, conn, frame)
         except ProtocolError as exc:
@@ -223,10 +227,15 @@ async def _read_loop(request: web.Request, ws: web.WebSocketResponse, conn: Conn
         except StoreError as exc:
             metrics.redis_errors.inc()
             log.warning("request from %s failed: %s", conn.rep, exc)
-            conn.send_frame(_unavailable(frame))
+            conn.send_frame(claim_answers.unavailable(frame))
         except Exception:  # a bug: logged with its traceback; the frame is answered
             log.exception("frame from %s failed", conn.rep)
             conn.send_frame(protocol.error(ErrorCode.INTERNAL, "internal error"))
+    _count_end(ws, conn, metrics)
+
+
+def _count_end(ws: web.WebSocketResponse, conn: Connection, metrics: Metrics) -> None:
+    """Count why a session's reading ended, when the peer did not close it cleanly."""
     if ws.close_code == CloseCode.MESSAGE_TOO_BIG:
         metrics.protocol_errors.labels(ErrorCode.TOO_LARGE).inc()
     if isinstance(ws.exception(), TimeoutError) and not conn.closed.is_set():
@@ -238,9 +247,7 @@ async def _read_loop(request: web.Request, ws: web.WebSocketResponse, conn: Conn
 
 async def _dispatch(request: web.Request, conn: Connection, frame: protocol.ClientFrame) -> None:
     arbiter = request.app[ARBITER]
-    if isinstance(frame, Claim):
-        await _claim(request, conn, frame)
-    elif isinstance(frame, Release):
+    if isinstance(frame, Release):
         result = await arbiter.release(conn.rep, frame.lead_id)
         conn.send_frame(protocol.action_result("release", result))
     elif isinstance(frame, Close):
@@ -254,21 +261,3 @@ async def _dispatch(request: web.Request, conn: Connection, frame: protocol.Clie
         conn.send_frame(protocol.action_result(frame.TYPE, ActionResult("", done.ok)))
     else:
         raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"{frame.TYPE} is not accepted here")
-
-
-async def _claim(request: web.Request, conn: Connection, frame: Claim) -> None:
-    if frame.rep is not None and frame.rep != conn.rep:
-        raise ProtocolError(ErrorCode.FORBIDDEN, "a rep can only claim as itself")
-    result = await request.app[CLAIMS].decide(conn.team, conn.rep, frame.lead_id,
-                                              frame.req_id, "ws")
-    conn.send_frame(protocol.claim_result(result.req_id, result.lead_id, result.result,
-                                          result.reason, result.retry_after_ms))
-
-
-def _unavailable(frame: protocol.ClientFrame | None) -> protocol.Frame:
-    """The temporary error for a request Redis could not serve; a claim's names its req_id."""
-    error = protocol.error(ErrorCode.UNAVAILABLE,
-                           "Redis is unavailable; retry with the same req_id")
-    if isinstance(frame, Claim):
-        error.update(req_id=frame.req_id, lead_id=frame.lead_id)
-    return error
