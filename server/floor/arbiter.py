@@ -273,4 +273,3 @@ def policy_json(team: TeamConfig, value: float) -> str:
         "stages": stages, "owner_window_ms": team.owner_window_ms,
         "auto_assign_after_ms": team.auto_assign_after_ms, "assign_policy": team.assign_policy,
     })
-

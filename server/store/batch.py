@@ -10,7 +10,7 @@ run, so resending cannot apply it twice.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from redis import exceptions as rexc
@@ -55,14 +55,14 @@ class Batcher:
         return future
 
     def queue(self, pending: Pending) -> None:
+        """Add a call to the next flush (scheduled by the first call of a tick)."""
         if not self.pending:
             pending[2].get_loop().call_soon(self._flush)
         self.pending.append(pending)
 
     def _flush(self) -> None:
         if self.piped:
-            while self.pending:
-                batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+            for batch in self._batches():
                 self._spawn(self._send_piped(batch))
         elif self.line is not None:
             self._write(self.line)
@@ -70,9 +70,14 @@ class Batcher:
             self.opening = True
             self._spawn(self._open())
 
-    def _write(self, line: Line) -> None:
+    def _batches(self) -> Iterator[list[Pending]]:
+        """The pending calls, taken MAX_BATCH at a time."""
         while self.pending:
             batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+            yield batch
+
+    def _write(self, line: Line) -> None:
+        for batch in self._batches():
             commands = [self._command(pending) for pending in batch]
             sent = [pending for pending, command in zip(batch, commands, strict=True)
                     if command]

@@ -63,11 +63,9 @@ class Line:
 
     def send(self, data: bytes, calls: list[Any]) -> None:
         """Write `data`, one command per call; each call will be delivered its reply."""
-        sent_at = self.sent_at
-        while sent_at and sent_at[0][0] <= self.answered:
-            sent_at.popleft()  # answered in full
+        self._forget_answered()
         self.written += len(calls)
-        sent_at.append((self.written, self._loop.time()))
+        self.sent_at.append((self.written, self._loop.time()))
         self.calls.extend(calls)
         self.transport.write(data)
         if self._watch is None and self.conn.socket_timeout:
@@ -77,8 +75,7 @@ class Line:
         """The timeout, armed while calls are in flight: the oldest write unanswered for the
         connection's `socket_timeout` fails the line (as redis-py fails a read)."""
         self._watch = None
-        while self.sent_at and self.sent_at[0][0] <= self.answered:
-            self.sent_at.popleft()  # answered in full
+        self._forget_answered()
         if not self.calls or not self.open:
             return
         timeout = self.conn.socket_timeout or 0
@@ -87,6 +84,12 @@ class Line:
             self.fail(rexc.TimeoutError("Timeout reading from Redis"))
         else:
             self._watch = self._loop.call_later(timeout - waited, self._check)
+
+    def _forget_answered(self) -> None:
+        """Drop the times of writes whose every call is answered."""
+        sent_at = self.sent_at
+        while sent_at and sent_at[0][0] <= self.answered:
+            sent_at.popleft()
 
     async def _read(self, stream: asyncio.StreamReader, reader: hiredis.Reader) -> None:
         try:
